@@ -1,0 +1,138 @@
+"""Command line: ``caregrid validate | units`` (``run``, ``compare``, ``sweep`` build on these)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from .city import CityData, load_city
+from .errors import InputError, PlanningError
+from .outputs import atomic_output_dir
+from .pipeline import planning_units
+from .scenario import load_scenario
+from .units import PlanningUnits
+
+
+def _parse_set(values: list[str] | None) -> dict:
+    """``--set grids.count=3`` → {"grids.count": 3}; values are parsed as TOML (numbers, booleans, strings)."""
+    out = {}
+    for item in values or []:
+        if "=" not in item:
+            raise InputError(None, f"--set expects key=value, got {item!r}", field="--set")
+        key, raw = item.split("=", 1)
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
+def summary_tables(city: CityData, units: PlanningUnits | None = None) -> str:
+    """Plain-text summary: population per district, facilities per level and kind, units."""
+    lines = []
+    area_codes = set(city.area["adcode"])
+    d = city.districts.assign(in_area=city.districts["adcode"].isin(area_codes))
+    if units is not None:
+        per = units.gdf.groupby("district").agg(units=("unit_id", "size"), unit_population=("population", "sum"))
+        d = d.merge(per, left_on="adcode", right_index=True, how="left")
+    cols = ["adcode", "name", "type", "population_2020", "population_status", "in_area"]
+    cols += [c for c in ("units", "unit_population") if c in d]
+    cols = [c for c in cols if c in d]
+    lines.append("Population per district 各区县常住人口 (2020 census 第七次人口普查)")
+    lines.append(d[cols].to_string(index=False))
+    f = city.facilities
+    lines.append("")
+    lines.append("Facilities per level and kind 医疗机构 (in planning area / in city outside area / external)")
+    scope = pd.Series("external 外部协作", index=f.index)
+    scope[f["in_city"] & f["in_area"]] = "in area 规划区内"
+    scope[f["in_city"] & ~f["in_area"]] = "in city, outside area"
+    table = pd.crosstab([f["level"], f["kind"]], scope)
+    lines.append(table.to_string())
+    modelled = int(f["modelled"].sum())
+    approx = int((~f["location_quality"].isin(("exact", "street"))).sum())
+    lines.append(f"{modelled} facilities are MODELLED (not real), {approx} are placed approximately "
+                 "(district seat / centroid / modelled)")
+    if units is not None:
+        g = units.gdf
+        lines.append("")
+        lines.append(f"Planning units 规划单元: {len(g):,}; residents {int(g.population.sum()):,} "
+                     f"({g.population_status.iloc[0]}); area {g.area_km2.sum():,.1f} km²")
+        lines.extend(f"  - {n}" for n in units.notes)
+    if city.notes:
+        lines.append("")
+        lines.extend(f"note: {n}" for n in city.notes)
+    return "\n".join(lines)
+
+
+def cmd_validate(args) -> int:
+    scenario = load_scenario(args.scenario, _parse_set(args.set))
+    city = load_city(scenario)
+    units = planning_units(scenario, city)
+    print(f"Scenario 方案: {scenario.name} ({scenario.path})")
+    print(summary_tables(city, units))
+    census = int(city.districts.loc[city.districts["adcode"].isin(city.area["adcode"]), "population_2020"].sum())
+    total = int(units.gdf["population"].sum())
+    if units.gdf["population_status"].iloc[0] == "modelled" and total != census:
+        raise InputError(scenario.path, f"unit population {total:,} differs from the census total {census:,}")
+    print("\nOK: inputs are valid 输入数据校验通过")
+    return 0
+
+
+def write_units(units: PlanningUnits, path: Path) -> None:
+    cols = ["unit_id", "district", "district_name", "population", "population_status", "area_km2", "geometry"]
+    units.gdf[cols].to_file(path, layer="units", driver="GPKG")
+
+
+def cmd_units(args) -> int:
+    scenario = load_scenario(args.scenario, _parse_set(args.set))
+    city = load_city(scenario)
+    units = planning_units(scenario, city)
+    out = Path(args.out) if args.out else (scenario.output or Path("out") / scenario.city)
+    with atomic_output_dir(out) as tmp:
+        write_units(units, tmp / "units.gpkg")
+    print(summary_tables(city, units))
+    print(f"\nwrote {out / 'units.gpkg'} (layer 'units', {len(units):,} units, EPSG:4326)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="caregrid",
+        description="Grids 网格 and tight urban medical groups 紧密型城市医疗集团 for health-system planners.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def scenario_cmd(name: str, help_text: str):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("scenario", help="scenario file 方案文件 (TOML), e.g. scenarios/fuxin.toml")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a scenario value, e.g. --set units.resolution=7 (repeatable)")
+        return p
+
+    scenario_cmd("validate", "load and check every input; print a summary 数据校验")
+    p = scenario_cmd("units", "build planning units 规划单元 and write DIR/units.gpkg")
+    p.add_argument("--out", help="output folder (default: the scenario's output folder)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"validate": cmd_validate, "units": cmd_units}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=FutureWarning)
+            return handlers[args.command](args)
+    except (InputError, PlanningError) as exc:
+        print(f"caregrid: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
