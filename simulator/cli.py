@@ -102,6 +102,31 @@ def cmd_units(args) -> int:
     return 0
 
 
+def cmd_run(args) -> int:
+    from .plan import make_plan, write_plan
+
+    scenario = load_scenario(args.scenario, _parse_set(args.set))
+    city = load_city(scenario)
+    units = planning_units(scenario, city)
+    plan = make_plan(scenario, city, units, repair=args.repair)
+    out = Path(args.out) if args.out else (scenario.output or Path("out") / scenario.city)
+    write_plan(plan, out)
+    r = plan.record
+    print(f"Scenario 方案: {scenario.name}")
+    print(f"mode {r['mode']}; solver {r.get('solver')}; status {r.get('status')}; contiguity {r.get('contiguity')}")
+    if r.get("objective") is not None:
+        print(f"objective ({r.get('objective_name')}) {r['objective']:,.1f}; bound {r.get('best_bound')}; "
+              f"gap {r.get('gap')}")
+    print(plan.grids.drop(columns="geometry").to_string(index=False))
+    failed = plan.compliance[~plan.compliance["passed"]]
+    verdict = "PASSED 全部规则通过" if failed.empty else f"FAILED 未通过: {len(failed)} rule check(s)"
+    print(f"compliance 规则核查: {verdict}")
+    if not failed.empty:
+        print(failed[["rule_id", "scope", "required", "actual"]].to_string(index=False))
+    print(f"wrote {out.resolve()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="caregrid",
@@ -119,13 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_cmd("validate", "load and check every input; print a summary 数据校验")
     p = scenario_cmd("units", "build planning units 规划单元 and write DIR/units.gpkg")
     p.add_argument("--out", help="output folder (default: the scenario's output folder)")
+    p = scenario_cmd("run", "make a plan: grids 网格 and medical groups 医疗集团; write the run folder")
+    p.add_argument("--out", help="output folder (default: the scenario's output folder)")
+    p.add_argument("--repair", action="store_true",
+                   help="given layout: find the compliant plan that moves the fewest residents 最少调整")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"validate": cmd_validate, "units": cmd_units}
+    handlers = {"validate": cmd_validate, "units": cmd_units, "run": cmd_run}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=FutureWarning)

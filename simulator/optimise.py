@@ -656,7 +656,7 @@ def _build(inp: _Inputs, pairs: _Pairs, contiguity: str, spec: _Spec, slack: boo
 
     # assignment: sum_j x[i, j] (+ u_i) = 1
     if slack:
-        u = slack_cols("reachability", n, 10.0, 1.0)
+        u = slack_cols("reachability", n, 1000.0, 1.0)
         mp.add_rows(np.concatenate([pi, np.arange(n)]), np.concatenate([x, u]), 1.0, 0, 1.0, n)
     else:
         mp.add_rows(pi, x, 1.0, 0, 1.0, n)
@@ -710,7 +710,7 @@ def _build(inp: _Inputs, pairs: _Pairs, contiguity: str, spec: _Spec, slack: boo
         if slack:
             s = slack_cols(name, cand.size, 10.0 / max(bound, mean_grid_pop * 0.01))
             rr, cc = np.concatenate([rr, np.arange(cand.size)]), np.concatenate([cc, s])
-            vv = np.concatenate([vv, sense * -np.ones(cand.size)])
+            vv = np.concatenate([vv, sense * np.ones(cand.size)])
         mp.add_rows(rr, cc, vv, sense, 0.0, cand.size)
     if inp.beds_rate is not None:
         rate = inp.beds_rate / 1000.0
@@ -1299,8 +1299,9 @@ def diagnose_infeasibility(
     ``candidate_k`` and ``reference_assignment`` are ignored: the full model is used).  Every
     optional family gets non-negative slack: grid count (weight 100 per grid), must_open (100 per
     candidate), rule 3 member units (10 per missing member), population bounds and beds (10 per
-    10 % of the bound), and unit assignment (10 per unit left out, i.e. not reachable by any open
-    contiguous grid).  The weighted slack is minimised; every nonzero slack is reported.  In the
+    10 % of the bound), and unit assignment (1000 per unit left out, i.e. not reachable by any open
+    contiguous grid: a last resort).  The weighted slack is minimised; every nonzero slack is
+    reported.  In the
     ``exact`` and ``flow`` modes the fast (shortest-path) contiguity rows are used, which can
     report a relaxation that exact contiguity would not need (noted).
 
