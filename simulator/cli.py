@@ -159,9 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=FutureWarning)
             return handlers[args.command](args)
-    except (InputError, PlanningError) as exc:
+    except InputError as exc:
         print(f"caregrid: error: {exc}", file=sys.stderr)
         return 2
+    except PlanningError as exc:
+        print(f"caregrid: no plan 无可行方案: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":
