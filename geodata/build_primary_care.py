@@ -57,17 +57,21 @@ def weighted_kmeans(xy: np.ndarray, w: np.ndarray, k: int, iterations: int = 50)
 
 
 def model_city(city_key: str, prefix: str) -> pd.DataFrame:
-    scenario = load_scenario(ROOT / "scenarios" / f"{city_key}.toml",
-                             {"districts": "all", "units.resolution": 8,
-                              "inputs.facilities": ["facilities.csv"]})
+    scenario = load_scenario(
+        ROOT / "scenarios" / f"{city_key}.toml",
+        {"districts": "all", "units.resolution": 8, "inputs.facilities": ["facilities.csv"]},
+    )
     city = load_city(scenario)
     units = planning_units(scenario, city).gdf
     pm = scenario.population_model
     rows = []
     for _, d in city.districts.sort_values("adcode").iterrows():
         u = units[units["district"] == d["adcode"]]
-        share = d["urban_share"] if np.isfinite(d["urban_share"]) else (
-            pm.urban_share_district if d["type"] == "district" else pm.urban_share_county)
+        share = (
+            d["urban_share"]
+            if np.isfinite(d["urban_share"])
+            else (pm.urban_share_district if d["type"] == "district" else pm.urban_share_county)
+        )
         pop = u["population"].to_numpy(dtype=float)
         dens = pop / u["area_km2"].to_numpy()
         order = np.argsort(-dens, kind="stable")
@@ -77,37 +81,54 @@ def model_city(city_key: str, prefix: str) -> pd.DataFrame:
         xy = np.column_stack([u["lon"].to_numpy() * 111.32 * np.cos(lat0), u["lat"].to_numpy() * 110.57])
         parts = [("community_health_centre", "社区卫生服务中心", urban_mask, share * pop.sum(), PEOPLE_PER_CHC)]
         if d["type"] == "county":
-            parts.append(("township_hospital", "乡镇卫生院", ~urban_mask, (1 - share) * pop.sum(),
-                          PEOPLE_PER_TOWNSHIP_HOSPITAL))
+            parts.append(
+                ("township_hospital", "乡镇卫生院", ~urban_mask, (1 - share) * pop.sum(), PEOPLE_PER_TOWNSHIP_HOSPITAL)
+            )
         for kind, label, mask, residents, norm in parts:
             n = max(1, int(round(residents / norm)))
             centres = weighted_kmeans(xy[mask], pop[mask], n)
             idx = np.flatnonzero(mask)
             for c in centres:
                 j = idx[np.argmin(((xy[idx] - c) ** 2).sum(1))]
-                rows.append({"district": d["adcode"], "kind": kind, "label": label,
-                             "lon": round(float(u["lon"].iat[j]), 6), "lat": round(float(u["lat"].iat[j]), 6),
-                             "district_name": d["name"], "norm": norm})
+                rows.append(
+                    {
+                        "district": d["adcode"],
+                        "kind": kind,
+                        "label": label,
+                        "lon": round(float(u["lon"].iat[j]), 6),
+                        "lat": round(float(u["lat"].iat[j]), 6),
+                        "district_name": d["name"],
+                        "norm": norm,
+                    }
+                )
     df = pd.DataFrame(rows).drop_duplicates(["lon", "lat", "kind"])
     df["n"] = df.groupby(["district", "kind"]).cumcount() + 1
-    out = pd.DataFrame({
-        "facility_id": [f"{prefix}-M{i + 1:03d}" for i in range(len(df))],
-        "name": [f"模拟{r.label}（{r.district_name}{r.n}）" for r in df.itertuples()],
-        "district": df["district"],
-        "level": "primary",
-        "grade": "",
-        "grade_status": "modelled",
-        "kind": df["kind"],
-        "ownership": np.where(df["kind"] == "township_hospital", "county", "district"),
-        "beds": "", "beds_status": "gap", "outpatient_daily": "", "outpatient_status": "gap",
-        "lon": df["lon"], "lat": df["lat"],
-        "location_quality": "modelled",
-        "location_source": "population-weighted centre of the modelled population (geodata/build_primary_care.py)",
-        "in_city": "true",
-        "modelled": "true",
-        "source": [f"MODELLED: 1 per {r.norm:,} residents (geodata/build_primary_care.py); not a real facility"
-                   for r in df.itertuples()],
-    })
+    out = pd.DataFrame(
+        {
+            "facility_id": [f"{prefix}-M{i + 1:03d}" for i in range(len(df))],
+            "name": [f"模拟{r.label}（{r.district_name}{r.n}）" for r in df.itertuples()],
+            "district": df["district"],
+            "level": "primary",
+            "grade": "",
+            "grade_status": "modelled",
+            "kind": df["kind"],
+            "ownership": np.where(df["kind"] == "township_hospital", "county", "district"),
+            "beds": "",
+            "beds_status": "gap",
+            "outpatient_daily": "",
+            "outpatient_status": "gap",
+            "lon": df["lon"],
+            "lat": df["lat"],
+            "location_quality": "modelled",
+            "location_source": "population-weighted centre of the modelled population (geodata/build_primary_care.py)",
+            "in_city": "true",
+            "modelled": "true",
+            "source": [
+                f"MODELLED: 1 per {r.norm:,} residents (geodata/build_primary_care.py); not a real facility"
+                for r in df.itertuples()
+            ],
+        }
+    )
     return out
 
 
@@ -118,8 +139,7 @@ def main() -> None:
         tmp = dst.with_suffix(".tmp")
         df.to_csv(tmp, index=False)
         tmp.replace(dst)
-        print(f"{dst.relative_to(ROOT)}: {len(df)} modelled facilities "
-              + str(df.groupby("kind").size().to_dict()))
+        print(f"{dst.relative_to(ROOT)}: {len(df)} modelled facilities " + str(df.groupby("kind").size().to_dict()))
 
 
 if __name__ == "__main__":

@@ -86,6 +86,9 @@ def load_city(scenario: Scenario) -> CityData:
     facilities = facilities.assign(in_area=in_area | (named & facilities["in_city"].to_numpy()))
     outside = facilities[facilities["in_city"] & ~facilities["in_area"]]
     if len(outside):
-        notes.append(f"{len(outside)} in-city facilities lie outside the planning area and take no part: "
-                     + ", ".join(outside["name"].head(8)) + (" …" if len(outside) > 8 else ""))
+        notes.append(
+            f"{len(outside)} in-city facilities lie outside the planning area and take no part: "
+            + ", ".join(outside["name"].head(8))
+            + (" …" if len(outside) > 8 else "")
+        )
     return CityData(boundaries=boundaries, districts=districts, area=area, facilities=facilities, notes=notes)

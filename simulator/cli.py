@@ -57,13 +57,17 @@ def summary_tables(city: CityData, units: PlanningUnits | None = None) -> str:
     lines.append(table.to_string())
     modelled = int(f["modelled"].sum())
     approx = int((~f["location_quality"].isin(("exact", "street"))).sum())
-    lines.append(f"{modelled} facilities are MODELLED (not real), {approx} are placed approximately "
-                 "(district seat / centroid / modelled)")
+    lines.append(
+        f"{modelled} facilities are MODELLED (not real), {approx} are placed approximately "
+        "(district seat / centroid / modelled)"
+    )
     if units is not None:
         g = units.gdf
         lines.append("")
-        lines.append(f"Planning units 规划单元: {len(g):,}; residents {int(g.population.sum()):,} "
-                     f"({g.population_status.iloc[0]}); area {g.area_km2.sum():,.1f} km²")
+        lines.append(
+            f"Planning units 规划单元: {len(g):,}; residents {int(g.population.sum()):,} "
+            f"({g.population_status.iloc[0]}); area {g.area_km2.sum():,.1f} km²"
+        )
         lines.extend(f"  - {n}" for n in units.notes)
     if city.notes:
         lines.append("")
@@ -115,8 +119,10 @@ def cmd_run(args) -> int:
     print(f"Scenario 方案: {scenario.name}")
     print(f"mode {r['mode']}; solver {r.get('solver')}; status {r.get('status')}; contiguity {r.get('contiguity')}")
     if r.get("objective") is not None:
-        print(f"objective ({r.get('objective_name')}) {r['objective']:,.1f}; bound {r.get('best_bound')}; "
-              f"gap {r.get('gap')}")
+        print(
+            f"objective ({r.get('objective_name')}) {r['objective']:,.1f}; bound {r.get('best_bound')}; "
+            f"gap {r.get('gap')}"
+        )
     print(plan.grids.drop(columns="geometry").to_string(index=False))
     failed = plan.compliance[~plan.compliance["passed"]]
     verdict = "PASSED 全部规则通过" if failed.empty else f"FAILED 未通过: {len(failed)} rule check(s)"
@@ -137,8 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     def scenario_cmd(name: str, help_text: str):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("scenario", help="scenario file 方案文件 (TOML), e.g. scenarios/fuxin.toml")
-        p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override a scenario value, e.g. --set units.resolution=7 (repeatable)")
+        p.add_argument(
+            "--set",
+            action="append",
+            metavar="KEY=VALUE",
+            help="override a scenario value, e.g. --set units.resolution=7 (repeatable)",
+        )
         return p
 
     scenario_cmd("validate", "load and check every input; print a summary 数据校验")
@@ -146,8 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: the scenario's output folder)")
     p = scenario_cmd("run", "make a plan: grids 网格 and medical groups 医疗集团; write the run folder")
     p.add_argument("--out", help="output folder (default: the scenario's output folder)")
-    p.add_argument("--repair", action="store_true",
-                   help="given layout: find the compliant plan that moves the fewest residents 最少调整")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="given layout: find the compliant plan that moves the fewest residents 最少调整",
+    )
     return parser
 
 

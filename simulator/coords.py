@@ -23,18 +23,40 @@ def wgs84_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.nda
     x, y = lon - 105.0, lat - 35.0
     pi = np.pi
     dlat_m = (
-        -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+        -100
+        + 2 * x
+        + 3 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * np.sqrt(np.abs(x))
         + (
-            2 * np.sin(x * 6 * pi) + 2 * np.sin(x * 2 * pi) + 2 * np.sin(y * pi) + 4 * np.sin(y / 3 * pi)
-            + 16 * np.sin(y / 12 * pi) + 32 * np.sin(y / 30 * pi)
-        ) * 20 / 3
+            2 * np.sin(x * 6 * pi)
+            + 2 * np.sin(x * 2 * pi)
+            + 2 * np.sin(y * pi)
+            + 4 * np.sin(y / 3 * pi)
+            + 16 * np.sin(y / 12 * pi)
+            + 32 * np.sin(y / 30 * pi)
+        )
+        * 20
+        / 3
     )
     dlon_m = (
-        300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+        300
+        + x
+        + 2 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * np.sqrt(np.abs(x))
         + (
-            2 * np.sin(x * 6 * pi) + 2 * np.sin(x * 2 * pi) + 2 * np.sin(x * pi) + 4 * np.sin(x / 3 * pi)
-            + 15 * np.sin(x / 12 * pi) + 30 * np.sin(x / 30 * pi)
-        ) * 20 / 3
+            2 * np.sin(x * 6 * pi)
+            + 2 * np.sin(x * 2 * pi)
+            + 2 * np.sin(x * pi)
+            + 4 * np.sin(x / 3 * pi)
+            + 15 * np.sin(x / 12 * pi)
+            + 30 * np.sin(x / 30 * pi)
+        )
+        * 20
+        / 3
     )
     rad_lat = np.radians(lat)
     magic = 1 - _GCJ_EE * np.sin(rad_lat) ** 2

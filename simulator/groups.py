@@ -148,14 +148,35 @@ def form_groups(
         nearest = np.argmin(minutes, axis=1)
         served = np.bincount(nearest, weights=pop[in_grid], minlength=len(pcs))
         tie = np.argsort(f["facility_id"].to_numpy()[pcs]).argsort()
-        alloc_s = largest_remainder(int(res_slots), served, tie) if np.isfinite(res_slots) else np.full(len(pcs), np.nan)
+        alloc_s = (
+            largest_remainder(int(res_slots), served, tie) if np.isfinite(res_slots) else np.full(len(pcs), np.nan)
+        )
         alloc_b = largest_remainder(int(res_beds), served, tie) if np.isfinite(res_beds) else np.full(len(pcs), np.nan)
         for k, i in enumerate(pcs):
-            ref_rows.append((g, grid_lead[g], f["facility_id"].iat[i], float(served[k]), alloc_s[k], alloc_b[k],
-                             float(pop[in_grid].sum())))
+            ref_rows.append(
+                (
+                    g,
+                    grid_lead[g],
+                    f["facility_id"].iat[i],
+                    float(served[k]),
+                    alloc_s[k],
+                    alloc_b[k],
+                    float(pop[in_grid].sum()),
+                )
+            )
             f.loc[f.index[i], ["reserved_outpatient_slots", "reserved_beds"]] = [alloc_s[k], alloc_b[k]]
-    referrals = pd.DataFrame(ref_rows, columns=["grid_id", "lead_facility_id", "facility_id", "residents_served",
-                                                "reserved_outpatient_slots", "reserved_beds", "grid_population"])
+    referrals = pd.DataFrame(
+        ref_rows,
+        columns=[
+            "grid_id",
+            "lead_facility_id",
+            "facility_id",
+            "residents_served",
+            "reserved_outpatient_slots",
+            "reserved_beds",
+            "grid_population",
+        ],
+    )
     per10k = 1e4 / referrals["residents_served"].where(referrals["residents_served"] > 0)
     referrals["reserved_slots_per_10000"] = referrals["reserved_outpatient_slots"] * per10k
     referrals["reserved_beds_per_10000"] = referrals["reserved_beds"] * per10k

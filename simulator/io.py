@@ -121,9 +121,7 @@ def read_vector(path: str | Path, crs: str | None = None) -> gpd.GeoDataFrame:
         except Exception as exc:  # pyogrio raises several types for unreadable files
             raise InputError(path, f"cannot read as a vector file: {exc}") from exc
     else:
-        raise InputError(
-            path, f"unsupported file type {suffix!r}; expected one of {', '.join(VECTOR_SUFFIXES)}, .csv"
-        )
+        raise InputError(path, f"unsupported file type {suffix!r}; expected one of {', '.join(VECTOR_SUFFIXES)}, .csv")
     return _apply_crs(gdf, path, crs)
 
 

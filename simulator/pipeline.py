@@ -37,9 +37,14 @@ def planning_units(scenario: Scenario, city: CityData) -> PlanningUnits:
     else:
         pm = scenario.population_model
         pop, notes = model_population(
-            units, city.districts, city.boundaries, city.facilities,
-            urban_share_district=pm.urban_share_district, urban_share_county=pm.urban_share_county,
-            seat_bandwidth_km=pm.seat_bandwidth_km, facility_bandwidth_km=pm.facility_bandwidth_km,
+            units,
+            city.districts,
+            city.boundaries,
+            city.facilities,
+            urban_share_district=pm.urban_share_district,
+            urban_share_county=pm.urban_share_county,
+            seat_bandwidth_km=pm.seat_bandwidth_km,
+            facility_bandwidth_km=pm.facility_bandwidth_km,
             facility_weight=pm.facility_weight,
         )
         status = "modelled"

@@ -76,8 +76,9 @@ def _facts(names: list[str], limit: int = 8) -> str:
     return ", ".join(names[:limit]) + (" …" if len(names) > limit else "")
 
 
-def precheck(city: CityData, units: PlanningUnits, rules: RuleSet, scenario: Scenario,
-             fac_unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def precheck(
+    city: CityData, units: PlanningUnits, rules: RuleSet, scenario: Scenario, fac_unit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Check the rules before any model is built; raise :class:`PlanningError` with the facts.
 
     Returns the candidate lead facility indices and the mask of units holding a rule-3 member.
@@ -94,9 +95,11 @@ def precheck(city: CityData, units: PlanningUnits, rules: RuleSet, scenario: Sce
         bad = [x for x in ids if not elig[int(np.flatnonzero(f["facility_id"].to_numpy() == x)[0])]]
         if bad:
             names = [f.loc[f.facility_id == x, "name"].iat[0] for x in bad]
-            raise PlanningError(f"rule 2 fails: {', '.join(f'{a} {b}' for a, b in zip(bad, names, strict=True))} "
-                                f"cannot lead under {rules.id} (must be a tertiary comprehensive/TCM hospital at "
-                                "city or district level inside the planning area)")
+            raise PlanningError(
+                f"rule 2 fails: {', '.join(f'{a} {b}' for a, b in zip(bad, names, strict=True))} "
+                f"cannot lead under {rules.id} (must be a tertiary comprehensive/TCM hospital at "
+                "city or district level inside the planning area)"
+            )
     names = [f"{f['name'].iat[i]} ({f['facility_id'].iat[i]})" for i in cand]
     area = "、".join(city.area["name"])
     if len(cand) < rules.min_grids:
@@ -123,7 +126,8 @@ def precheck(city: CityData, units: PlanningUnits, rules: RuleSet, scenario: Sce
         raise PlanningError(
             f"rule 3 fails: every group needs at least one secondary comprehensive hospital or continuing-care "
             f"facility inside its grid, but the planning area ({area}) has {int(req.sum())} such facilit"
-            f"{'y' if req.sum() == 1 else 'ies'}" + (f" ({_facts(req_names)})" if req_names else "")
+            f"{'y' if req.sum() == 1 else 'ies'}"
+            + (f" ({_facts(req_names)})" if req_names else "")
             + f" in {int(member_units.sum())} unit(s), so at most {int(member_units.sum())} grid(s) can comply; "
             f"{rules.id} requires at least {rules.min_grids} grids"
         )
@@ -154,8 +158,11 @@ def _read_layout(scenario: Scenario, units: gpd.GeoDataFrame) -> np.ndarray:
         grid = units["unit_id"].map(mapping)
         if grid.isna().any():
             miss = units.loc[grid.isna(), "unit_id"].tolist()
-            raise InputError(path, f"{len(miss)} planning unit(s) have no grid (e.g. {', '.join(miss[:5])}); "
-                             "every unit needs one", field="unit_id")
+            raise InputError(
+                path,
+                f"{len(miss)} planning unit(s) have no grid (e.g. {', '.join(miss[:5])}); every unit needs one",
+                field="unit_id",
+            )
         return grid.to_numpy(dtype=object).astype(str)
     polys = read_vector(path, p.layout_crs)
     if field_ not in polys.columns:
@@ -167,9 +174,12 @@ def _read_layout(scenario: Scenario, units: gpd.GeoDataFrame) -> np.ndarray:
     grid[first.index.to_numpy()] = polys[field_].astype(str).to_numpy()[first.to_numpy()]
     missing = grid == ""
     if missing.any():
-        raise InputError(path, f"{int(missing.sum())} planning unit(s) ({units['population'].to_numpy()[missing].sum():,} "
-                         "residents) are not inside any layout polygon; the grids must cover the whole planning area",
-                         field="geometry")
+        raise InputError(
+            path,
+            f"{int(missing.sum())} planning unit(s) ({units['population'].to_numpy()[missing].sum():,} "
+            "residents) are not inside any layout polygon; the grids must cover the whole planning area",
+            field="geometry",
+        )
     return grid.astype(str)
 
 
@@ -186,13 +196,25 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     lon, lat = ug["lon"].to_numpy(), ug["lat"].to_numpy()
 
     def minutes(unit_idx, fac_idx):
-        return unit_to_point_minutes(lon[unit_idx], lat[unit_idx], f["lon"].to_numpy()[fac_idx],
-                                     f["lat"].to_numpy()[fac_idx], tr.speed_kmh, tr.circuity, network)
+        return unit_to_point_minutes(
+            lon[unit_idx],
+            lat[unit_idx],
+            f["lon"].to_numpy()[fac_idx],
+            f["lat"].to_numpy()[fac_idx],
+            tr.speed_kmh,
+            tr.circuity,
+            network,
+        )
 
     mode = scenario.plan.mode
-    record: dict[str, Any] = {"scenario": scenario.to_dict(), "mode": mode + (" + repair" if repair else ""),
-                              "rules": rules.id, "units": len(ug), "unit_notes": units.notes,
-                              "population_status": str(ug["population_status"].iloc[0])}
+    record: dict[str, Any] = {
+        "scenario": scenario.to_dict(),
+        "mode": mode + (" + repair" if repair else ""),
+        "rules": rules.id,
+        "units": len(ug),
+        "unit_notes": units.notes,
+        "population_status": str(ug["population_status"].iloc[0]),
+    }
     notes: list[str] = []
     moves = None
     if mode == "given_layout":
@@ -204,20 +226,26 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     kept = np.sort(cand[order][first])
     if len(kept) < len(cand):
         dropped = sorted(set(cand) - set(kept))
-        notes.append("co-located candidate leads (same planning unit), only the largest kept: "
-                     + ", ".join(f["name"].iat[i] for i in dropped))
+        notes.append(
+            "co-located candidate leads (same planning unit), only the largest kept: "
+            + ", ".join(f["name"].iat[i] for i in dropped)
+        )
     if mode == "fixed_leads":
         wanted = np.flatnonzero(f["facility_id"].isin(scenario.plan.leads).to_numpy())
         if len(np.unique(fac_unit[wanted])) < len(wanted):
-            raise PlanningError("rule 1 fails: two of the named leads stand in the same planning unit; "
-                                "a unit belongs to one grid")
+            raise PlanningError(
+                "rule 1 fails: two of the named leads stand in the same planning unit; a unit belongs to one grid"
+            )
         kept = np.union1d(kept[~np.isin(fac_unit[kept], fac_unit[wanted])], wanted)
     cand = kept
     cost = minutes(np.arange(len(ug)), cand)
     adj_min = adjacency_minutes(units.adjacency, lon, lat, tr.speed_kmh, tr.circuity)
     lo, hi = _grid_range(scenario, rules, len(cand))
-    must_open = np.isin(cand, np.flatnonzero(f["facility_id"].isin(scenario.plan.leads).to_numpy())) \
-        if mode == "fixed_leads" else None
+    must_open = (
+        np.isin(cand, np.flatnonzero(f["facility_id"].isin(scenario.plan.leads).to_numpy()))
+        if mode == "fixed_leads"
+        else None
+    )
     if mode == "fixed_leads":
         lo = hi = len(scenario.plan.leads)
     reference = None
@@ -227,34 +255,49 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
         for g in grids_given:
             inside = cand[np.isin(fac_unit[cand], np.flatnonzero(layout_grid == g))]
             if len(inside):
-                best = inside[np.lexsort((f["facility_id"].to_numpy()[inside], -np.nan_to_num(f["beds"].to_numpy()[inside])))][0]
+                best = inside[
+                    np.lexsort((f["facility_id"].to_numpy()[inside], -np.nan_to_num(f["beds"].to_numpy()[inside])))
+                ][0]
                 ref_cand[g] = int(np.flatnonzero(cand == best)[0])
         if not repair:
-            return _evaluate_given(scenario, city, units, rules, f, fac_unit, layout_grid, ref_cand, cand, minutes,
-                                   record, notes, t0)
+            return _evaluate_given(
+                scenario, city, units, rules, f, fac_unit, layout_grid, ref_cand, cand, minutes, record, notes, t0
+            )
         missing = [g for g in grids_given if g not in ref_cand]
         if missing:
-            notes.append(f"layout grid(s) {', '.join(missing)} contain no eligible lead; repair lets the optimiser "
-                         "choose their leads")
+            notes.append(
+                f"layout grid(s) {', '.join(missing)} contain no eligible lead; repair lets the optimiser "
+                "choose their leads"
+            )
         reference = np.array([ref_cand.get(g, -1) for g in layout_grid])
         lo = hi = max(len(grids_given), rules.min_grids)
         must_open = np.zeros(len(cand), dtype=bool)
         must_open[list(ref_cand.values())] = True
     kw = dict(
-        contiguity=scenario.solver.contiguity, objective=scenario.solver.objective,
-        coverage_minutes=tr.access_minutes, must_open=must_open, member_units=member_units,
+        contiguity=scenario.solver.contiguity,
+        objective=scenario.solver.objective,
+        coverage_minutes=tr.access_minutes,
+        must_open=must_open,
+        member_units=member_units,
         pop_bounds=(scenario.grids.min_population, scenario.grids.max_population)
-        if (scenario.grids.min_population or scenario.grids.max_population) else None,
-        candidate_k=scenario.solver.candidate_k, reference_assignment=reference,
-        time_limit_s=scenario.solver.time_limit_s, gap=scenario.solver.gap, threads=scenario.solver.threads,
+        if (scenario.grids.min_population or scenario.grids.max_population)
+        else None,
+        candidate_k=scenario.solver.candidate_k,
+        reference_assignment=reference,
+        time_limit_s=scenario.solver.time_limit_s,
+        gap=scenario.solver.gap,
+        threads=scenario.solver.threads,
         solver=scenario.solver.name,
     )
     if scenario.grids.min_beds_per_1000 is not None:
         ub = np.zeros(len(ug))
         inside = (fac_unit >= 0) & ~f["facility_id"].isin(f["facility_id"].iloc[cand]).to_numpy()
         np.add.at(ub, fac_unit[inside], np.nan_to_num(f["beds"].to_numpy()[inside]))
-        kw.update(unit_beds=ub, lead_beds=np.nan_to_num(f["beds"].to_numpy()[cand]),
-                  min_beds_per_1000=scenario.grids.min_beds_per_1000)
+        kw.update(
+            unit_beds=ub,
+            lead_beds=np.nan_to_num(f["beds"].to_numpy()[cand]),
+            min_beds_per_1000=scenario.grids.min_beds_per_1000,
+        )
     pop = ug["population"].to_numpy(dtype=float)
     lead_unit = fac_unit[cand]
     result = assign_units_to_grids(pop, cost, adj_min, lead_unit, (lo, hi), **kw)
@@ -270,22 +313,39 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     if reference is not None:
         old = np.asarray(layout_grid)
         moved = np.flatnonzero(reference != unit_cand)
-        moves = pd.DataFrame({"unit_id": ug["unit_id"].to_numpy()[moved], "from_grid": old[moved],
-                              "to_grid": unit_grid[moved], "residents": pop[moved]})
+        moves = pd.DataFrame(
+            {
+                "unit_id": ug["unit_id"].to_numpy()[moved],
+                "from_grid": old[moved],
+                "to_grid": unit_grid[moved],
+                "residents": pop[moved],
+            }
+        )
         notes.append(f"repair moved {len(moved)} unit(s), {pop[moved].sum():,.0f} residents")
-    record.update({
-        "solver": result.solver, "status": result.status, "objective_name": scenario.solver.objective,
-        "objective": result.objective, "best_bound": result.bound, "gap": result.gap,
-        "contiguity": result.contiguity, "model_size": result.model_size, "timings": result.timings,
-        "candidate_leads": [f["facility_id"].iat[i] for i in cand], "solver_notes": result.notes,
-        "grid_count_range": [lo, hi],
-    })
-    return _finish(scenario, city, units, rules, f, fac_unit, unit_grid, grid_lead, minutes, record, notes, t0,
-                   moves=moves)
+    record.update(
+        {
+            "solver": result.solver,
+            "status": result.status,
+            "objective_name": scenario.solver.objective,
+            "objective": result.objective,
+            "best_bound": result.bound,
+            "gap": result.gap,
+            "contiguity": result.contiguity,
+            "model_size": result.model_size,
+            "timings": result.timings,
+            "candidate_leads": [f["facility_id"].iat[i] for i in cand],
+            "solver_notes": result.notes,
+            "grid_count_range": [lo, hi],
+        }
+    )
+    return _finish(
+        scenario, city, units, rules, f, fac_unit, unit_grid, grid_lead, minutes, record, notes, t0, moves=moves
+    )
 
 
-def _evaluate_given(scenario, city, units, rules, f, fac_unit, layout_grid, ref_cand, cand, minutes, record, notes,
-                    t0) -> Plan:
+def _evaluate_given(
+    scenario, city, units, rules, f, fac_unit, layout_grid, ref_cand, cand, minutes, record, notes, t0
+) -> Plan:
     grid_lead = {}
     for g in sorted(set(layout_grid)):
         if g in ref_cand:
@@ -294,19 +354,29 @@ def _evaluate_given(scenario, city, units, rules, f, fac_unit, layout_grid, ref_
             notes.append(f"layout grid {g} contains no hospital eligible to lead (rule 2 fails there)")
     # a grid without a lead cannot form a group; it stays in the units layer and fails coverage/lead rules
     record.update({"solver": "none (given layout)", "status": "evaluated", "contiguity": "checked"})
-    plan = _finish(scenario, city, units, rules, f, fac_unit, np.asarray(layout_grid), grid_lead, minutes, record,
-                   notes, t0)
+    plan = _finish(
+        scenario, city, units, rules, f, fac_unit, np.asarray(layout_grid), grid_lead, minutes, record, notes, t0
+    )
     for g in sorted(set(layout_grid) - set(grid_lead)):
-        plan.compliance.loc[len(plan.compliance)] = ["R2.lead", g, "Led by a tertiary comprehensive hospital",
-                                                     "由三级综合医院牵头", "eligible lead", "none in the grid", False]
+        plan.compliance.loc[len(plan.compliance)] = [
+            "R2.lead",
+            g,
+            "Led by a tertiary comprehensive hospital",
+            "由三级综合医院牵头",
+            "eligible lead",
+            "none in the grid",
+            False,
+        ]
     return plan
 
 
-def _finish(scenario, city, units, rules, f, fac_unit, unit_grid, grid_lead, minutes, record, notes, t0,
-            moves=None) -> Plan:
+def _finish(
+    scenario, city, units, rules, f, fac_unit, unit_grid, grid_lead, minutes, record, notes, t0, moves=None
+) -> Plan:
     ug = units.gdf
-    groups: Groups = form_groups(ug, unit_grid, grid_lead, f, fac_unit, rules, minutes,
-                                 scenario.plan.collaborating_units or None)
+    groups: Groups = form_groups(
+        ug, unit_grid, grid_lead, f, fac_unit, rules, minutes, scenario.plan.collaborating_units or None
+    )
     notes += groups.notes
     fid = f["facility_id"].to_numpy()
     lead_idx = {g: int(np.flatnonzero(fid == x)[0]) for g, x in grid_lead.items()}
@@ -314,8 +384,19 @@ def _finish(scenario, city, units, rules, f, fac_unit, unit_grid, grid_lead, min
     for g, li in lead_idx.items():
         sel = np.flatnonzero(unit_grid == g)
         travel[sel] = minutes(sel, np.array([li]))[:, 0]
-    units_out = ug[["unit_id", "district", "district_name", "population", "population_status", "area_km2", "lon",
-                    "lat", "geometry"]].copy()
+    units_out = ug[
+        [
+            "unit_id",
+            "district",
+            "district_name",
+            "population",
+            "population_status",
+            "area_km2",
+            "lon",
+            "lat",
+            "geometry",
+        ]
+    ].copy()
     units_out["grid_id"] = unit_grid
     units_out["lead_facility_id"] = [grid_lead.get(g, "") for g in unit_grid]
     units_out["travel_min_to_lead"] = travel
@@ -324,31 +405,73 @@ def _finish(scenario, city, units, rules, f, fac_unit, unit_grid, grid_lead, min
     dissolved["lead_facility_id"] = dissolved["grid_id"].map(grid_lead).fillna("")
     dissolved["lead_name"] = dissolved["lead_facility_id"].map(dict(zip(fid, f["name"], strict=True))).fillna("")
     dissolved["area_km2"] = dissolved.geometry.to_crs(laea).area / 1e6
-    grids = gpd.GeoDataFrame(dissolved[["grid_id", "lead_facility_id", "lead_name", "population", "area_km2",
-                                        "geometry"]], crs="EPSG:4326")
-    census = int(city.districts.loc[city.districts["adcode"].isin(city.area["adcode"]), "population_2020"].sum()) \
-        if record["population_status"] == "modelled" else None
+    grids = gpd.GeoDataFrame(
+        dissolved[["grid_id", "lead_facility_id", "lead_name", "population", "area_km2", "geometry"]], crs="EPSG:4326"
+    )
+    census = (
+        int(city.districts.loc[city.districts["adcode"].isin(city.area["adcode"]), "population_2020"].sum())
+        if record["population_status"] == "modelled"
+        else None
+    )
     compliance = compliance_table(
-        ug, unit_grid, units.adjacency, grid_lead, groups.facilities, groups.groups, rules,
-        allow_enterprise=scenario.plan.allow_enterprise_leads, census_population=census,
+        ug,
+        unit_grid,
+        units.adjacency,
+        grid_lead,
+        groups.facilities,
+        groups.groups,
+        rules,
+        allow_enterprise=scenario.plan.allow_enterprise_leads,
+        census_population=census,
         pop_bounds=(scenario.grids.min_population, scenario.grids.max_population),
         min_beds_per_1000=scenario.grids.min_beds_per_1000,
     )
     record["compliance_passed"] = bool(compliance["passed"].all())
     record["failed_rules"] = compliance.loc[~compliance["passed"], ["rule_id", "scope"]].to_dict("records")
-    record["bridges"] = [{"unit_a": ug["unit_id"].iat[int(a)], "unit_b": ug["unit_id"].iat[int(b)], "km": float(d)}
-                         for a, b, d in units.bridges]
+    record["bridges"] = [
+        {"unit_a": ug["unit_id"].iat[int(a)], "unit_b": ug["unit_id"].iat[int(b)], "km": float(d)}
+        for a, b, d in units.bridges
+    ]
     record["notes"] = notes + city.notes
     record["versions"] = _versions()
     record["timings"] = dict(record.get("timings") or {}, total_s=time.perf_counter() - t0)
-    return Plan(scenario=scenario, units=units_out, grids=grids, facilities=groups.facilities, groups=groups.groups,
-                referrals=groups.referrals, compliance=compliance, record=record, adjacency=units.adjacency,
-                bridges=units.bridges, moves=moves, notes=notes)
+    return Plan(
+        scenario=scenario,
+        units=units_out,
+        grids=grids,
+        facilities=groups.facilities,
+        groups=groups.groups,
+        referrals=groups.referrals,
+        compliance=compliance,
+        record=record,
+        adjacency=units.adjacency,
+        bridges=units.bridges,
+        moves=moves,
+        notes=notes,
+    )
 
 
-FACILITY_COLUMNS = ["facility_id", "name", "level", "grade", "kind", "ownership", "beds", "beds_status",
-                    "outpatient_daily", "outpatient_status", "location_quality", "modelled", "in_city", "grid_id",
-                    "role", "reserved_outpatient_slots", "reserved_beds", "source", "geometry"]
+FACILITY_COLUMNS = [
+    "facility_id",
+    "name",
+    "level",
+    "grade",
+    "kind",
+    "ownership",
+    "beds",
+    "beds_status",
+    "outpatient_daily",
+    "outpatient_status",
+    "location_quality",
+    "modelled",
+    "in_city",
+    "grid_id",
+    "role",
+    "reserved_outpatient_slots",
+    "reserved_beds",
+    "source",
+    "geometry",
+]
 
 
 def write_plan(plan: Plan, out: str | Path) -> Path:
@@ -361,8 +484,9 @@ def write_plan(plan: Plan, out: str | Path) -> Path:
         fac = plan.facilities[[c for c in FACILITY_COLUMNS if c in plan.facilities.columns]].copy()
         fac["modelled"] = fac["modelled"].astype(bool)
         fac["in_city"] = fac["in_city"].astype(bool)
-        gpd.GeoDataFrame(fac, geometry="geometry", crs="EPSG:4326").to_file(tmp / "plan.gpkg", layer="facilities",
-                                                                            driver="GPKG")
+        gpd.GeoDataFrame(fac, geometry="geometry", crs="EPSG:4326").to_file(
+            tmp / "plan.gpkg", layer="facilities", driver="GPKG"
+        )
         plan.groups.to_csv(tmp / "groups.csv", index=False)
         plan.referrals.to_csv(tmp / "referrals.csv", index=False)
         plan.compliance.to_csv(tmp / "compliance.csv", index=False)
@@ -370,11 +494,15 @@ def write_plan(plan: Plan, out: str | Path) -> Path:
             plan.moves.to_csv(tmp / "moves.csv", index=False)
         adj = plan.adjacency.tocoo()
         keep = adj.row < adj.col
-        pd.DataFrame({"unit_a": plan.units["unit_id"].to_numpy()[adj.row[keep]],
-                      "unit_b": plan.units["unit_id"].to_numpy()[adj.col[keep]]}).to_csv(tmp / "adjacency.csv",
-                                                                                         index=False)
-        (tmp / "run.json").write_text(json.dumps(plan.record, ensure_ascii=False, indent=2, default=_json_default),
-                                      encoding="utf-8")
+        pd.DataFrame(
+            {
+                "unit_a": plan.units["unit_id"].to_numpy()[adj.row[keep]],
+                "unit_b": plan.units["unit_id"].to_numpy()[adj.col[keep]],
+            }
+        ).to_csv(tmp / "adjacency.csv", index=False)
+        (tmp / "run.json").write_text(
+            json.dumps(plan.record, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8"
+        )
     return out
 
 

@@ -98,8 +98,9 @@ def model_population(
         located = facilities[good]
     for adcode, idx in gdf.groupby("district").indices.items():
         if adcode not in table.index:
-            raise InputError(None, f"district {adcode} has planning units but no row in the district table",
-                             field="adcode")
+            raise InputError(
+                None, f"district {adcode} has planning units but no row in the district table", field="adcode"
+            )
         row = table.loc[adcode]
         share = row["urban_share"]
         if not np.isfinite(share):
@@ -117,8 +118,9 @@ def model_population(
         if located is not None:
             here = located[located["district"] == adcode]
             if len(here):
-                r = _km_between(lon[:, None], lat[:, None], here["lon"].to_numpy()[None, :],
-                                here["lat"].to_numpy()[None, :])
+                r = _km_between(
+                    lon[:, None], lat[:, None], here["lon"].to_numpy()[None, :], here["lat"].to_numpy()[None, :]
+                )
                 kernel = kernel + facility_weight * np.exp(-r / facility_bandwidth_km).sum(axis=1)
         urban_w = area * kernel
         urban_w = urban_w / urban_w.sum() if urban_w.sum() > 0 else area / area.sum()
@@ -147,8 +149,9 @@ def aggregate_population(
 
     src = read_vector(path, crs)
     if field not in src.columns:
-        raise InputError(path, f"missing column '{field}' (residents); found {', '.join(map(str, src.columns))}",
-                         field=field)
+        raise InputError(
+            path, f"missing column '{field}' (residents); found {', '.join(map(str, src.columns))}", field=field
+        )
     check_non_negative(src, field, path, required=True)
     values = pd.to_numeric(src[field]).to_numpy(dtype=float)
     geoms = src.geometry.to_numpy()
@@ -172,8 +175,10 @@ def aggregate_population(
         share = shapely.area(shapely.intersection(polys[pi], units_m[ui])) / shapely.area(polys[pi])
         np.add.at(out, ui, values[~is_point][pi] * share)
     total = values.sum()
-    notes = [f"population from {path.name} (field '{field}'): {total:,.0f} residents in the file, "
-             f"{out.sum():,.0f} inside the planning units"]
+    notes = [
+        f"population from {path.name} (field '{field}'): {total:,.0f} residents in the file, "
+        f"{out.sum():,.0f} inside the planning units"
+    ]
     return out, notes
 
 
@@ -186,14 +191,20 @@ def _aggregate_raster(units: PlanningUnits, path: Path, crs: str | None) -> tupl
     shapes_gdf = units.gdf.geometry.to_crs(raster_crs)
     label = features.rasterize(
         ((g, i + 1) for i, g in enumerate(shapes_gdf.to_numpy())),
-        out_shape=values.shape, transform=transform, fill=0, dtype="int32",
+        out_shape=values.shape,
+        transform=transform,
+        fill=0,
+        dtype="int32",
     )
     sums = np.bincount(label.ravel(), weights=values.ravel(), minlength=len(units.gdf) + 1)
     out = sums[1:]
-    notes = [f"population from raster {path.name}: {values.sum():,.0f} residents in the raster, "
-             f"{out.sum():,.0f} in cells whose centre lies inside a planning unit "
-             f"({sums[0]:,.0f} outside the planning area)"]
+    notes = [
+        f"population from raster {path.name}: {values.sum():,.0f} residents in the raster, "
+        f"{out.sum():,.0f} in cells whose centre lies inside a planning unit "
+        f"({sums[0]:,.0f} outside the planning area)"
+    ]
     if out.sum() == 0 and values.sum() > 0:
-        raise InputError(path, "no raster cell centre falls inside the planning area; check the raster's extent "
-                               "and CRS", field="crs")
+        raise InputError(
+            path, "no raster cell centre falls inside the planning area; check the raster's extent and CRS", field="crs"
+        )
     return out, notes

@@ -43,8 +43,9 @@ def load_rules(name_or_path: str) -> RuleSet:
     else:
         res = resources.files("simulator") / "rules" / f"{name_or_path}.toml"
         if not res.is_file():
-            raise InputError(None, f"unknown rule set {name_or_path!r}; available: {', '.join(available_rule_sets())}",
-                             field="rules")
+            raise InputError(
+                None, f"unknown rule set {name_or_path!r}; available: {', '.join(available_rule_sets())}", field="rules"
+            )
         text = res.read_text(encoding="utf-8")
     raw = tomllib.loads(text)
     return RuleSet(id=raw["id"], title=raw.get("title", raw["id"]), raw=raw)
@@ -73,7 +74,9 @@ def required_members(facilities: gpd.GeoDataFrame, rules: RuleSet) -> np.ndarray
 
 
 def primary_care(facilities: gpd.GeoDataFrame, rules: RuleSet) -> np.ndarray:
-    return facilities["kind"].isin(rules["referral"]["primary_care_kinds"]).to_numpy() & facilities["in_city"].to_numpy()
+    return (
+        facilities["kind"].isin(rules["referral"]["primary_care_kinds"]).to_numpy() & facilities["in_city"].to_numpy()
+    )
 
 
 def cross_grid(facilities: gpd.GeoDataFrame, rules: RuleSet) -> np.ndarray:

@@ -165,9 +165,7 @@ _CHOICES = {
 def _check_keys(path: Path, where: str, got: dict, allowed: tuple[str, ...] | list[str]) -> None:
     for key in got:
         if key not in allowed:
-            raise InputError(
-                path, f"unknown key '{key}' in {where}; allowed keys: {', '.join(allowed)}", field=key
-            )
+            raise InputError(path, f"unknown key '{key}' in {where}; allowed keys: {', '.join(allowed)}", field=key)
 
 
 def _build_section(path: Path, name: str, cls: type, values: Any):

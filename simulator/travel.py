@@ -33,18 +33,25 @@ def straight_line_minutes(lon1, lat1, lon2, lat2, speed_kmh: float, circuity: fl
 
 
 def unit_to_point_minutes(
-    unit_lon: np.ndarray, unit_lat: np.ndarray, pt_lon: np.ndarray, pt_lat: np.ndarray,
-    speed_kmh: float = 30.0, circuity: float = 1.3, network=None,
+    unit_lon: np.ndarray,
+    unit_lat: np.ndarray,
+    pt_lon: np.ndarray,
+    pt_lat: np.ndarray,
+    speed_kmh: float = 30.0,
+    circuity: float = 1.3,
+    network=None,
 ) -> np.ndarray:
     """(n_units, n_points) travel minutes from unit points to facility points."""
     if network is None:
-        return straight_line_minutes(unit_lon[:, None], unit_lat[:, None], pt_lon[None, :], pt_lat[None, :],
-                                     speed_kmh, circuity)
+        return straight_line_minutes(
+            unit_lon[:, None], unit_lat[:, None], pt_lon[None, :], pt_lat[None, :], speed_kmh, circuity
+        )
     return network.minutes(unit_lon, unit_lat, pt_lon, pt_lat, speed_kmh, circuity)
 
 
-def adjacency_minutes(adjacency: sp.csr_matrix, lon: np.ndarray, lat: np.ndarray,
-                      speed_kmh: float = 30.0, circuity: float = 1.3) -> sp.csr_matrix:
+def adjacency_minutes(
+    adjacency: sp.csr_matrix, lon: np.ndarray, lat: np.ndarray, speed_kmh: float = 30.0, circuity: float = 1.3
+) -> sp.csr_matrix:
     """Adjacency with travel minutes between neighbouring unit points as data (for shortest-path contiguity).
 
     A tiny floor (0.001 min) keeps zero-length edges (split pieces of one cell) as stored entries.
@@ -85,7 +92,7 @@ class RoadNetwork:
         seg_speed = speed[idx[cidx[:-1][same[:-1]]]]
         keys = np.round(np.vstack([a, b]), 7)
         nodes, inv = np.unique(keys, axis=0, return_inverse=True)
-        ia, ib = inv[: len(a)].ravel(), inv[len(a):].ravel()
+        ia, ib = inv[: len(a)].ravel(), inv[len(a) :].ravel()
         minutes = haversine_km(a[:, 0], a[:, 1], b[:, 0], b[:, 1]) / seg_speed * 60.0
         n = len(nodes)
         g = sp.coo_matrix((np.r_[minutes, minutes], (np.r_[ia, ib], np.r_[ib, ia])), shape=(n, n)).tocsr()

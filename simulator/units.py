@@ -89,8 +89,12 @@ def build_h3_units(districts: gpd.GeoDataFrame, resolution: int) -> PlanningUnit
     owners: list[np.ndarray] = []
     for k, geom in enumerate(districts.geometry.to_numpy()):
         polys = getattr(geom, "geoms", [geom])
-        cells = np.unique(np.concatenate([np.asarray(_cells_for_polygon(p, resolution), dtype=object)
-                                          for p in polys] or [np.array([], dtype=object)]))
+        cells = np.unique(
+            np.concatenate(
+                [np.asarray(_cells_for_polygon(p, resolution), dtype=object) for p in polys]
+                or [np.array([], dtype=object)]
+            )
+        )
         cell_ids.append(cells.astype(str))
         owners.append(np.full(len(cells), k))
     cells = np.concatenate(cell_ids)
@@ -112,8 +116,9 @@ def build_h3_units(districts: gpd.GeoDataFrame, resolution: int) -> PlanningUnit
         pieces[cut] = shapely.intersection(hexes[cut], g)
     laea = equal_area_crs(districts.geometry)
     transformer = pyproj.Transformer.from_crs("EPSG:4326", laea, always_xy=True)
-    area_m2 = shapely.area(shapely.transform(pieces, lambda xy: np.column_stack(transformer.transform(xy[:, 0],
-                                                                                                      xy[:, 1]))))
+    area_m2 = shapely.area(
+        shapely.transform(pieces, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    )
     cell_area_m2 = h3.average_hexagon_area(resolution, unit="m^2")
     keep = area_m2 >= MIN_PIECE_SHARE * cell_area_m2
     dropped_km2 = area_m2[~keep].sum() / 1e6
@@ -127,9 +132,7 @@ def build_h3_units(districts: gpd.GeoDataFrame, resolution: int) -> PlanningUnit
     adcodes = districts["adcode"].astype(str).to_numpy()[owner]
     unit_id = np.where(split, np.char.add(np.char.add(cells.astype(str), "-"), adcodes.astype(str)), cells)
     order = np.argsort(unit_id, kind="stable")
-    cells, owner, pieces, whole, area_m2, unit_id = (
-        a[order] for a in (cells, owner, pieces, whole, area_m2, unit_id)
-    )
+    cells, owner, pieces, whole, area_m2, unit_id = (a[order] for a in (cells, owner, pieces, whole, area_m2, unit_id))
 
     gdf = gpd.GeoDataFrame(
         {
@@ -150,8 +153,9 @@ def build_h3_units(districts: gpd.GeoDataFrame, resolution: int) -> PlanningUnit
         f"{int((~whole).sum()):,} clipped pieces), covering {gdf.area_km2.sum():,.1f} of {total_km2:,.1f} km²",
     ]
     if dropped_km2 > 0:
-        notes.append(f"dropped {int((~keep).sum())} clipping slivers < {MIN_PIECE_SHARE:.0%} of a cell "
-                     f"({dropped_km2:.2f} km²)")
+        notes.append(
+            f"dropped {int((~keep).sum())} clipping slivers < {MIN_PIECE_SHARE:.0%} of a cell ({dropped_km2:.2f} km²)"
+        )
     return PlanningUnits(gdf=gdf, adjacency=adjacency, notes=notes)
 
 
@@ -233,7 +237,9 @@ def build_polygon_units(
     polygons = polygons.assign(unit_id=polygons[id_field].astype(str))
     check_unique(polygons, "unit_id", path)
     inter = gpd.overlay(
-        polygons[["unit_id", "geometry"]], districts[["adcode", "name", "geometry"]], how="intersection",
+        polygons[["unit_id", "geometry"]],
+        districts[["adcode", "name", "geometry"]],
+        how="intersection",
         keep_geom_type=True,
     )
     laea = equal_area_crs(districts.geometry)
@@ -299,8 +305,10 @@ def bridge_exclaves(units: PlanningUnits) -> PlanningUnits:
     names = units.gdf["district_name"].to_numpy()
     notes = list(units.notes) + [
         f"planning area is in {n_comp} pieces; linked by {len(bridges)} bridge(s) for contiguity: "
-        + "; ".join(f"{names[a]} unit {units.gdf.unit_id.iat[a]} – {names[b]} unit {units.gdf.unit_id.iat[b]} "
-                    f"({d:.1f} km)" for a, b, d in zip(i, j, bridges[:, 2], strict=True))
+        + "; ".join(
+            f"{names[a]} unit {units.gdf.unit_id.iat[a]} – {names[b]} unit {units.gdf.unit_id.iat[b]} ({d:.1f} km)"
+            for a, b, d in zip(i, j, bridges[:, 2], strict=True)
+        )
     ]
     return PlanningUnits(gdf=units.gdf, adjacency=adjacency, notes=notes, bridges=bridges)
 

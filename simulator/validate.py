@@ -97,9 +97,7 @@ def check_non_negative(df: pd.DataFrame, column: str, path, *, required: bool) -
     not_number = values.isna() & df[column].notna() & (text != "") & (text.str.lower() != "nan")
     if not_number.any():
         i = int(np.flatnonzero(not_number.to_numpy())[0])
-        raise InputError(
-            path, f"expected a number, found {df[column].iloc[i]!r}", row=row_label(path, i), field=column
-        )
+        raise InputError(path, f"expected a number, found {df[column].iloc[i]!r}", row=row_label(path, i), field=column)
     if required and values.isna().any():
         i = int(np.flatnonzero(values.isna().to_numpy())[0])
         raise InputError(path, "missing value; expected a number ≥ 0", row=row_label(path, i), field=column)
