@@ -24,9 +24,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--res", type=int, nargs="+", default=[7, 8, 9])
     args = ap.parse_args()
-    print(
-        f"{'city':8} {'area':6} {'res':>3} {'units':>8} {'whole':>8} {'km²/cell':>9} {'build s':>8} {'peak MB':>8}  (peak MB: Python heap, tracemalloc)"
-    )
+    print("peak MB: Python heap by tracemalloc, from a second, traced build")
+    print(f"{'city':8} {'area':6} {'res':>3} {'units':>8} {'whole':>8} {'km²/cell':>9} {'build s':>8} {'peak MB':>8}")
     for city in ("fuxin", "panjin"):
         b = read_boundaries(ROOT / "geodata" / city / "boundaries.geojson")
         d = read_districts(ROOT / "geodata" / city / "districts.csv")
