@@ -27,6 +27,7 @@ from .city import CityData
 from .errors import InputError, PlanningError
 from .evaluate import compliance_table
 from .groups import Groups, eligible_lead_mask, facility_units, form_groups, grid_labels, required_member_mask
+from .indicators import compute_indicators
 from .io import read_table, read_vector
 from .optimise import assign_units_to_grids, diagnose_infeasibility
 from .outputs import atomic_output_dir
@@ -52,6 +53,7 @@ class Plan:
     bridges: np.ndarray | None = None
     moves: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    indicators: pd.DataFrame | None = None
 
     @property
     def passed(self) -> bool:
@@ -426,6 +428,18 @@ def _finish(
         pop_bounds=(scenario.grids.min_population, scenario.grids.max_population),
         min_beds_per_1000=scenario.grids.min_beds_per_1000,
     )
+    indicators = compute_indicators(
+        units_out,
+        groups.facilities,
+        groups.groups,
+        groups.referrals,
+        units.adjacency,
+        rules,
+        minutes,
+        access_minutes=scenario.travel.access_minutes,
+        primary_care_minutes=scenario.travel.primary_care_minutes,
+        unit_geometry=units_out.geometry.to_numpy(),
+    )
     record["compliance_passed"] = bool(compliance["passed"].all())
     record["failed_rules"] = compliance.loc[~compliance["passed"], ["rule_id", "scope"]].to_dict("records")
     record["bridges"] = [
@@ -448,6 +462,7 @@ def _finish(
         bridges=units.bridges,
         moves=moves,
         notes=notes,
+        indicators=indicators,
     )
 
 
@@ -490,6 +505,16 @@ def write_plan(plan: Plan, out: str | Path) -> Path:
         plan.groups.to_csv(tmp / "groups.csv", index=False)
         plan.referrals.to_csv(tmp / "referrals.csv", index=False)
         plan.compliance.to_csv(tmp / "compliance.csv", index=False)
+        if plan.indicators is not None:
+            plan.indicators.to_csv(tmp / "indicators.csv", index=False)
+            (tmp / "indicators.json").write_text(
+                json.dumps(
+                    {"city": plan.indicators[plan.indicators.grid_id == "city"].iloc[0].to_dict(),
+                     "grids": plan.indicators[plan.indicators.grid_id != "city"].to_dict("records")},
+                    ensure_ascii=False, indent=2, default=_json_default,
+                ),
+                encoding="utf-8",
+            )
         if plan.moves is not None:
             plan.moves.to_csv(tmp / "moves.csv", index=False)
         adj = plan.adjacency.tocoo()
