@@ -10,11 +10,13 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_output_dir(target: str | Path) -> Iterator[Path]:
+def atomic_output_dir(target: str | Path, preserve: tuple[str, ...] | None = None) -> Iterator[Path]:
     """Yield a temporary folder beside ``target``; on success it replaces ``target``, on error it is removed.
 
-    Files already in ``target`` that this run does not write are kept (copied over first), so re-running one
-    command never deletes another command's outputs, and a failed run leaves the old folder untouched.
+    A failed run leaves the old folder untouched. Files of the old folder that this run does not write are carried
+    over when ``preserve`` is ``None`` (all) or names them, so one command does not delete another command's
+    outputs (``caregrid units`` and ``caregrid run`` may share a folder) while a run never leaves a stale file of
+    its own contract (an old ``moves.csv`` or ``map.html``) beside new results.
     """
     target = Path(target).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -26,7 +28,7 @@ def atomic_output_dir(target: str | Path) -> Iterator[Path]:
         raise
     if target.exists():
         for old in target.iterdir():
-            if not (tmp / old.name).exists():
+            if not (tmp / old.name).exists() and (preserve is None or old.name in preserve):
                 if old.is_dir():
                     shutil.copytree(old, tmp / old.name)
                 else:

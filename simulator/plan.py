@@ -243,6 +243,16 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     cost = minutes(np.arange(len(ug)), cand)
     adj_min = adjacency_minutes(units.adjacency, lon, lat, tr.speed_kmh, tr.circuity)
     lo, hi = _grid_range(scenario, rules, len(cand))
+    if member_units.sum() < lo:
+        raise PlanningError(
+            f"rule 3 fails: {lo} grids are asked for, but only {int(member_units.sum())} planning unit(s) hold a "
+            "secondary comprehensive hospital or continuing-care facility, and each grid needs one inside it"
+        )
+    if len(cand) < lo:
+        raise PlanningError(
+            f"rule 2 fails: {lo} grids are asked for, but only {len(cand)} eligible lead hospital(s) stand in "
+            "distinct planning units"
+        )
     must_open = (
         np.isin(cand, np.flatnonzero(f["facility_id"].isin(scenario.plan.leads).to_numpy()))
         if mode == "fixed_leads"
@@ -305,7 +315,11 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     result = assign_units_to_grids(pop, cost, adj_min, lead_unit, (lo, hi), **kw)
     if not result.has_plan:
         diag = diagnose_infeasibility(pop, cost, adj_min, lead_unit, (lo, hi), **kw)
-        msgs = [r.message for r in diag.relaxations] or [diag.status]
+        msgs = [
+            (f"{f['name'].iat[cand[r.candidate]]} ({f['facility_id'].iat[cand[r.candidate]]}): " if r.candidate is not None else "")
+            + r.message
+            for r in diag.relaxations
+        ] or [diag.status]
         raise PlanningError("no plan satisfies the rules; to make one possible: " + "; ".join(msgs))
     unit_cand = result.unit_lead
     lead_ids = [f["facility_id"].iat[cand[j]] for j in result.open_leads]
@@ -489,10 +503,15 @@ FACILITY_COLUMNS = [
 ]
 
 
-def write_plan(plan: Plan, out: str | Path) -> Path:
-    """Write the run folder (atomically: a failed write leaves an existing folder as it was)."""
+def write_plan(plan: Plan, out: str | Path, extras: tuple = ()) -> Path:
+    """Write the run folder (atomically: a failed write leaves an existing folder as it was).
+
+    ``extras`` are callables ``f(folder)`` run on the complete temporary folder before it replaces ``out``
+    (the report and the maps), so they land together with the plan or not at all. Of an existing folder only
+    ``units.gpkg`` (written by ``caregrid units``) is kept.
+    """
     out = Path(out)
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, preserve=("units.gpkg",)) as tmp:
         units = plan.units.drop(columns=["lon", "lat"])
         units.to_file(tmp / "plan.gpkg", layer="units", driver="GPKG")
         plan.grids.to_file(tmp / "plan.gpkg", layer="grids", driver="GPKG")
@@ -528,6 +547,8 @@ def write_plan(plan: Plan, out: str | Path) -> Path:
         (tmp / "run.json").write_text(
             json.dumps(plan.record, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8"
         )
+        for extra in extras:
+            extra(tmp)
     return out
 
 

@@ -197,6 +197,11 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, f"not valid TOML: {exc}") from exc
     for dotted, value in (overrides or {}).items():
+        if dotted in ("grids.count", "grids.min", "grids.max"):
+            # a fixed count and a range exclude each other: an override replaces whichever the file had
+            drop = ("min", "max") if dotted == "grids.count" else ("count",)
+            for key in drop:
+                raw.get("grids", {}).pop(key, None)
         parts = dotted.split(".")
         node = raw
         for part in parts[:-1]:

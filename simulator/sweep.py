@@ -1,0 +1,180 @@
+"""Scenario sweeps: run the variants of a scenario in parallel and tabulate the trade-offs.
+
+``caregrid sweep SCENARIO --set grids=2..6 --set travel.speed_kmh=25,35 --out DIR`` runs every combination
+(here 5 × 2 = 10 variants) on the machine's cores (HiGHS limited to one thread per variant), writes each variant's
+run folder under ``DIR/variants/``, a table ``sweep.csv`` / ``sweep.md`` of the main indicators per variant (variants
+that fail a rule or have no plan are marked) and a trade-off chart ``sweep.png``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tomllib
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, PlanningError
+from .outputs import atomic_output_dir
+
+#: short names accepted by --set in a sweep
+ALIASES = {"grids": "grids.count", "resolution": "units.resolution", "speed": "travel.speed_kmh"}
+
+
+def parse_values(raw: str) -> list:
+    """``2..6`` → [2, 3, 4, 5, 6]; ``25,35`` → [25, 35]; anything else → one TOML value (or a string)."""
+    raw = raw.strip()
+    if ".." in raw and "," not in raw:
+        lo, hi = raw.split("..", 1)
+        try:
+            a, b = int(lo), int(hi)
+        except ValueError as exc:
+            raise InputError(None, f"range {raw!r}: expected integers like 2..6", field="--set") from exc
+        if b < a:
+            raise InputError(None, f"range {raw!r} is empty", field="--set")
+        return list(range(a, b + 1))
+    out = []
+    for part in raw.split(","):
+        try:
+            out.append(tomllib.loads(f"v = {part.strip()}")["v"])
+        except tomllib.TOMLDecodeError:
+            out.append(part.strip())
+    return out
+
+
+def variants(settings: list[str]) -> list[dict]:
+    """Cartesian product of ``key=values`` settings → list of override dicts."""
+    axes = []
+    for item in settings:
+        if "=" not in item:
+            raise InputError(None, f"--set expects key=values, got {item!r}", field="--set")
+        key, raw = item.split("=", 1)
+        key = ALIASES.get(key.strip(), key.strip())
+        axes.append([(key, v) for v in parse_values(raw)])
+    return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
+
+
+def variant_name(k: int, overrides: dict) -> str:
+    label = "_".join(f"{key.split('.')[-1]}-{value}" for key, value in overrides.items())
+    return f"v{k + 1:02d}_{label}" if label else f"v{k + 1:02d}"
+
+
+def _run_variant(args: tuple[str, dict, str]) -> dict:
+    scenario_path, overrides, out_dir = args
+    from .city import load_city
+    from .pipeline import planning_units
+    from .plan import make_plan, write_plan
+    from .scenario import load_scenario
+
+    row: dict = {"variant": Path(out_dir).name, **overrides}
+    try:
+        scenario = load_scenario(scenario_path, {**overrides, "solver.threads": 1})
+        city = load_city(scenario)
+        units = planning_units(scenario, city)
+        plan = make_plan(scenario, city, units)
+        write_plan(plan, out_dir)
+    except PlanningError as exc:
+        row.update(status="no plan", passed=False, failed_rules=str(exc)[:300])
+        return row
+    except InputError as exc:
+        row.update(status="input error", passed=False, failed_rules=str(exc)[:300])
+        return row
+    city_row = plan.indicators[plan.indicators.grid_id == "city"].iloc[0]
+    failed = plan.compliance.loc[~plan.compliance["passed"], "rule_id"]
+    row.update(
+        status=plan.record.get("status"),
+        passed=bool(failed.empty),
+        failed_rules=";".join(sorted(set(failed))),
+        grids=int((plan.indicators.grid_id != "city").sum()),
+        objective=plan.record.get("objective"),
+        gap=plan.record.get("gap"),
+        travel_mean_min=city_row["travel_mean_min"],
+        travel_p90_min=city_row["travel_p90_min"],
+        share_within_access=city_row["share_within_access"],
+        share_within_primary_care=city_row["share_within_primary_care"],
+        beds_per_1000=city_row["beds_per_1000"],
+        population_cv=city_row["population_cv"],
+        solve_s=(plan.record.get("timings") or {}).get("solve_s"),
+    )
+    return row
+
+
+def run_sweep(scenario_path: str | Path, settings: list[str], out: str | Path, jobs: int | None = None,
+              progress: bool = True) -> pd.DataFrame:
+    """Run every variant; returns the table (also written to ``out``)."""
+    combos = variants(settings)
+    out = Path(out)
+    jobs = jobs or os.cpu_count() or 1
+    with atomic_output_dir(out, preserve=()) as tmp:
+        (tmp / "variants").mkdir(exist_ok=True)
+        tasks = [(str(scenario_path), o, str(tmp / "variants" / variant_name(k, o))) for k, o in enumerate(combos)]
+        rows = []
+        if jobs == 1:
+            it = map(_run_variant, tasks)
+            rows = list(_progress(it, len(tasks), progress))
+        else:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+                futures = [pool.submit(_run_variant, t) for t in tasks]
+                rows = list(_progress((f.result() for f in as_completed(futures)), len(tasks), progress))
+        table = pd.DataFrame(rows).sort_values("variant").reset_index(drop=True)
+        table.to_csv(tmp / "sweep.csv", index=False)
+        (tmp / "sweep.md").write_text(_markdown(table), encoding="utf-8")
+        _chart(table, list(combos[0]) if combos else [], tmp / "sweep.png")
+    return table
+
+
+def _progress(iterable, total: int, enabled: bool):
+    if not enabled:
+        yield from iterable
+        return
+    from tqdm import tqdm
+
+    yield from tqdm(iterable, total=total, desc="variants", unit="run")
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    cols = list(table.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in table.iterrows():
+        cells = []
+        for c in cols:
+            v = r[c]
+            if c == "passed":
+                cells.append("passed" if v else "**FAILS**")
+            elif isinstance(v, float):
+                cells.append("" if not np.isfinite(v) else f"{v:,.3f}")
+            else:
+                cells.append(str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _chart(table: pd.DataFrame, keys: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x_key = "grids.count" if "grids.count" in table else ("grids" if "grids" in table else None)
+    others = [k for k in keys if k != x_key]
+    groups = table.groupby(others, dropna=False) if others else [((), table)]
+    for label, sub in groups:
+        sub = sub.sort_values(x_key) if x_key else sub
+        x = sub[x_key] if x_key else np.arange(len(sub))
+        name = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in zip(others, np.atleast_1d(label), strict=False))
+        ax.plot(x, sub.get("travel_mean_min"), marker="o", label=name or "mean travel")
+        bad = ~sub["passed"].astype(bool)
+        if bad.any():
+            y = sub.get("travel_mean_min", pd.Series(np.nan, index=sub.index))[bad].fillna(0)
+            ax.scatter(x[bad], y, marker="x", s=80, color="red", zorder=5)
+    ax.set_xlabel("number of grids 网格数" if x_key else "variant")
+    ax.set_ylabel("mean minutes to lead hospital")
+    ax.set_title("Trade-off: access vs number of grids (red × = fails a rule / no plan)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
