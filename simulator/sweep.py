@@ -171,7 +171,7 @@ def _chart(table: pd.DataFrame, keys: list[str], path: Path) -> None:
         if bad.any():
             y = sub.get("travel_mean_min", pd.Series(np.nan, index=sub.index))[bad].fillna(0)
             ax.scatter(x[bad], y, marker="x", s=80, color="red", zorder=5)
-    ax.set_xlabel("number of grids 网格数" if x_key else "variant")
+    ax.set_xlabel("number of grids" if x_key else "variant")
     ax.set_ylabel("mean minutes to lead hospital")
     ax.set_title("Trade-off: access vs number of grids (red × = fails a rule / no plan)")
     ax.legend(fontsize=7)
