@@ -221,6 +221,13 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     moves = None
     if mode == "given_layout":
         layout_grid = _read_layout(scenario, ug)
+        if not repair:
+            # checking a layout reports every failing rule in the compliance table instead of stopping early
+            elig = np.flatnonzero(eligible_lead_mask(f, rules, scenario.plan.allow_enterprise_leads))
+            ref_cand = _layout_leads(layout_grid, elig, f, fac_unit)
+            return _evaluate_given(
+                scenario, city, units, rules, f, fac_unit, layout_grid, ref_cand, elig, minutes, record, notes, t0
+            )
     cand, member_units = precheck(city, units, rules, scenario, fac_unit)
     # two candidates in one unit cannot both lead; keep the larger (beds, then id) as the unit's candidate
     order = np.lexsort((f["facility_id"].to_numpy()[cand], -np.nan_to_num(f["beds"].to_numpy()[cand])))
@@ -263,18 +270,7 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     reference = None
     if mode == "given_layout":
         grids_given = sorted(set(layout_grid))
-        ref_cand = {}
-        for g in grids_given:
-            inside = cand[np.isin(fac_unit[cand], np.flatnonzero(layout_grid == g))]
-            if len(inside):
-                best = inside[
-                    np.lexsort((f["facility_id"].to_numpy()[inside], -np.nan_to_num(f["beds"].to_numpy()[inside])))
-                ][0]
-                ref_cand[g] = int(np.flatnonzero(cand == best)[0])
-        if not repair:
-            return _evaluate_given(
-                scenario, city, units, rules, f, fac_unit, layout_grid, ref_cand, cand, minutes, record, notes, t0
-            )
+        ref_cand = _layout_leads(layout_grid, cand, f, fac_unit)
         missing = [g for g in grids_given if g not in ref_cand]
         if missing:
             notes.append(
@@ -357,6 +353,18 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     return _finish(
         scenario, city, units, rules, f, fac_unit, unit_grid, grid_lead, minutes, record, notes, t0, moves=moves
     )
+
+
+def _layout_leads(layout_grid: np.ndarray, cand: np.ndarray, f: gpd.GeoDataFrame, fac_unit: np.ndarray) -> dict:
+    """Lead of each layout grid: the eligible hospital inside it with the most beds (then smallest id)."""
+    out = {}
+    beds = np.nan_to_num(f["beds"].to_numpy()[cand])
+    ids = f["facility_id"].to_numpy()[cand]
+    for g in sorted(set(layout_grid)):
+        inside = np.flatnonzero(np.isin(fac_unit[cand], np.flatnonzero(layout_grid == g)))
+        if len(inside):
+            out[g] = int(inside[np.lexsort((ids[inside], -beds[inside]))][0])
+    return out
 
 
 def _evaluate_given(
