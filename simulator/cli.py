@@ -143,8 +143,10 @@ def cmd_compare(args) -> int:
     cols = ["label", *cmp.names]
     print(cmp.table[cols].to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
     if cmp.changed_units is not None:
-        print(f"units that changed lead hospital: {len(cmp.changed_units)} "
-              f"({cmp.changed_units['residents'].sum():,.0f} residents)")
+        print(
+            f"units that changed lead hospital: {len(cmp.changed_units)} "
+            f"({cmp.changed_units['residents'].sum():,.0f} residents)"
+        )
     print(f"wrote {out.resolve()} (compare.csv, compare.md, compare_table.html, compare.html)")
     return 0
 
@@ -153,8 +155,20 @@ def cmd_sweep(args) -> int:
     from .sweep import run_sweep
 
     table = run_sweep(args.scenario, args.set or [], args.out, jobs=args.jobs)
-    show = [c for c in ("variant", "status", "passed", "grids", "travel_mean_min", "share_within_access",
-                        "population_cv", "failed_rules") if c in table]
+    show = [
+        c
+        for c in (
+            "variant",
+            "status",
+            "passed",
+            "grids",
+            "travel_mean_min",
+            "share_within_access",
+            "population_cv",
+            "failed_rules",
+        )
+        if c in table
+    ]
     print(table[show].to_string(index=False))
     print(f"wrote {Path(args.out).resolve()} (sweep.csv, sweep.md, sweep.png, variants/)")
     return 0
@@ -188,16 +202,25 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="given layout: find the compliant plan that moves the fewest residents 最少调整",
     )
-    p = sub.add_parser("compare", help="compare run folders side by side 方案比较",
-                       description="Compare run folders: city indicators, compliance, changed units.")
+    p = sub.add_parser(
+        "compare",
+        help="compare run folders side by side 方案比较",
+        description="Compare run folders: city indicators, compliance, changed units.",
+    )
     p.add_argument("runs", nargs="+", help="run folders (the first is the reference)")
     p.add_argument("--out", required=True, help="output folder")
-    p = sub.add_parser("sweep", help="run variants of a scenario in parallel 参数扫描",
-                       description="Run every combination of --set values, e.g. --set grids=2..6 "
-                                   "--set travel.speed_kmh=25,35")
+    p = sub.add_parser(
+        "sweep",
+        help="run variants of a scenario in parallel 参数扫描",
+        description="Run every combination of --set values, e.g. --set grids=2..6 --set travel.speed_kmh=25,35",
+    )
     p.add_argument("scenario", help="scenario file (TOML)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUES",
-                   help="values to sweep: a..b (integers), a,b,c, or one value; 'grids' = grids.count")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUES",
+        help="values to sweep: a..b (integers), a,b,c, or one value; 'grids' = grids.count",
+    )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--jobs", type=int, default=None, help="parallel runs (default: CPU cores)")
     return parser
@@ -206,8 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"validate": cmd_validate, "units": cmd_units, "run": cmd_run, "compare": cmd_compare,
-                "sweep": cmd_sweep}
+    handlers = {
+        "validate": cmd_validate,
+        "units": cmd_units,
+        "run": cmd_run,
+        "compare": cmd_compare,
+        "sweep": cmd_sweep,
+    }
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=FutureWarning)

@@ -143,12 +143,20 @@ def write_comparison(cmp: Comparison, run_dirs: list[str | Path], out: str | Pat
     with atomic_output_dir(out, preserve=()) as tmp:
         cmp.table.to_csv(tmp / "compare.csv", index=False)
         cmp.compliance.to_csv(tmp / "compare_compliance.csv", index=False)
-        md = ["# Scenario comparison 方案比较", "", _markdown(cmp.table.drop(columns=["indicator"])), "",
-              "## Compliance 规则核查", "", _markdown(cmp.compliance)]
+        md = [
+            "# Scenario comparison 方案比较",
+            "",
+            _markdown(cmp.table.drop(columns=["indicator"])),
+            "",
+            "## Compliance 规则核查",
+            "",
+            _markdown(cmp.compliance),
+        ]
         if cmp.changed_units is not None:
             cmp.changed_units.to_csv(tmp / "changed_units.csv", index=False)
-            summary = cmp.changed_units.groupby("compared_with").agg(units=("unit_id", "size"),
-                                                                     residents=("residents", "sum"))
+            summary = cmp.changed_units.groupby("compared_with").agg(
+                units=("unit_id", "size"), residents=("residents", "sum")
+            )
             md += ["", "## Units that changed lead hospital 调整单元", "", _markdown(summary.reset_index())]
         (tmp / "compare.md").write_text("\n".join(md) + "\n", encoding="utf-8")
         body = [
@@ -164,9 +172,12 @@ def write_comparison(cmp: Comparison, run_dirs: list[str | Path], out: str | Pat
             cmp.compliance.to_html(index=False),
         ]
         if cmp.changed_units is not None:
-            body += ["<h2>Units that changed lead hospital 调整单元</h2>",
-                     cmp.changed_units.groupby("compared_with").agg(units=("unit_id", "size"),
-                                                                    residents=("residents", "sum")).to_html()]
+            body += [
+                "<h2>Units that changed lead hospital 调整单元</h2>",
+                cmp.changed_units.groupby("compared_with")
+                .agg(units=("unit_id", "size"), residents=("residents", "sum"))
+                .to_html(),
+            ]
         try:
             from .maps import write_compare_map
 

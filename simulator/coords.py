@@ -91,9 +91,34 @@ def bd09_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndar
     return r * np.cos(theta), r * np.sin(theta)
 
 
+def gcj02_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GCJ-02 to Baidu BD-09 (degrees), the forward transform as in ``prcoords.gcj_bd``."""
+    x = np.asarray(lon, dtype=float)
+    y = np.asarray(lat, dtype=float)
+    r = np.hypot(x, y) + 0.00002 * np.sin(np.radians(y) * 3000)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(np.radians(x) * 3000)
+    return r * np.cos(theta) + _BD_DLON, r * np.sin(theta) + _BD_DLAT
+
+
+def bd09_to_gcj02_exact(
+    lon: np.ndarray, lat: np.ndarray, tol_deg: float = 1e-10, max_iter: int = 20
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (iterative) inverse of :func:`gcj02_to_bd09`, started from the closed-form approximation."""
+    blon = np.asarray(lon, dtype=float)
+    blat = np.asarray(lat, dtype=float)
+    glon, glat = bd09_to_gcj02(blon, blat)
+    for _ in range(max_iter):
+        flon, flat = gcj02_to_bd09(glon, glat)
+        dlon, dlat = flon - blon, flat - blat
+        glon, glat = glon - dlon, glat - dlat
+        if dlon.size == 0 or max(np.abs(dlon).max(), np.abs(dlat).max()) < tol_deg:
+            break
+    return glon, glat
+
+
 def bd09_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Baidu BD-09 to WGS-84 (degrees)."""
-    return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+    """Baidu BD-09 to WGS-84 (degrees), exact inverse of WGS-84 → GCJ-02 → BD-09."""
+    return gcj02_to_wgs84(*bd09_to_gcj02_exact(lon, lat))
 
 
 def _shapely_transformer(func):

@@ -10,6 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from .groups import grid_sort_key
 from .rules import RuleSet, eligible_leads, required_members
 
 COLUMNS = ["rule_id", "scope", "rule_en", "rule_zh", "required", "actual", "passed"]
@@ -43,7 +44,7 @@ def compliance_table(
 ) -> pd.DataFrame:
     """Check every rule of ``rules`` on a plan; returns the table with columns :data:`COLUMNS`."""
     rows = []
-    grids = sorted(grid_lead, key=lambda g: int(g[1:]) if g[1:].isdigit() else g)
+    grids = sorted(grid_lead, key=grid_sort_key)
     n_min = rules.min_grids
     rows.append(
         (

@@ -54,6 +54,12 @@ def facility_units(facilities: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> np.
     return out
 
 
+def grid_sort_key(grid_id: str) -> tuple:
+    """Order G1, G2, …, G10 numerically, then any planner-named grids alphabetically."""
+    g = str(grid_id)
+    return (0, int(g[1:]), g) if len(g) > 1 and g[0] == "G" and g[1:].isdigit() else (1, 0, g)
+
+
 def grid_labels(lead_ids: list[str]) -> dict[str, str]:
     """Grid ids G1, G2, … in the order of the lead facility ids (deterministic)."""
     return {fid: f"G{k + 1}" for k, fid in enumerate(sorted(lead_ids))}
@@ -96,7 +102,7 @@ def form_groups(
     role[(role == "")] = "unassigned"
     f["role"] = role
 
-    grids = sorted(grid_lead, key=lambda g: int(g[1:]) if g[1:].isdigit() else g)
+    grids = sorted(grid_lead, key=grid_sort_key)
     rows = []
     for g in grids:
         here = np.flatnonzero(grid_of_fac == g)

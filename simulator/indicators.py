@@ -14,6 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 
+from .groups import grid_sort_key
 from .rules import RuleSet
 from .units import equal_area_crs
 
@@ -43,8 +44,10 @@ def polsby_popper(geoms: np.ndarray) -> np.ndarray:
 def _access(minutes: np.ndarray, pop: np.ndarray, threshold: float) -> dict:
     total = pop.sum()
     if total <= 0:
-        return dict.fromkeys(("travel_mean_min", "travel_median_min", "travel_p90_min", "travel_max_min",
-                              "share_within_access"), float("nan"))
+        return dict.fromkeys(
+            ("travel_mean_min", "travel_median_min", "travel_p90_min", "travel_max_min", "share_within_access"),
+            float("nan"),
+        )
     return {
         "travel_mean_min": float((minutes * pop).sum() / total),
         "travel_median_min": weighted_quantile(minutes, pop, 0.5),
@@ -58,13 +61,17 @@ def _readiness(fac: pd.DataFrame, pop: float, targets: dict) -> dict:
     out: dict[str, float | None] = {}
     doctors, nurses = fac["doctors"], fac["nurses"]
     have = doctors.notna() & nurses.notna()
-    out["nurses_per_doctor"] = float(nurses[have].sum() / doctors[have].sum()) if have.any() and doctors[have].sum() else None
+    out["nurses_per_doctor"] = (
+        float(nurses[have].sum() / doctors[have].sum()) if have.any() and doctors[have].sum() else None
+    )
     out["nurses_per_doctor_target"] = targets["doctor_nurse_ratio"]
     amb = fac["ambulances"]
     out["ambulances_per_30000"] = float(amb.sum() / pop * 30000) if amb.notna().any() and pop else None
     neg = fac["ambulances_negative_pressure"]
     both = amb.notna() & neg.notna()
-    out["ambulance_negative_pressure_share"] = float(neg[both].sum() / amb[both].sum()) if both.any() and amb[both].sum() else None
+    out["ambulance_negative_pressure_share"] = (
+        float(neg[both].sum() / amb[both].sum()) if both.any() and amb[both].sum() else None
+    )
     aeds = fac["aeds"]
     out["aeds_per_10000"] = float(aeds.sum() / pop * 10000) if aeds.notna().any() and pop else None
     return out
@@ -99,7 +106,7 @@ def compute_indicators(
     grid = units["grid_id"].to_numpy().astype(str)
     pop = units["population"].to_numpy(dtype=float)
     travel = units["travel_min_to_lead"].to_numpy(dtype=float)
-    grids = sorted(set(grid), key=lambda g: (len(g), g))
+    grids = sorted(set(grid), key=grid_sort_key)
     fid = facilities["facility_id"].to_numpy()
     fgrid = facilities["grid_id"].fillna("").astype(str).to_numpy()
     role = facilities["role"].to_numpy()
@@ -160,19 +167,35 @@ def compute_indicators(
             "units": int(sel.sum()),
             "population_share": float(gpop / total_pop) if total_pop else np.nan,
             **_access(travel[sel], pop[sel], access_minutes),
-            "share_within_primary_care": float(pop[sel & (pc_time <= primary_care_minutes)].sum() / gpop) if gpop else np.nan,
-            "beds_per_1000": float(np.nansum(beds[in_group]) * per1000) if np.isfinite(beds[in_group]).any() else np.nan,
-            "tertiary_beds_per_1000": float(np.nansum(beds[tert]) * per1000) if np.isfinite(beds[tert]).any() else np.nan,
-            "outpatient_slots_per_1000": float(np.nansum(slots[in_group]) * per1000) if np.isfinite(slots[in_group]).any() else np.nan,
+            "share_within_primary_care": float(pop[sel & (pc_time <= primary_care_minutes)].sum() / gpop)
+            if gpop
+            else np.nan,
+            "beds_per_1000": float(np.nansum(beds[in_group]) * per1000)
+            if np.isfinite(beds[in_group]).any()
+            else np.nan,
+            "tertiary_beds_per_1000": float(np.nansum(beds[tert]) * per1000)
+            if np.isfinite(beds[tert]).any()
+            else np.nan,
+            "outpatient_slots_per_1000": float(np.nansum(slots[in_group]) * per1000)
+            if np.isfinite(slots[in_group]).any()
+            else np.nan,
             "reserved_slots_per_10000": float(ref["reserved_outpatient_slots"].sum() / gpop * 1e4) if gpop else np.nan,
             "reserved_beds_per_10000": float(ref["reserved_beds"].sum() / gpop * 1e4) if gpop else np.nan,
             "primary_care_members": int((is_pc & in_group).sum()),
             "share_nearest_lead_elsewhere": float(pop[sel & other].sum() / gpop) if gpop else np.nan,
-            "extra_min_nearest_lead_elsewhere": float((extra[sel & other] * pop[sel & other]).sum() / pop[sel & other].sum())
+            "extra_min_nearest_lead_elsewhere": float(
+                (extra[sel & other] * pop[sel & other]).sum() / pop[sel & other].sum()
+            )
             if pop[sel & other].sum()
             else 0.0,
-            "polsby_popper": float(pp.get(g, np.nan)) if g != CITY else float(np.mean(list(pp.values()))) if pp else np.nan,
-            "cut_edges": int((cut & ((grid[coo.row] == g) | (grid[coo.col] == g))).sum()) if g != CITY else int(cut.sum()),
+            "polsby_popper": float(pp.get(g, np.nan))
+            if g != CITY
+            else float(np.mean(list(pp.values())))
+            if pp
+            else np.nan,
+            "cut_edges": int((cut & ((grid[coo.row] == g) | (grid[coo.col] == g))).sum())
+            if g != CITY
+            else int(cut.sum()),
         }
         row.update(_readiness(facilities.loc[in_group], gpop, targets))
         rows.append(row)

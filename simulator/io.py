@@ -156,6 +156,8 @@ def read_facilities(path: str | Path, crs: str | None = None) -> gpd.GeoDataFram
     gdf["lon"] = gdf.geometry.x
     gdf["lat"] = gdf.geometry.y
     gdf["source_file"] = path.name
+    gdf["source_path"] = str(path)
+    gdf["source_row"] = np.arange(len(gdf))
     return gdf
 
 
@@ -167,9 +169,14 @@ def read_facility_files(paths: list[Path], crs: str | None) -> gpd.GeoDataFrame:
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
         fid = gdf["facility_id"].iloc[i]
-        files = sorted(set(gdf.loc[gdf["facility_id"] == fid, "source_file"]))
+        first = gdf[gdf["facility_id"] == fid].iloc[0]
+        where = gdf["source_path"].iloc[i]
         raise InputError(
-            paths[-1], f"duplicate id {fid!r} also in {', '.join(files)}; ids must be unique", field="facility_id"
+            where,
+            f"duplicate id {fid!r} (first seen in {first['source_file']}, "
+            f"{row_label(first['source_path'], int(first['source_row']))}); ids must be unique across facility files",
+            row=row_label(where, int(gdf["source_row"].iloc[i])),
+            field="facility_id",
         )
     return gdf
 
@@ -187,12 +194,13 @@ def check_facilities_in_area(
         i = int(np.flatnonzero(~inside)[0])
         row = facilities.iloc[i]
         dist_km = shapely.distance(outline_m, pts[i]) / 1000 + tolerance_m / 1000
+        src = row["source_path"] if "source_path" in facilities else path
         raise InputError(
-            path,
+            src,
             f"facility {row['facility_id']} ({row['name']}) at lon {row['lon']:.5f}, lat {row['lat']:.5f} lies "
             f"{dist_km:.1f} km outside the city boundary; expected a location inside it (or in_city = false "
             "for an external collaborating unit). Check the coordinates and their CRS (gcj02/bd09?)",
-            row=f"facility_id {row['facility_id']}",
+            row=row_label(src, int(row["source_row"])) if "source_row" in facilities else None,
             field="lon/lat",
         )
 

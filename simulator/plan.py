@@ -312,7 +312,11 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     if not result.has_plan:
         diag = diagnose_infeasibility(pop, cost, adj_min, lead_unit, (lo, hi), **kw)
         msgs = [
-            (f"{f['name'].iat[cand[r.candidate]]} ({f['facility_id'].iat[cand[r.candidate]]}): " if r.candidate is not None else "")
+            (
+                f"{f['name'].iat[cand[r.candidate]]} ({f['facility_id'].iat[cand[r.candidate]]}): "
+                if r.candidate is not None
+                else ""
+            )
             + r.message
             for r in diag.relaxations
         ] or [diag.status]
@@ -320,6 +324,14 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     unit_cand = result.unit_lead
     lead_ids = [f["facility_id"].iat[cand[j]] for j in result.open_leads]
     labels = grid_labels(lead_ids)
+    if reference is not None:
+        # keep the planner's grid names: each lead keeps the name of the layout grid it led
+        named = {f["facility_id"].iat[cand[j]]: g for g, j in ref_cand.items()}
+        spare = [g for g in grids_given if g not in named.values()]
+        for fid in sorted(lead_ids):
+            if fid not in named:
+                named[fid] = spare.pop(0) if spare else labels[fid]
+        labels = {fid: named[fid] for fid in lead_ids}
     unit_grid = np.array([labels[f["facility_id"].iat[cand[j]]] for j in unit_cand], dtype=object).astype(str)
     grid_lead = {g: fid for fid, g in labels.items()}
     if reference is not None:
@@ -536,9 +548,13 @@ def write_plan(plan: Plan, out: str | Path, extras: tuple = ()) -> Path:
             plan.indicators.to_csv(tmp / "indicators.csv", index=False)
             (tmp / "indicators.json").write_text(
                 json.dumps(
-                    {"city": plan.indicators[plan.indicators.grid_id == "city"].iloc[0].to_dict(),
-                     "grids": plan.indicators[plan.indicators.grid_id != "city"].to_dict("records")},
-                    ensure_ascii=False, indent=2, default=_json_default,
+                    {
+                        "city": plan.indicators[plan.indicators.grid_id == "city"].iloc[0].to_dict(),
+                        "grids": plan.indicators[plan.indicators.grid_id != "city"].to_dict("records"),
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                    default=_json_default,
                 ),
                 encoding="utf-8",
             )

@@ -155,8 +155,10 @@ def render_report(run_dir: str | Path) -> str:
         )
         if (run_dir / "map.html").exists():
             parts.append("<p class='note'>Interactive map 交互地图: <a href='map.html'>map.html</a></p>")
-    parts.append("<h2>Rule compliance 规则核查</h2><table><tr><th class='l'>rule</th><th class='l'>scope</th>"
-                 "<th class='l'>requirement 要求</th><th>required</th><th>actual</th><th>result</th></tr>")
+    parts.append(
+        "<h2>Rule compliance 规则核查</h2><table><tr><th class='l'>rule</th><th class='l'>scope</th>"
+        "<th class='l'>requirement 要求</th><th>required</th><th>actual</th><th>result</th></tr>"
+    )
     for r in comp.itertuples():
         ok = bool(r.passed)
         parts.append(

@@ -168,12 +168,36 @@ def _check_keys(path: Path, where: str, got: dict, allowed: tuple[str, ...] | li
             raise InputError(path, f"unknown key '{key}' in {where}; allowed keys: {', '.join(allowed)}", field=key)
 
 
+_TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list[str]": list}
+
+
+def _check_type(path: Path, section: str, key: str, value: Any, annotation: str) -> None:
+    """Check a value against the dataclass annotation (``int | None``, ``list[str]``…)."""
+    names = [a.strip() for a in str(annotation).split("|")]
+    if value is None and "None" in names:
+        return
+    for n in names:
+        expected = _TYPE_NAMES.get(n)
+        if expected is None:
+            continue
+        if isinstance(value, bool) and n != "bool":
+            continue  # TOML booleans are not numbers here
+        if isinstance(value, expected):
+            if n == "list[str]" and not all(isinstance(v, str) for v in value):
+                continue
+            return
+    wanted = " or ".join(n for n in names if n != "None")
+    raise InputError(path, f"{section}.{key} = {value!r}; expected {wanted}", field=key)
+
+
 def _build_section(path: Path, name: str, cls: type, values: Any):
     if not isinstance(values, dict):
         raise InputError(path, f"[{name}] must be a table", field=name)
     names = [f.name for f in dataclasses.fields(cls)]
     _check_keys(path, f"[{name}]", values, names)
+    types = {f.name: f.type for f in dataclasses.fields(cls)}
     for key, value in values.items():
+        _check_type(path, name, key, value, types[key])
         choices = _CHOICES.get((name, key))
         if choices and value not in choices:
             raise InputError(path, f"{name}.{key} = {value!r}; expected one of {', '.join(choices)}", field=key)

@@ -102,8 +102,9 @@ def _run_variant(args: tuple[str, dict, str]) -> dict:
     return row
 
 
-def run_sweep(scenario_path: str | Path, settings: list[str], out: str | Path, jobs: int | None = None,
-              progress: bool = True) -> pd.DataFrame:
+def run_sweep(
+    scenario_path: str | Path, settings: list[str], out: str | Path, jobs: int | None = None, progress: bool = True
+) -> pd.DataFrame:
     """Run every variant; returns the table (also written to ``out``)."""
     combos = variants(settings)
     out = Path(out)

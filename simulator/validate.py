@@ -77,7 +77,12 @@ def check_unique(df: pd.DataFrame, column: str, path) -> None:
 
 def check_choice(df: pd.DataFrame, column: str, allowed: tuple[str, ...], path, *, optional=False) -> None:
     values = df[column]
-    blank = values.isna() | (values.astype(str).str.strip() == "")
+    blank = _blank(values)
+    if not optional and blank.any():
+        i = int(np.flatnonzero(blank.to_numpy())[0])
+        raise InputError(
+            path, f"missing value; expected one of {', '.join(allowed)}", row=row_label(path, i), field=column
+        )
     bad = ~values.astype(str).isin(allowed)
     if optional:
         bad &= ~blank
