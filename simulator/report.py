@@ -138,7 +138,8 @@ def render_report(run_dir: str | Path) -> str:
         f"<p>{html.escape(sc.get('description', ''))}</p>",
         f"<p>{verdict} &nbsp; mode 模式: <b>{html.escape(str(record.get('mode')))}</b>; rules 规则: "
         f"{html.escape(record.get('rules', ''))}; solver: {html.escape(str(record.get('solver')))} "
-        f"({html.escape(str(record.get('status')))}), contiguity 连片: {html.escape(str(record.get('contiguity')))}</p>",
+        f"({html.escape(str(record.get('status')))}), "
+        f"contiguity 连片: {html.escape(str(record.get('contiguity')))}</p>",
         "<p class='note'>Population per unit: <b>"
         + html.escape(str(record.get("population_status")))
         + "</b> (modelled = disaggregated from 2020 census district totals, not observed). "
