@@ -194,7 +194,11 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     city.facilities = f
     fac_unit = facility_units(f, ug)
     tr = scenario.travel
-    network = RoadNetwork(scenario.input_path(tr.network), tr.network_speed_field) if tr.network else None
+    network = (
+        RoadNetwork.load(scenario.input_path(tr.network), tr.network_speed_field, default_speed_kmh=tr.speed_kmh)
+        if tr.network
+        else None
+    )
     lon, lat = ug["lon"].to_numpy(), ug["lat"].to_numpy()
 
     def minutes(unit_idx, fac_idx):
