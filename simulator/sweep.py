@@ -160,6 +160,8 @@ def _chart(table: pd.DataFrame, keys: list[str], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
+    if "travel_mean_min" not in table:
+        table = table.assign(travel_mean_min=np.nan)  # no variant produced a plan
     x_key = "grids.count" if "grids.count" in table else ("grids" if "grids" in table else None)
     others = [k for k in keys if k != x_key]
     groups = table.groupby(others, dropna=False) if others else [((), table)]
@@ -167,10 +169,10 @@ def _chart(table: pd.DataFrame, keys: list[str], path: Path) -> None:
         sub = sub.sort_values(x_key) if x_key else sub
         x = sub[x_key] if x_key else np.arange(len(sub))
         name = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in zip(others, np.atleast_1d(label), strict=False))
-        ax.plot(x, sub.get("travel_mean_min"), marker="o", label=name or "mean travel")
+        ax.plot(x, sub["travel_mean_min"], marker="o", label=name or "mean travel")
         bad = ~sub["passed"].astype(bool)
         if bad.any():
-            y = sub.get("travel_mean_min", pd.Series(np.nan, index=sub.index))[bad].fillna(0)
+            y = sub["travel_mean_min"][bad].fillna(0)
             ax.scatter(x[bad], y, marker="x", s=80, color="red", zorder=5)
     ax.set_xlabel("number of grids" if x_key else "variant")
     ax.set_ylabel("mean minutes to lead hospital")
