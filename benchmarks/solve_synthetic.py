@@ -30,7 +30,9 @@ import scipy.sparse as sp
 CELL_KM = 0.5  # hex centre spacing (km)
 
 
-def hex_city(n_units: int, n_candidates: int = 6, seed: int = 0) -> dict[str, np.ndarray | sp.csr_matrix]:
+def hex_city(
+    n_units: int, n_candidates: int = 6, seed: int = 0, cost_noise: float = 0.0
+) -> dict[str, np.ndarray | sp.csr_matrix]:
     """Synthetic hexagonal city.
 
     Parameters
@@ -41,6 +43,9 @@ def hex_city(n_units: int, n_candidates: int = 6, seed: int = 0) -> dict[str, np
         Candidate lead hospitals.
     seed : int
         Random seed.
+    cost_noise : float
+        Sigma of a multiplicative lognormal factor on unit → candidate minutes (road irregularity);
+        0 keeps travel minutes monotone in distance, > 0 makes p-median plans fragmented.
 
     Returns
     -------
@@ -84,16 +89,24 @@ def hex_city(n_units: int, n_candidates: int = 6, seed: int = 0) -> dict[str, np
     lead_unit = np.array([int(np.argmin(np.linalg.norm(xy - t, axis=1))) for t in target])
     km = np.linalg.norm(xy[:, None, :] - xy[lead_unit][None, :, :], axis=2)
     cost = 3.0 + km * 1.3 / 30 * 60
+    if cost_noise > 0:
+        cost *= rng.lognormal(0.0, cost_noise, cost.shape)
     return {"population": population, "cost": cost, "adjacency": adj, "lead_unit": lead_unit, "xy": xy}
 
 
 def run_one(
-    size: int, mode: str, time_limit: float, balance: float, candidate_k: int | None, threads: int | None
+    size: int,
+    mode: str,
+    time_limit: float,
+    balance: float,
+    candidate_k: int | None,
+    threads: int | None,
+    cost_noise: float = 0.0,
 ) -> dict:
     """Solve one city in this process and return the table row."""
     from simulator.optimise import assign_units_to_grids, connected_components_per_grid
 
-    city = hex_city(size)
+    city = hex_city(size, cost_noise=cost_noise)
     total = city["population"].sum()
     grids = 3
     bounds = ((1 - balance) * total / grids, (1 + balance) * total / grids)
@@ -149,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", nargs="+", default=["none", "fast", "exact", "flow"])
     ap.add_argument("--time-limit", type=float, default=120.0)
     ap.add_argument("--balance", type=float, default=0.10, help="population bounds total/3 x (1 ± balance)")
+    ap.add_argument("--cost-noise", type=float, default=0.0, help="lognormal sigma on unit-candidate minutes")
     ap.add_argument(
         "--candidate-k", type=int, nargs="+", default=[0], help="model reduction(s) to run; 0 = none"
     )
@@ -166,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             args.balance,
             args.candidate_k[0] or None,
             args.threads,
+            args.cost_noise,
         )
         print(json.dumps(row))
         return 0
@@ -190,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             str(args.time_limit),
             "--balance",
             str(args.balance),
+            "--cost-noise",
+            str(args.cost_noise),
         ]
         cmd += ["--candidate-k", str(k)]
         if args.threads:
