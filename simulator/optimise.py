@@ -327,9 +327,12 @@ def _validate(
     must = np.zeros(m, bool) if must_open is None else np.asarray(must_open, bool).reshape(-1)
     if must.shape != (m,):
         raise ValueError(f"must_open must be ({m},) bool")
-    member = None if member_units is None else np.asarray(member_units, bool).reshape(-1)
-    if member is not None and member.shape != (n,):
-        raise ValueError(f"member_units must be ({n},) bool")
+    member = None
+    if member_units is not None:
+        member = np.asarray(member_units, bool)
+        member = member.reshape(1, -1) if member.ndim == 1 else member
+        if member.ndim != 2 or member.shape[1] != n:
+            raise ValueError(f"member_units must be ({n},) or (k, {n}) bool: one row per required kind")
     p_lo = p_hi = None
     if pop_bounds is not None:
         p_lo = None if pop_bounds[0] is None else float(pop_bounds[0])
@@ -612,6 +615,9 @@ class _Session:
         self.milp = milp
         self.threads = threads
         self.notes = notes
+        # repair/coverage objectives are offset by a constant PuLP does not pass to the solver, so a relative gap
+        # would be measured against the wrong number: these solve to an absolute gap in residents instead
+        self.abs_gap: float | None = None
         use_highs = solver.lower() == "highs"
         if use_highs and not _highs_available():
             notes.append("HiGHS (highspy) not available: fell back to CBC")
@@ -662,7 +668,8 @@ class _Session:
             warm = None
             if start is not None:
                 warm = {self.vars[k]: float(val) for k, val in enumerate(start.tolist())}
-            s = _WarmHiGHS(start=warm, msg=False, timeLimit=tl, gapRel=gap, threads=self.threads)
+            gaps = {"gapRel": gap} if self.abs_gap is None else {"gapRel": 1e-9, "gapAbs": self.abs_gap}
+            s = _WarmHiGHS(start=warm, msg=False, timeLimit=tl, threads=self.threads, **gaps)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self.prob.solve(s)
@@ -702,8 +709,9 @@ class _Session:
                     var.setInitialValue(val)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # PuLP 3.3 deprecates PULP_CBC_CMD
+                gaps = {"gapRel": gap} if self.abs_gap is None else {"gapRel": 1e-9, "gapAbs": self.abs_gap}
                 s = pulp.PULP_CBC_CMD(
-                    msg=False, timeLimit=tl, gapRel=gap, threads=self.threads, warmStart=start is not None
+                    msg=False, timeLimit=tl, threads=self.threads, warmStart=start is not None, **gaps
                 )
                 self.prob.solve(s)
             st, sst = self.prob.status, self.prob.sol_status
@@ -824,13 +832,14 @@ def _build(
     row_of_cand[cand] = np.arange(cand.size)
     pr = row_of_cand[pj]
     mean_grid_pop = max(pop.sum() / max(inp.count_hi, 1), 1.0)
-    if inp.member is not None:
-        sel = inp.member[pi]
+    for row, member_row in enumerate(inp.member if inp.member is not None else ()):
+        # one family per required kind (row 0: rule 3 members; further rows e.g. rule 5 primary care)
+        sel = member_row[pi]
         rr = np.concatenate([pr[sel], np.arange(cand.size)])
         cc = np.concatenate([x[sel], y_cols])
         vv = np.concatenate([np.ones(int(sel.sum())), -np.ones(cand.size)])
         if slack:
-            s = slack_cols("member_units", cand.size, 10.0)
+            s = slack_cols("member_units" if row == 0 else f"member_units:{row}", cand.size, 10.0)
             rr, cc, vv = (
                 np.concatenate([rr, np.arange(cand.size)]),
                 np.concatenate([cc, s]),
@@ -1102,6 +1111,8 @@ def _solve_stage(
     t0 = time.perf_counter()
     mp, groups = _build(inp, pairs, contiguity, spec)
     sess = _Session(mp, solver, threads, notes)
+    if spec.kind in ("repair", "coverage"):
+        sess.abs_gap = 0.5  # half a resident: the optimum in residents is proven
     build_s = time.perf_counter() - t0
     solve_s = 0.0
     zcol = groups.get("z")
@@ -1295,7 +1306,8 @@ def assign_units_to_grids(
         (m,) bool, candidates that must lead a grid (fixed-leads mode).
     member_units : np.ndarray, optional
         (n,) bool, unit holds a secondary general hospital or continuing-care facility; every open
-        grid must contain at least one (rule 3).
+        grid must contain at least one (rule 3). A (k, n) array gives k such required kinds, each of
+        which every open grid must contain (row 0 is reported as rule 3; the caller labels the others).
     pop_bounds : tuple, optional
         (min, max) residents per open grid; ``None`` entries are unbounded.
     unit_beds, lead_beds : np.ndarray, optional
@@ -1711,6 +1723,14 @@ def _describe(
             amt,
             f"grid of candidate {j} ({size} units) has no unit with a secondary "
             f"general hospital or continuing-care facility: rule 3 needs {amt:.0f} more member",
+            candidate=j,
+        )
+    if name.startswith("member_units:"):
+        return Relaxation(
+            "member_units",
+            amt,
+            f"grid of candidate {j} ({size} units) lacks a required member of kind {name.split(':')[1]} "
+            f"(row {name.split(':')[1]} of member_units): needs {amt:.0f} more",
             candidate=j,
         )
     if name == "pop_lower":

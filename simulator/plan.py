@@ -31,7 +31,7 @@ from .indicators import compute_indicators
 from .io import read_table, read_vector
 from .optimise import assign_units_to_grids, diagnose_infeasibility
 from .outputs import atomic_output_dir
-from .rules import RuleSet, load_rules
+from .rules import RuleSet, load_rules, primary_care
 from .scenario import Scenario
 from .travel import RoadNetwork, adjacency_minutes, unit_to_point_minutes
 from .units import PlanningUnits, equal_area_crs
@@ -133,7 +133,16 @@ def precheck(
             + f" in {int(member_units.sum())} unit(s), so at most {int(member_units.sum())} grid(s) can comply; "
             f"{rules.id} requires at least {rules.min_grids} grids"
         )
-    return cand, member_units
+    pc = primary_care(f, rules) & (fac_unit >= 0)
+    pc_units = np.zeros(len(units), dtype=bool)
+    pc_units[fac_unit[pc]] = True
+    if pc_units.sum() < rules.min_grids:
+        raise PlanningError(
+            f"rule 5 fails: each lead refers slots and beds to primary care in its grid, but the planning area ({area})"
+            f" has primary-care facilities in {int(pc_units.sum())} unit(s); {rules.id} requires at least "
+            f"{rules.min_grids} grids"
+        )
+    return cand, np.vstack([member_units, pc_units])
 
 
 def _versions() -> dict[str, str]:
@@ -254,9 +263,14 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     cost = minutes(np.arange(len(ug)), cand)
     adj_min = adjacency_minutes(units.adjacency, lon, lat, tr.speed_kmh, tr.circuity)
     lo, hi = _grid_range(scenario, rules, len(cand))
-    if member_units.sum() < lo:
+    if member_units[1].sum() < lo:
         raise PlanningError(
-            f"rule 3 fails: {lo} grids are asked for, but only {int(member_units.sum())} planning unit(s) hold a "
+            f"rule 5 fails: {lo} grids are asked for, but only {int(member_units[1].sum())} planning unit(s) hold a "
+            "primary-care facility to receive the lead's referred slots and beds, and each grid needs one"
+        )
+    if member_units[0].sum() < lo:
+        raise PlanningError(
+            f"rule 3 fails: {lo} grids are asked for, but only {int(member_units[0].sum())} planning unit(s) hold a "
             "secondary comprehensive hospital or continuing-care facility, and each grid needs one inside it"
         )
     if len(cand) < lo:
@@ -315,6 +329,9 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     result = assign_units_to_grids(pop, cost, adj_min, lead_unit, (lo, hi), **kw)
     if not result.has_plan:
         diag = diagnose_infeasibility(pop, cost, adj_min, lead_unit, (lo, hi), **kw)
+        for r in diag.relaxations:
+            if r.family == "member_units" and "of kind 1" in r.message:
+                r.message = "the grid has no primary-care facility to receive the lead's referrals (rule 5)"
         msgs = [
             (
                 f"{f['name'].iat[cand[r.candidate]]} ({f['facility_id'].iat[cand[r.candidate]]}): "

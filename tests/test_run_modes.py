@@ -195,13 +195,6 @@ def test_optimise_grid_range_passes_verifier(city, tmp_path):
     assert compliance_of(out)["passed"].all()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: the optimiser does not require a primary-care facility in every grid. With grids 2–3 it opens a third "
-    "grid around T3 that holds no community health centre, so rule 5 (R5.outpatient/R5.beds: reservations for "
-    "primary-care referrals) fails although a compliant 2-grid plan exists. Fix in simulator/plan.py: pass the "
-    "units holding a primary-care facility as a second required-member family to assign_units_to_grids (like "
-    "member_units for rule 3), and in precheck raise PlanningError naming rule 5 when fewer than min_grids units "
-    "hold primary care"))
 def test_optimise_range_never_leaves_a_grid_without_primary_care(city, tmp_path):
     out = tmp_path / "range_no_c5"
     plan = run_plan(city, out, {"grids.min": 2, "grids.max": 3, "inputs.facilities": ["facilities_no_c5.csv"]})
@@ -377,14 +370,6 @@ def test_exclave_is_joined_by_a_bridge(city, tmp_path):
     assert any(m.startswith("R6 contiguity:") and "is in 2 pieces" in m for m in found), found
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: repair mode applies the relative MIP gap to the solver's shifted objective (−residents kept + a "
-    "constant added back only after solving, optimise.py obj_const), i.e. relative to every resident rather than "
-    "to the residents moved: here gap = 0.001 returns 1,035 moved residents where 906 is optimal, still with "
-    "status 'optimal' (reported gap 0.21). Fix in simulator/optimise.py: in repair (and coverage) mode give "
-    "HiGHS/CBC an absolute gap in the reported objective's units (e.g. mip_abs_gap = gap × |incumbent| or "
-    "< the smallest positive unit population), or put the constant into the solver objective; and report "
-    "'optimal' only when the gap of the reported objective is within solver.gap"))
 def test_repair_gap_is_relative_to_residents_moved():
     """Repair of a scrambled 3-grid layout on an 8 × 8 square lattice (pure arrays, public optimiser API):
     the relative gap must bound the residents moved, not the residents kept."""
