@@ -114,9 +114,11 @@ def cmd_run(args) -> int:
     units = planning_units(scenario, city)
     plan = make_plan(scenario, city, units, repair=args.repair)
     out = Path(args.out) if args.out else (scenario.output or Path("out") / scenario.city)
+    from .maps import write_maps
     from .report import write_report
 
-    write_plan(plan, out, extras=(write_report,))
+    # maps first: the report embeds map.png
+    write_plan(plan, out, extras=(write_maps, write_report))
     r = plan.record
     print(f"Scenario 方案: {scenario.name}")
     print(f"mode {r['mode']}; solver {r.get('solver')}; status {r.get('status')}; contiguity {r.get('contiguity')}")
@@ -132,6 +134,28 @@ def cmd_run(args) -> int:
     if not failed.empty:
         print(failed[["rule_id", "scope", "required", "actual"]].to_string(index=False))
     print(f"wrote {out.resolve()}")
+    _print_map_sizes(out)
+    return 0
+
+
+def _print_map_sizes(folder: Path) -> None:
+    from .maps import describe_size
+
+    names = [n for n in ("map.html", "map.png", "map.pdf") if (folder / n).exists()]
+    if names:
+        print("maps 地图: " + ", ".join(f"{n} {describe_size(folder / n)}" for n in names))
+
+
+def cmd_map(args) -> int:
+    from .maps import describe_size, write_map, write_static_map
+
+    run_dir = Path(args.run_dir)
+    html = write_map(run_dir, args.out, tiles=args.tiles)
+    written = [html]
+    if not args.no_static:
+        written += write_static_map(run_dir)
+    for path in written:
+        print(f"wrote {path.resolve()} ({describe_size(path)})")
     return 0
 
 
@@ -203,6 +227,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="given layout: find the compliant plan that moves the fewest residents 最少调整",
     )
     p = sub.add_parser(
+        "map",
+        help="redraw the maps of a run folder 地图 (map.html, map.png, map.pdf)",
+        description="Redraw map.html (interactive, works offline) and map.png / map.pdf from a run folder alone.",
+    )
+    p.add_argument("run_dir", help="run folder written by `caregrid run`")
+    p.add_argument(
+        "--tiles",
+        choices=("none", "osm", "amap"),
+        default="none",
+        help="base tiles: none (offline, default), osm (OpenStreetMap, WGS-84), amap (AMap 高德, GCJ-02: overlays "
+        "are shifted to GCJ-02)",
+    )
+    p.add_argument("--out", help="path of the interactive map (default: RUN_DIR/map.html)")
+    p.add_argument("--no-static", action="store_true", help="do not redraw map.png / map.pdf")
+    p = sub.add_parser(
         "compare",
         help="compare run folders side by side 方案比较",
         description="Compare run folders: city indicators, compliance, changed units.",
@@ -233,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         "validate": cmd_validate,
         "units": cmd_units,
         "run": cmd_run,
+        "map": cmd_map,
         "compare": cmd_compare,
         "sweep": cmd_sweep,
     }

@@ -95,7 +95,8 @@ def form_groups(
     is_lead = f["facility_id"].isin(lead_ids).to_numpy()
     is_cross = cross_grid(f, rules)
     is_collab = collaborating_candidates(f, rules)
-    role = np.where(fac_unit >= 0, "member", np.where(f["in_city"].to_numpy(), "unassigned", ""))
+    # object dtype: a fixed-width numpy string array would cut "collaborating" to the longest initial value
+    role = np.where(fac_unit >= 0, "member", np.where(f["in_city"].to_numpy(), "unassigned", "")).astype(object)
     role[is_cross & (fac_unit >= 0)] = "cross_grid"
     role[is_lead] = "lead"
     role[is_collab & ~f["in_city"].to_numpy()] = "collaborating"

@@ -1,0 +1,145 @@
+"""Benchmark the optimiser on the real Fuxin and Panjin unit graphs (H3 7, 8, 9) and a synthetic 20,000-unit city.
+
+For each instance it prints: units, candidate leads, grids, contiguity mode, build s, solve s, objective
+(resident-minutes), best bound, gap, peak memory (MB, max RSS of a fresh process per run) — for the fast
+(shortest-path) mode, and beside it the same instance with exact (cut loop, ≤ ``--exact-max`` units), the plain
+single-commodity flow formulation (≤ ``--flow-max`` units) and no contiguity (p-median: a lower bound).
+
+Instances
+---------
+* ``panjin-rN``: Panjin's urban districts at H3 resolution N with the real candidate leads (eligible tertiary
+  hospitals in distinct units), the rule-3 and rule-5 member families, 2–3 grids — exactly what ``caregrid run``
+  solves.
+* ``fuxin-rN``: Fuxin's urban districts at resolution N. Fuxin's real leads share one location (README, Data
+  gaps), so this instance uses **synthetic candidate sites** — the most populous unit of each district — and 3
+  grids without member families: a solver benchmark on Fuxin's real unit graph (exclave bridge included), not a plan.
+* ``synthetic-20000``: a 141 × 141 hexagonal city (``benchmarks/solve_synthetic.py``), 6 candidates, 3 grids,
+  balanced population bounds (± 10 %), ``candidate_k = 4``.
+
+Usage: ``python benchmarks/solve.py [--instances panjin-r7 fuxin-r8 …] [--time-limit 600]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ["fuxin-r7", "fuxin-r8", "fuxin-r9", "panjin-r7", "panjin-r8", "panjin-r9", "synthetic-20000"]
+
+
+def build_instance(name: str) -> dict:
+    """Arrays for one instance (population, cost, adjacency minutes, lead units, grid count, options)."""
+    if name.startswith("synthetic"):
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from solve_synthetic import hex_city
+
+        city = hex_city(int(name.split("-")[1]))
+        total = city["population"].sum()
+        return dict(population=city["population"], cost=city["cost"], adjacency=city["adjacency"],
+                    lead_unit=city["lead_unit"], n_grids=3, candidate_k=4,
+                    pop_bounds=(0.9 * total / 3, 1.1 * total / 3), member_units=None)
+    from simulator.city import load_city
+    from simulator.groups import facility_units
+    from simulator.pipeline import planning_units
+    from simulator.plan import precheck
+    from simulator.rules import load_rules
+    from simulator.scenario import load_scenario
+    from simulator.travel import adjacency_minutes, unit_to_point_minutes
+
+    city_key, res = name.split("-r")
+    scenario = load_scenario(ROOT / "scenarios" / f"{city_key}.toml", {"units.resolution": int(res)})
+    city = load_city(scenario)
+    units = planning_units(scenario, city)
+    g = units.gdf
+    lon, lat = g["lon"].to_numpy(), g["lat"].to_numpy()
+    tr = scenario.travel
+    adj = adjacency_minutes(units.adjacency, lon, lat, tr.speed_kmh, tr.circuity)
+    pop = g["population"].to_numpy(dtype=float)
+    if city_key == "panjin":
+        f = city.facilities.reset_index(drop=True)
+        city.facilities = f
+        fac_unit = facility_units(f, g)
+        cand, member = precheck(city, units, load_rules(scenario.rules), scenario, fac_unit)
+        _, first = np.unique(fac_unit[cand], return_index=True)
+        cand = cand[np.sort(first)]
+        cost = unit_to_point_minutes(lon, lat, f["lon"].to_numpy()[cand], f["lat"].to_numpy()[cand],
+                                     tr.speed_kmh, tr.circuity)
+        return dict(population=pop, cost=cost, adjacency=adj, lead_unit=fac_unit[cand], n_grids=(2, 3),
+                    candidate_k=None, pop_bounds=None, member_units=member)
+    lead_unit = np.array([idx[np.argmax(pop[idx])] for idx in g.groupby("district").indices.values()])
+    cost = unit_to_point_minutes(lon, lat, lon[lead_unit], lat[lead_unit], tr.speed_kmh, tr.circuity)
+    return dict(population=pop, cost=cost, adjacency=adj, lead_unit=lead_unit, n_grids=3, candidate_k=None,
+                pop_bounds=None, member_units=None)
+
+
+def run_one(name: str, mode: str, time_limit: float) -> dict:
+    from simulator.optimise import assign_units_to_grids
+
+    inst = build_instance(name)
+    t0 = time.perf_counter()
+    res = assign_units_to_grids(
+        inst["population"], inst["cost"], inst["adjacency"], inst["lead_unit"], inst["n_grids"],
+        contiguity=mode, pop_bounds=inst["pop_bounds"], member_units=inst["member_units"],
+        candidate_k=inst["candidate_k"], time_limit_s=time_limit, gap=1e-3,
+    )
+    return {
+        "instance": name, "units": int(len(inst["population"])), "candidates": int(len(inst["lead_unit"])),
+        "grids": str(inst["n_grids"]), "mode": mode, "build_s": res.timings.get("build_s"),
+        "solve_s": res.timings.get("solve_s"), "wall_s": time.perf_counter() - t0, "objective": res.weighted_time,
+        "bound": res.bound, "gap": res.gap, "status": res.status,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _fmt(v, spec: str) -> str:
+    return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--instances", nargs="+", default=DEFAULT)
+    ap.add_argument("--modes", nargs="+", default=["fast", "exact", "flow", "none"])
+    ap.add_argument("--time-limit", type=float, default=600.0)
+    ap.add_argument("--exact-max", type=int, default=6000)
+    ap.add_argument("--flow-max", type=int, default=2100)
+    ap.add_argument("--_one", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args._one:
+        print(json.dumps(run_one(args._one[0], args._one[1], args.time_limit)))
+        return 0
+    head = (f"{'instance':16} {'units':>7} {'cand':>4} {'grids':>6} {'mode':>5} {'build s':>8} {'solve s':>8} "
+            f"{'objective':>15} {'bound':>15} {'gap':>8} {'peak MB':>8}  status")
+    print(head)
+    print("-" * len(head), flush=True)
+    for name in args.instances:
+        units = None
+        for mode in args.modes:
+            if units is not None and ((mode == "exact" and units > args.exact_max)
+                                      or (mode == "flow" and units > args.flow_max)):
+                print(f"{name:16} {units:>7,} {'':>4} {'':>6} {mode:>5}  skipped (> {mode} size limit)", flush=True)
+                continue
+            cmd = [sys.executable, __file__, "--_one", name, mode, "--time-limit", str(args.time_limit)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
+            lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+            if not lines:
+                print(f"{name:16} {mode:>5} FAILED: {out.stderr.strip()[-300:]}", flush=True)
+                continue
+            r = json.loads(lines[-1])
+            units = r["units"]
+            print(f"{name:16} {r['units']:>7,} {r['candidates']:>4} {r['grids']:>6} {mode:>5} "
+                  f"{_fmt(r['build_s'], '8.2f')} {_fmt(r['solve_s'], '8.2f')} {_fmt(r['objective'], '15,.0f')} "
+                  f"{_fmt(r['bound'], '15,.0f')} {_fmt(r['gap'], '8.1e')} {r['peak_mb']:>8.0f}  {r['status']}",
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
