@@ -62,8 +62,8 @@ def variant_name(k: int, overrides: dict) -> str:
     return f"v{k + 1:02d}_{label}" if label else f"v{k + 1:02d}"
 
 
-def _run_variant(args: tuple[str, dict, str]) -> dict:
-    scenario_path, overrides, out_dir = args
+def _run_variant(args: tuple[str, dict, str, bool]) -> dict:
+    scenario_path, overrides, out_dir, single_thread = args
     from .city import load_city
     from .pipeline import planning_units
     from .plan import make_plan, write_plan
@@ -71,7 +71,10 @@ def _run_variant(args: tuple[str, dict, str]) -> dict:
 
     row: dict = {"variant": Path(out_dir).name, **overrides}
     try:
-        scenario = load_scenario(scenario_path, {**overrides, "solver.threads": 1})
+        # worker processes solve with one HiGHS thread each; in-process runs keep the scenario's setting because
+        # HiGHS fixes its thread pool at the first solve of a process and errors if a later solve asks otherwise
+        extra = {"solver.threads": 1} if single_thread else {}
+        scenario = load_scenario(scenario_path, {**overrides, **extra})
         city = load_city(scenario)
         units = planning_units(scenario, city)
         plan = make_plan(scenario, city, units)
@@ -111,7 +114,9 @@ def run_sweep(
     jobs = jobs or os.cpu_count() or 1
     with atomic_output_dir(out, preserve=()) as tmp:
         (tmp / "variants").mkdir(exist_ok=True)
-        tasks = [(str(scenario_path), o, str(tmp / "variants" / variant_name(k, o))) for k, o in enumerate(combos)]
+        tasks = [
+            (str(scenario_path), o, str(tmp / "variants" / variant_name(k, o)), jobs > 1) for k, o in enumerate(combos)
+        ]
         rows = []
         if jobs == 1:
             it = map(_run_variant, tasks)
