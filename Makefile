@@ -18,8 +18,14 @@ demo: $(STAMP)
 	$(VENV)/bin/caregrid validate scenarios/fuxin.toml
 	$(VENV)/bin/caregrid units scenarios/fuxin.toml --out out/fuxin
 	$(VENV)/bin/caregrid run scenarios/fuxin.toml --out out/fuxin || test $$? -eq 3
+	$(VENV)/bin/caregrid run scenarios/fuxin_district_layout.toml --out out/fuxin_district_layout
 	$(VENV)/bin/caregrid run scenarios/panjin.toml --out out/panjin
-	@echo "Outputs: $(CURDIR)/out/fuxin (units.gpkg) and $(CURDIR)/out/panjin (plan.gpkg, groups.csv, referrals.csv, compliance.csv, run.json)"
+	$(VENV)/bin/caregrid compare out/panjin out/fuxin_district_layout --out out/compare_panjin_fuxin
+	@echo "Outputs in $(CURDIR)/out:"
+	@echo "  fuxin/units.gpkg                 Fuxin planning units (no plan: see the message above)"
+	@echo "  fuxin_district_layout/           Fuxin one-grid-per-district layout checked: report.html, map.html, compliance.csv"
+	@echo "  panjin/                          Panjin optimised plan: report.html, map.html, plan.gpkg, groups.csv, referrals.csv"
+	@echo "  compare_panjin_fuxin/            side by side: compare_table.html, compare.md, compare.html (maps)"
 
 test: $(STAMP)
 	$(PY) -m pytest

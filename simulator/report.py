@@ -71,6 +71,14 @@ def _charts(ind: pd.DataFrame, units: gpd.GeoDataFrame) -> list[tuple[str, str]]
     import matplotlib
 
     matplotlib.use("Agg")
+    from .maps import cjk_font
+
+    font = cjk_font()  # grid names may be Chinese (a planner's layout); without a CJK font they show as boxes
+    with matplotlib.rc_context({"font.family": [font, "DejaVu Sans"]} if font else {}):
+        return _draw_charts(ind, units)
+
+
+def _draw_charts(ind: pd.DataFrame, units: gpd.GeoDataFrame) -> list[tuple[str, str]]:
     import matplotlib.pyplot as plt
 
     grids = ind[ind.grid_id != "city"]
@@ -83,11 +91,14 @@ def _charts(ind: pd.DataFrame, units: gpd.GeoDataFrame) -> list[tuple[str, str]]
     fig, ax = plt.subplots(figsize=(4, 2.6))
     data, weights, labels = [], [], []
     for g, sub in units.groupby("grid_id"):
-        data.append(sub["travel_min_to_lead"].to_numpy())
-        weights.append(sub["population"].to_numpy(dtype=float))
-        labels.append(g)
-    bins = np.linspace(0, max(60.0, float(np.nanmax(np.concatenate(data)))), 25)
-    ax.hist(data, bins=bins, weights=[w / 1e3 for w in weights], label=labels, stacked=True)
+        sub = sub[np.isfinite(sub["travel_min_to_lead"])]  # a layout grid without a lead has no travel times
+        if len(sub):
+            data.append(sub["travel_min_to_lead"].to_numpy())
+            weights.append(sub["population"].to_numpy(dtype=float))
+            labels.append(g)
+    if data:
+        bins = np.linspace(0, max(60.0, float(np.max(np.concatenate(data)))), 25)
+        ax.hist(data, bins=bins, weights=[w / 1e3 for w in weights], label=labels, stacked=True)
     ax.set_xlabel("minutes to lead hospital")
     ax.set_ylabel("residents (1,000)")
     ax.legend(fontsize=7)
@@ -110,7 +121,9 @@ td.l,th.l{text-align:left} .pass{color:#096;font-weight:bold} .fail{color:#c00;f
 .nodata{color:#888;font-style:italic} .note{color:#555;font-size:8.5pt} .charts img{width:32%;margin-right:1%}
 .verdict{padding:.4em .8em;display:inline-block;border-radius:4px;font-weight:bold}
 .ok{background:#d8f3e6} .bad{background:#fbdada} img.map{width:100%;max-width:900px;border:1px solid #ccc}
-@page{size:A4;margin:12mm} @media print{body{margin:0} .charts img{width:32%}}
+@page{size:A4;margin:12mm}
+@media print{body{margin:0} .charts img{width:32%} img.map{width:auto;max-width:100%;max-height:205mm;display:block;margin:auto}
+ h2{page-break-after:avoid} tr{page-break-inside:avoid}}
 """
 
 
