@@ -65,6 +65,18 @@ def wgs84_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.nda
     return lon + dlon_m / lon_deg_arclen, lat + dlat_m / lat_deg_arclen
 
 
+def _fixed_point_inverse(forward, x, y, x0, y0, tol_deg: float, max_iter: int) -> tuple[np.ndarray, np.ndarray]:
+    """Solve ``forward(u, v) = (x, y)`` by the fixed-point iteration u ← u − (forward(u) − x), from (x0, y0)."""
+    u, v = x0, y0
+    for _ in range(max_iter):
+        fx, fy = forward(u, v)
+        du, dv = fx - x, fy - y
+        u, v = u - du, v - dv
+        if du.size == 0 or max(np.abs(du).max(), np.abs(dv).max()) < tol_deg:
+            break
+    return u, v
+
+
 def gcj02_to_wgs84(
     lon: np.ndarray, lat: np.ndarray, tol_deg: float = 1e-10, max_iter: int = 20
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -72,14 +84,9 @@ def gcj02_to_wgs84(
     glon = np.asarray(lon, dtype=float)
     glat = np.asarray(lat, dtype=float)
     flon, flat = wgs84_to_gcj02(glon, glat)
-    wlon, wlat = glon - (flon - glon), glat - (flat - glat)
-    for _ in range(max_iter):
-        flon, flat = wgs84_to_gcj02(wlon, wlat)
-        dlon, dlat = flon - glon, flat - glat
-        wlon, wlat = wlon - dlon, wlat - dlat
-        if dlon.size == 0 or max(np.abs(dlon).max(), np.abs(dlat).max()) < tol_deg:
-            break
-    return wlon, wlat
+    return _fixed_point_inverse(
+        wgs84_to_gcj02, glon, glat, glon - (flon - glon), glat - (flat - glat), tol_deg, max_iter
+    )
 
 
 def bd09_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,14 +113,7 @@ def bd09_to_gcj02_exact(
     """Exact (iterative) inverse of :func:`gcj02_to_bd09`, started from the closed-form approximation."""
     blon = np.asarray(lon, dtype=float)
     blat = np.asarray(lat, dtype=float)
-    glon, glat = bd09_to_gcj02(blon, blat)
-    for _ in range(max_iter):
-        flon, flat = gcj02_to_bd09(glon, glat)
-        dlon, dlat = flon - blon, flat - blat
-        glon, glat = glon - dlon, glat - dlat
-        if dlon.size == 0 or max(np.abs(dlon).max(), np.abs(dlat).max()) < tol_deg:
-            break
-    return glon, glat
+    return _fixed_point_inverse(gcj02_to_bd09, blon, blat, *bd09_to_gcj02(blon, blat), tol_deg, max_iter)
 
 
 def bd09_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -418,27 +418,20 @@ def inline_assets(page: str) -> str:
     def unused(url: str) -> bool:
         return any(k in url.lower() for k in UNUSED_ASSETS)
 
-    def script(m: re.Match) -> str:
-        url = m.group(1)
-        if unused(url):
-            return ""
-        body = _asset(table, url)
-        if body is None:
-            missing.append(url)
-            return m.group(0)
-        return "<script>" + body.replace("</script", "<\\/script") + "</script>"
+    def inline(tag: str):
+        def sub(m: re.Match) -> str:
+            url = m.group(1)
+            if unused(url):
+                return ""
+            body = _asset(table, url)
+            if body is None:
+                missing.append(url)
+                return m.group(0)
+            return f"<{tag}>" + body.replace(f"</{tag}", f"<\\/{tag}") + f"</{tag}>"
 
-    def link(m: re.Match) -> str:
-        url = m.group(1)
-        if unused(url):
-            return ""
-        body = _asset(table, url)
-        if body is None:
-            missing.append(url)
-            return m.group(0)
-        return "<style>" + body.replace("</style", "<\\/style") + "</style>"
+        return sub
 
-    page = _LINK_RE.sub(link, _SCRIPT_RE.sub(script, page))
+    page = _LINK_RE.sub(inline("style"), _SCRIPT_RE.sub(inline("script"), page))
     if missing:
         raise RuntimeError("no offline copy of " + ", ".join(missing) + " (folium-offline does not ship it)")
     return page
