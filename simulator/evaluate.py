@@ -45,6 +45,8 @@ def compliance_table(
     """Check every rule of ``rules`` on a plan; returns the table with columns :data:`COLUMNS`."""
     rows = []
     grids = sorted(grid_lead, key=grid_sort_key)
+    # a planner's layout may hold grids without an eligible lead: they count as grids but form no group
+    all_grids = sorted({str(g) for g in unit_grid} | set(grids), key=grid_sort_key)
     n_min = rules.min_grids
     rows.append(
         (
@@ -53,8 +55,8 @@ def compliance_table(
             f"At least {n_min} grids",
             f"至少{n_min}个网格",
             f">= {n_min}",
-            len(grids),
-            len(grids) >= n_min,
+            len(all_grids),
+            len(all_grids) >= n_min,
         )
     )
     pop = units["population"].to_numpy(dtype=float)
@@ -65,10 +67,10 @@ def compliance_table(
         (
             "R1.coverage",
             "city",
-            "Grids cover every resident, each in exactly one grid",
-            "网格覆盖全部常住人口，每位居民仅属一个网格",
+            "Grids cover every resident, each in exactly one grid with a medical group",
+            "网格覆盖全部常住人口，每位居民仅属一个网格（且网格有医疗集团）",
             f"{total:,.0f}",
-            f"{covered:,.0f}",
+            f"{covered:,.0f} in grids with a group",
             bool(assigned.all()) and abs(covered - total) < 0.5,
         )
     )
@@ -79,9 +81,9 @@ def compliance_table(
             "city",
             "One medical group per grid, each with its own lead",
             "每个网格组建一个医疗集团",
-            f"{len(grids)} distinct leads",
-            f"{len(set(leads))} distinct leads",
-            len(set(leads)) == len(grids),
+            f"{len(all_grids)} groups with distinct leads",
+            f"{len(set(leads))} groups with distinct leads",
+            len(set(leads)) == len(all_grids),
         )
     )
 

@@ -576,12 +576,13 @@ def verify_run(run_dir: str | Path, *, tolerance_m: float = 50.0) -> list[str]:
     # ---------------------------------------------------------------- compliance.csv
     judged: dict[tuple[str, str], bool | None] = {}
     led = [g for g in grid_ids if g in grid_lead]
-    judged[("R1.grids", "city")] = len(led) >= n_min
+    judged[("R1.grids", "city")] = len(grid_ids) >= n_min
     uncovered = bool(no_grid.any()) or any(g not in grid_lead for g in unit_grid)
     judged[("R1.coverage", "city")] = False if uncovered else None
     n_leads = groups[groups.role == "lead"].groupby("grid_id").size()
-    judged[("R2.one_group_per_grid", "city")] = (len(set(grid_lead.values())) == len(led)
-                                                 and bool((n_leads.reindex(led).fillna(0) == 1).all()))
+    # one group per grid: every grid (a layout grid without an eligible lead included) has exactly one lead
+    judged[("R2.one_group_per_grid", "city")] = (len(set(grid_lead.values())) == len(grid_ids)
+                                                 and bool((n_leads.reindex(grid_ids).fillna(0) == 1).all()))
     for g in grid_ids:
         judged[("R2.lead", g)] = bool(g in grid_lead and lead_ok.get(g, False))
         if g not in grid_lead:
