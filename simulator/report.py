@@ -122,7 +122,8 @@ td.l,th.l{text-align:left} .pass{color:#096;font-weight:bold} .fail{color:#c00;f
 .verdict{padding:.4em .8em;display:inline-block;border-radius:4px;font-weight:bold}
 .ok{background:#d8f3e6} .bad{background:#fbdada} img.map{width:100%;max-width:900px;border:1px solid #ccc}
 @page{size:A4;margin:12mm}
-@media print{body{margin:0} .charts img{width:32%} img.map{width:auto;max-width:100%;max-height:205mm;display:block;margin:auto}
+@media print{body{margin:0} .charts img{width:32%}
+ img.map{width:auto;max-width:100%;max-height:205mm;display:block;margin:auto}
  h2{page-break-after:avoid} tr{page-break-inside:avoid}}
 """
 

@@ -575,7 +575,6 @@ def verify_run(run_dir: str | Path, *, tolerance_m: float = 50.0) -> list[str]:
 
     # ---------------------------------------------------------------- compliance.csv
     judged: dict[tuple[str, str], bool | None] = {}
-    led = [g for g in grid_ids if g in grid_lead]
     judged[("R1.grids", "city")] = len(grid_ids) >= n_min
     uncovered = bool(no_grid.any()) or any(g not in grid_lead for g in unit_grid)
     judged[("R1.coverage", "city")] = False if uncovered else None
