@@ -120,9 +120,64 @@ def read_vector(path: str | Path, crs: str | None = None) -> gpd.GeoDataFrame:
             gdf = gpd.read_file(path)
         except Exception as exc:  # pyogrio raises several types for unreadable files
             raise InputError(path, f"cannot read as a vector file: {exc}") from exc
+        if suffix == ".shp":
+            gdf = _restore_shapefile_names(gdf, path)
     else:
         raise InputError(path, f"unsupported file type {suffix!r}; expected one of {', '.join(VECTOR_SUFFIXES)}, .csv")
     return _apply_crs(gdf, path, crs)
+
+
+#: column names of the input schemas; a Shapefile stores at most 10 characters of each
+KNOWN_COLUMNS = (
+    "facility_id",
+    "district",
+    "level",
+    "grade",
+    "grade_status",
+    "kind",
+    "ownership",
+    "owner_detail",
+    "ownership_status",
+    "beds",
+    "beds_status",
+    "outpatient_daily",
+    "outpatient_status",
+    "address",
+    "address_status",
+    "location_quality",
+    "location_source",
+    "in_city",
+    "modelled",
+    "source",
+    "notes",
+    "doctors",
+    "nurses",
+    "ambulances",
+    "ambulances_negative_pressure",
+    "aeds",
+    "population",
+    "unit_id",
+    "grid_id",
+    "district_name",
+)
+
+
+def _restore_shapefile_names(gdf: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
+    """Undo the Shapefile format's 10-character truncation of known column names (and say so)."""
+    renames = {}
+    for col in gdf.columns:
+        if len(str(col)) == 10 and col not in KNOWN_COLUMNS:
+            full = [k for k in KNOWN_COLUMNS if len(k) > 10 and k[:10] == col]
+            if len(full) == 1 and full[0] not in gdf.columns:
+                renames[col] = full[0]
+    if renames:
+        warnings.warn(
+            f"{path}: restored Shapefile field names truncated to 10 characters: "
+            + ", ".join(f"{a} → {b}" for a, b in renames.items()),
+            InputWarning,
+            stacklevel=3,
+        )
+    return gdf.rename(columns=renames)
 
 
 def read_boundaries(path: str | Path, crs: str | None = None, id_field: str = "adcode") -> gpd.GeoDataFrame:
