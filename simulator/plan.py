@@ -104,16 +104,16 @@ def precheck(
             )
     names = [f"{f['name'].iat[i]} ({f['facility_id'].iat[i]})" for i in cand]
     area = "、".join(city.area["name"])
+    failures = []  # every failing rule is reported at once, so a planner can fix the data in one pass
+    distinct = np.unique(fac_unit[cand])
     if len(cand) < rules.min_grids:
-        raise PlanningError(
+        failures.append(
             f"rule 2 fails: the planning area ({area}) has {len(cand)} hospital(s) eligible to lead"
             + (f" ({_facts(names)})" if names else "")
             + f"; {rules.id} requires at least {rules.min_grids} grids, each led by its own tertiary hospital"
         )
-    lead_units = fac_unit[cand]
-    distinct = np.unique(lead_units)
-    if len(distinct) < rules.min_grids:
-        raise PlanningError(
+    elif len(distinct) < rules.min_grids:
+        failures.append(
             f"rule 1 fails: the {len(cand)} hospitals eligible to lead ({_facts(names)}) all stand in "
             f"{len(distinct)} planning unit(s) (their recorded locations coincide: location quality "
             f"{', '.join(sorted(set(f['location_quality'].iloc[cand])))}); a unit belongs to one grid, so at most "
@@ -125,7 +125,7 @@ def precheck(
     member_units[fac_unit[req & (fac_unit >= 0)]] = True
     if member_units.sum() < rules.min_grids:
         req_names = [f"{f['name'].iat[i]}" for i in np.flatnonzero(req)]
-        raise PlanningError(
+        failures.append(
             f"rule 3 fails: every group needs at least one secondary comprehensive hospital or continuing-care "
             f"facility inside its grid, but the planning area ({area}) has {int(req.sum())} such facilit"
             f"{'y' if req.sum() == 1 else 'ies'}"
@@ -137,11 +137,13 @@ def precheck(
     pc_units = np.zeros(len(units), dtype=bool)
     pc_units[fac_unit[pc]] = True
     if pc_units.sum() < rules.min_grids:
-        raise PlanningError(
+        failures.append(
             f"rule 5 fails: each lead refers slots and beds to primary care in its grid, but the planning area ({area})"
             f" has primary-care facilities in {int(pc_units.sum())} unit(s); {rules.id} requires at least "
             f"{rules.min_grids} grids"
         )
+    if failures:
+        raise PlanningError(failures[0] if len(failures) == 1 else "\n  - " + "\n  - ".join(failures))
     return cand, np.vstack([member_units, pc_units])
 
 

@@ -1,0 +1,31 @@
+"""The embedded Fuxin data cannot be planned, and the tool says every reason at once (README, Data gaps)."""
+
+from pathlib import Path
+
+import pytest
+
+import simulator as cg
+from simulator import cli
+
+FUXIN = Path(__file__).resolve().parents[1] / "scenarios" / "fuxin.toml"
+
+
+def test_fuxin_refuses_with_every_failing_rule():
+    scenario = cg.load_scenario(FUXIN, {"units.resolution": 7})
+    city = cg.load_city(scenario)
+    units = cg.planning_units(scenario, city)
+    with pytest.raises(cg.PlanningError) as ei:
+        cg.make_plan(scenario, city, units)
+    text = str(ei.value)
+    # all four eligible leads share the 海州区 seat; no secondary hospital is sourced in the urban districts
+    assert "rule 1 fails" in text and "all stand in 1 planning unit(s)" in text
+    for fid in ("FX-H01", "FX-H02", "FX-H03", "FX-H04"):
+        assert fid in text
+    assert "rule 3 fails" in text and "has 0 such facilities" in text
+
+
+def test_cli_exit_code_3_and_no_output_written(tmp_path, capsys):
+    out = tmp_path / "fx"
+    assert cli.main(["run", str(FUXIN), "--out", str(out), "--set", "units.resolution=7"]) == 3
+    assert "no plan 无可行方案" in capsys.readouterr().err
+    assert not out.exists()
