@@ -88,7 +88,6 @@ def form_groups(
     collaborating_ids : scenario-named collaborating units (every group gets all of them); default nearest one
     """
     f = facilities.copy()
-    n_f = len(f)
     grid_of_fac = np.where(fac_unit >= 0, unit_grid[np.maximum(fac_unit, 0)], "")
     f["grid_id"] = grid_of_fac
     lead_ids = set(grid_lead.values())
@@ -188,7 +187,6 @@ def form_groups(
     referrals["reserved_slots_per_10000"] = referrals["reserved_outpatient_slots"] * per10k
     referrals["reserved_beds_per_10000"] = referrals["reserved_beds"] * per10k
     referrals = referrals.drop(columns="grid_population")
-    assert n_f == len(f)
     return Groups(facilities=f, groups=groups, referrals=referrals, notes=notes)
 
 
