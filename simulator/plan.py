@@ -329,6 +329,13 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     pop = ug["population"].to_numpy(dtype=float)
     lead_unit = fac_unit[cand]
     result = assign_units_to_grids(pop, cost, adj_min, lead_unit, (lo, hi), **kw)
+    if not result.has_plan and result.status != "infeasible":
+        # running out of time is not proof that no plan exists: say what was tried instead of diagnosing
+        raise PlanningError(
+            f"the solver found no plan within the time limit ({scenario.solver.time_limit_s:g} s; status "
+            f"{result.status}) for {len(ug):,} units and {len(cand)} candidate leads; raise solver.time_limit_s, use "
+            "a coarser units.resolution, or set solver.candidate_k (see README, Benchmarks)"
+        )
     if not result.has_plan:
         diag = diagnose_infeasibility(pop, cost, adj_min, lead_unit, (lo, hi), **kw)
         for r in diag.relaxations:
