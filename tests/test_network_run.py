@@ -32,9 +32,10 @@ def test_run_with_a_line_network(tmp_path):
     assert verify_run(cg.write_plan(plan, tmp_path / "run")) == []
     u = plan.units
     lead = plan.facilities.set_index("facility_id").loc[u.lead_facility_id]
-    straight = haversine_km(u.lon.to_numpy(), u.lat.to_numpy(), lead.lon.to_numpy(), lead.lat.to_numpy()) * 1.3 / 30 * 60
-    # network time = access legs at 30 km/h × 1.3 + lattice distance at 60 km/h: never below lattice/60,
-    # and different from the straight-line model
-    lattice_min = haversine_km(u.lon.to_numpy(), u.lat.to_numpy(), lead.lon.to_numpy(), lead.lat.to_numpy()) / 60 * 60
+    km = haversine_km(u.lon.to_numpy(), u.lat.to_numpy(), lead.lon.to_numpy(), lead.lat.to_numpy())
+    straight = km * 1.3 / 30 * 60
+    # network time = access legs at 30 km/h × 1.3 + lattice distance at 60 km/h: never below the straight
+    # distance at 60 km/h, and different from the straight-line model
+    lattice_min = km / 60 * 60
     assert (u.travel_min_to_lead.to_numpy() >= lattice_min * 0.99 - 1e-6).all()
     assert not np.allclose(u.travel_min_to_lead.to_numpy(), straight)
