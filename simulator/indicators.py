@@ -42,18 +42,20 @@ def polsby_popper(geoms: np.ndarray) -> np.ndarray:
 
 
 def _access(minutes: np.ndarray, pop: np.ndarray, threshold: float) -> dict:
+    """Travel statistics over residents whose grid has a lead (finite minutes); the share within the threshold is
+    of all residents, so residents of a layout grid without a lead count as not reached."""
     total = pop.sum()
-    if total <= 0:
-        return dict.fromkeys(
-            ("travel_mean_min", "travel_median_min", "travel_p90_min", "travel_max_min", "share_within_access"),
-            float("nan"),
-        )
+    led = np.isfinite(minutes)
+    keys = ("travel_mean_min", "travel_median_min", "travel_p90_min", "travel_max_min", "share_within_access")
+    if total <= 0 or pop[led].sum() <= 0:
+        return dict.fromkeys(keys, float("nan")) | ({"share_within_access": 0.0} if total > 0 else {})
+    m, w = minutes[led], pop[led]
     return {
-        "travel_mean_min": float((minutes * pop).sum() / total),
-        "travel_median_min": weighted_quantile(minutes, pop, 0.5),
-        "travel_p90_min": weighted_quantile(minutes, pop, 0.9),
-        "travel_max_min": float(minutes[pop > 0].max()),
-        "share_within_access": float(pop[minutes <= threshold].sum() / total),
+        "travel_mean_min": float((m * w).sum() / w.sum()),
+        "travel_median_min": weighted_quantile(m, w, 0.5),
+        "travel_p90_min": weighted_quantile(m, w, 0.9),
+        "travel_max_min": float(m[w > 0].max()),
+        "share_within_access": float(w[m <= threshold].sum() / total),
     }
 
 

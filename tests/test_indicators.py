@@ -132,3 +132,14 @@ def test_weighted_quantile_edges():
     assert weighted_quantile([1, 2, 3], [1, 1, 2], 0.5) == 2
     assert weighted_quantile([1, 2, 3], [1, 1, 2], 0.51) == 3
     assert np.isnan(weighted_quantile([1, 2], [0, 0], 0.5))
+
+
+def test_access_with_a_grid_without_lead():
+    from simulator.indicators import _access
+
+    # 100 residents 10 min from their lead; 300 in a layout grid with no lead (no travel time)
+    got = _access(np.array([10.0, np.nan]), np.array([100.0, 300.0]), 30.0)
+    assert got["travel_mean_min"] == 10.0 and got["travel_max_min"] == 10.0
+    assert got["share_within_access"] == pytest.approx(0.25)  # the unled residents count as not reached
+    none = _access(np.array([np.nan]), np.array([50.0]), 30.0)
+    assert np.isnan(none["travel_mean_min"]) and none["share_within_access"] == 0.0
