@@ -1666,7 +1666,9 @@ def write_static_map(
         out = []
         for path in (Path(png) if png else run.path / "map.png", Path(pdf) if pdf else run.path / "map.pdf"):
             path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, dpi=dpi)
+            tmp = path.with_name(path.stem + ".tmp" + path.suffix)  # a failed redraw keeps the old file
+            fig.savefig(tmp, dpi=dpi)
+            tmp.replace(path)
             out.append(path)
     return out
 
