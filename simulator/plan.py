@@ -362,7 +362,8 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
             if fid not in named:
                 named[fid] = spare.pop(0) if spare else labels[fid]
         labels = {fid: named[fid] for fid in lead_ids}
-    unit_grid = np.array([labels[f["facility_id"].iat[cand[j]]] for j in unit_cand], dtype=object).astype(str)
+    grid_of_cand = np.array([labels.get(fid, "") for fid in f["facility_id"].to_numpy()[cand]], dtype=object)
+    unit_grid = grid_of_cand[unit_cand].astype(str)
     grid_lead = {g: fid for fid, g in labels.items()}
     if reference is not None:
         old = np.asarray(layout_grid)
