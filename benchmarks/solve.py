@@ -64,8 +64,7 @@ def build_instance(name: str) -> dict:
     adj = adjacency_minutes(units.adjacency, lon, lat, tr.speed_kmh, tr.circuity)
     pop = g["population"].to_numpy(dtype=float)
     if city_key == "panjin":
-        f = city.facilities.reset_index(drop=True)
-        city.facilities = f
+        f = city.facilities
         fac_unit = facility_units(f, g)
         cand, member = precheck(city, units, load_rules(scenario.rules), scenario, fac_unit)
         _, first = np.unique(fac_unit[cand], return_index=True)

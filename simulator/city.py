@@ -77,13 +77,14 @@ def load_city(scenario: Scenario) -> CityData:
     if area.empty:
         raise InputError(scenario.path, "the planning area is empty", field="districts")
 
-    check_facilities_in_area(facilities, boundaries, fpaths[0] if len(fpaths) == 1 else ", ".join(map(str, fpaths)))
+    # each row carries its own source file and row, which the error names
+    check_facilities_in_area(facilities, boundaries, fpaths[0])
     outline = shapely.union_all(area.geometry.to_numpy())
     shapely.prepare(outline)
     in_area = facilities["in_city"].to_numpy() & shapely.intersects(outline, facilities.geometry.to_numpy())
     # a facility placed within metres of the area's edge belongs to the district it names
     named = facilities["district"].isin(codes).to_numpy()
-    facilities = facilities.assign(in_area=in_area | (named & facilities["in_city"].to_numpy()))
+    facilities = facilities.assign(in_area=in_area | (named & facilities["in_city"].to_numpy())).reset_index(drop=True)
     outside = facilities[facilities["in_city"] & ~facilities["in_area"]]
     if len(outside):
         notes.append(

@@ -201,8 +201,7 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     t0 = time.perf_counter()
     rules = load_rules(scenario.rules)
     ug = units.gdf
-    f = city.facilities.reset_index(drop=True)
-    city.facilities = f
+    f = city.facilities  # positional (RangeIndex, guaranteed by load_city): fac_unit and candidates index it
     fac_unit = facility_units(f, ug)
     tr = scenario.travel
     network = (
