@@ -46,13 +46,13 @@ def build_instance(name: str) -> dict:
         return dict(population=city["population"], cost=city["cost"], adjacency=city["adjacency"],
                     lead_unit=city["lead_unit"], n_grids=3, candidate_k=4,
                     pop_bounds=(0.9 * total / 3, 1.1 * total / 3), member_units=None)
-    from simulator.city import load_city
-    from simulator.groups import facility_units
-    from simulator.pipeline import planning_units
-    from simulator.plan import precheck
-    from simulator.rules import load_rules
-    from simulator.scenario import load_scenario
-    from simulator.travel import adjacency_minutes, unit_to_point_minutes
+    from simulator.config.rules import load_rules
+    from simulator.config.scenario import load_scenario
+    from simulator.load.city import load_city
+    from simulator.plan.groups import facility_units
+    from simulator.plan.make import precheck
+    from simulator.travel.costs import adjacency_minutes, unit_to_point_minutes
+    from simulator.units.pipeline import planning_units
 
     city_key, res = name.split("-r")
     scenario = load_scenario(ROOT / "scenarios" / f"{city_key}.toml", {"units.resolution": int(res)})
@@ -80,7 +80,7 @@ def build_instance(name: str) -> dict:
 
 
 def run_one(name: str, mode: str, time_limit: float) -> dict:
-    from simulator.optimise import assign_units_to_grids
+    from simulator.optimise.model import assign_units_to_grids
 
     inst = build_instance(name)
     t0 = time.perf_counter()

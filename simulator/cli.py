@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .city import CityData, load_city
+from .config.scenario import load_scenario
 from .errors import InputError, PlanningError
-from .outputs import atomic_output_dir
-from .pipeline import planning_units
-from .scenario import load_scenario
-from .units import PlanningUnits
+from .load.city import CityData, load_city
+from .runfolder.atomic import atomic_output_dir
+from .units.pipeline import planning_units
+from .units.planning_units import PlanningUnits
 
 
 def _parse_set(values: list[str] | None) -> dict:
@@ -107,15 +107,15 @@ def cmd_units(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .plan import make_plan, write_plan
+    from .plan.make import make_plan, write_plan
 
     scenario = load_scenario(args.scenario, _parse_set(args.set))
     city = load_city(scenario)
     units = planning_units(scenario, city)
     plan = make_plan(scenario, city, units, repair=args.repair)
     out = Path(args.out) if args.out else (scenario.output or Path("out") / scenario.city)
-    from .maps import write_maps
-    from .report import write_report
+    from .render.maps import write_maps
+    from .render.report import write_report
 
     # maps first: the report embeds map.png
     write_plan(plan, out, extras=(write_maps, write_report))
@@ -139,7 +139,7 @@ def cmd_run(args) -> int:
 
 
 def _print_map_sizes(folder: Path) -> None:
-    from .maps import describe_size
+    from .render.maps import describe_size
 
     names = [n for n in ("map.html", "map.png", "map.pdf") if (folder / n).exists()]
     if names:
@@ -147,7 +147,7 @@ def _print_map_sizes(folder: Path) -> None:
 
 
 def cmd_map(args) -> int:
-    from .maps import describe_size, write_map, write_static_map
+    from .render.maps import describe_size, write_map, write_static_map
 
     run_dir = Path(args.run_dir)
     html = write_map(run_dir, args.out, tiles=args.tiles)

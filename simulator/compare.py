@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .outputs import atomic_output_dir
+from .runfolder.atomic import atomic_output_dir
 
 #: (column, label, normalised?) of the city row of indicators.csv
 COMPARED = [
@@ -179,7 +179,7 @@ def write_comparison(cmp: Comparison, run_dirs: list[str | Path], out: str | Pat
                 .to_html(),
             ]
         try:
-            from .maps import write_compare_map
+            from .render.maps import write_compare_map
 
             write_compare_map([Path(d) for d in run_dirs], tmp / "compare.html")
             body.append("<p><a href='compare.html'>Side-by-side map 对比地图</a></p>")

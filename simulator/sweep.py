@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, PlanningError
-from .outputs import atomic_output_dir
+from .runfolder.atomic import atomic_output_dir
 
 #: short names accepted by --set in a sweep
 ALIASES = {"grids": "grids.count", "resolution": "units.resolution", "speed": "travel.speed_kmh"}
@@ -64,10 +64,10 @@ def variant_name(k: int, overrides: dict) -> str:
 
 def _run_variant(args: tuple[str, dict, str, bool]) -> dict:
     scenario_path, overrides, out_dir, single_thread = args
-    from .city import load_city
-    from .pipeline import planning_units
-    from .plan import make_plan, write_plan
-    from .scenario import load_scenario
+    from .config.scenario import load_scenario
+    from .load.city import load_city
+    from .plan.make import make_plan, write_plan
+    from .units.pipeline import planning_units
 
     row: dict = {"variant": Path(out_dir).name, **overrides}
     try:

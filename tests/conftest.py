@@ -94,8 +94,8 @@ def grid3x3(tmp_path):
     import geopandas as gpd
     from shapely.geometry import box
 
-    from simulator.io import read_vector
-    from simulator.units import build_polygon_units
+    from simulator.load.readers import read_vector
+    from simulator.units.planning_units import build_polygon_units
 
     cells = []
     for r in range(3):

@@ -1,0 +1,267 @@
+"""Scenario files (TOML, read with the standard library's ``tomllib``).
+
+A scenario names the city data folder, the planning area, the planning units, the rule set, the grid count,
+the travel model, the solver and the output folder. Every section is a dataclass below; a key that is not a
+field is an error naming the key and the allowed ones, so a typo never silently falls back to a default.
+Relative paths are resolved against the scenario file's folder (``data``) or the data folder (``[inputs]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+
+@dataclass
+class Inputs:
+    """Input files, relative to the scenario's data folder unless absolute.
+
+    ``*_crs`` is any pyproj CRS string (``EPSG:4326``…) or ``gcj02`` / ``bd09`` for Chinese map datums.
+    """
+
+    boundaries: str = "boundaries.geojson"
+    boundaries_crs: str = "EPSG:4326"
+    districts: str = "districts.csv"
+    facilities: list[str] = field(default_factory=lambda: ["facilities.csv"])
+    facilities_crs: str = "EPSG:4326"
+    population: str | None = None
+    population_crs: str | None = None
+    population_field: str = "population"
+    units: str | None = None
+    units_crs: str | None = None
+    units_id_field: str = "unit_id"
+
+
+@dataclass
+class Units:
+    """Planning units: ``h3`` cells at ``resolution`` or the planner's ``polygons`` (``inputs.units``)."""
+
+    kind: str = "h3"
+    resolution: int = 8
+
+
+@dataclass
+class PopulationModel:
+    """Parameters of the modelled disaggregation (see ``simulator.population``)."""
+
+    urban_share_district: float = 0.90
+    urban_share_county: float = 0.30
+    seat_bandwidth_km: float = 2.5
+    facility_bandwidth_km: float = 1.5
+    facility_weight: float = 0.25
+
+
+@dataclass
+class Grids:
+    """Grid count: ``count`` fixed, or the range ``min``..``max``."""
+
+    count: int | None = None
+    min: int | None = None
+    max: int | None = None
+    min_population: float | None = None
+    max_population: float | None = None
+    min_beds_per_1000: float | None = None
+
+
+@dataclass
+class Travel:
+    """Travel model: straight-line distance × ``circuity`` ÷ ``speed_kmh``, or a road network file."""
+
+    speed_kmh: float = 30.0
+    circuity: float = 1.3
+    network: str | None = None
+    network_speed_field: str = "speed_kmh"
+    access_minutes: float = 30.0
+    primary_care_minutes: float = 15.0
+
+
+@dataclass
+class Solver:
+    name: str = "highs"
+    time_limit_s: float = 120.0
+    gap: float = 1e-3
+    threads: int | None = None
+    contiguity: str = "fast"
+    objective: str = "weighted_time"
+    candidate_k: int | None = None
+
+
+@dataclass
+class Plan:
+    """How the plan is made: ``optimise``, ``fixed_leads`` (``leads``) or ``given_layout`` (``layout``)."""
+
+    mode: str = "optimise"
+    leads: list[str] = field(default_factory=list)
+    layout: str | None = None
+    layout_crs: str | None = None
+    layout_grid_field: str = "grid_id"
+    allow_enterprise_leads: bool = True
+    collaborating_units: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Scenario:
+    name: str
+    city: str
+    data: Path
+    districts: list[str] | str = "urban"
+    rules: str = "liaoning-2023"
+    output: Path | None = None
+    description: str = ""
+    inputs: Inputs = field(default_factory=Inputs)
+    units: Units = field(default_factory=Units)
+    population_model: PopulationModel = field(default_factory=PopulationModel)
+    grids: Grids = field(default_factory=Grids)
+    travel: Travel = field(default_factory=Travel)
+    solver: Solver = field(default_factory=Solver)
+    plan: Plan = field(default_factory=Plan)
+    path: Path | None = None
+
+    def input_path(self, name: str) -> Path:
+        """Resolve an input file name against the data folder."""
+        p = Path(name)
+        return p if p.is_absolute() else (self.data / p).resolve()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data echo of the scenario (for run records)."""
+
+        def conv(v: Any) -> Any:
+            if isinstance(v, Path):
+                return str(v)
+            if isinstance(v, dict):
+                return {k: conv(x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [conv(x) for x in v]
+            return v
+
+        return conv(dataclasses.asdict(self))
+
+
+_SECTIONS = {
+    "inputs": Inputs,
+    "units": Units,
+    "population_model": PopulationModel,
+    "grids": Grids,
+    "travel": Travel,
+    "solver": Solver,
+    "plan": Plan,
+}
+_TOP = ("name", "city", "data", "districts", "rules", "output", "description")
+
+_CHOICES = {
+    ("units", "kind"): ("h3", "polygons"),
+    ("solver", "name"): ("highs", "cbc"),
+    ("solver", "contiguity"): ("exact", "fast", "flow", "none"),
+    ("solver", "objective"): ("weighted_time", "coverage", "minmax"),
+    ("plan", "mode"): ("optimise", "fixed_leads", "given_layout"),
+}
+
+
+def _check_keys(path: Path, where: str, got: dict, allowed: tuple[str, ...] | list[str]) -> None:
+    for key in got:
+        if key not in allowed:
+            raise InputError(path, f"unknown key '{key}' in {where}; allowed keys: {', '.join(allowed)}", field=key)
+
+
+_TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list[str]": list}
+
+
+def _check_type(path: Path, section: str, key: str, value: Any, annotation: str) -> None:
+    """Check a value against the dataclass annotation (``int | None``, ``list[str]``…)."""
+    names = [a.strip() for a in str(annotation).split("|")]
+    if value is None and "None" in names:
+        return
+    for n in names:
+        expected = _TYPE_NAMES.get(n)
+        if expected is None:
+            continue
+        if isinstance(value, bool) and n != "bool":
+            continue  # TOML booleans are not numbers here
+        if isinstance(value, expected):
+            if n == "list[str]" and not all(isinstance(v, str) for v in value):
+                continue
+            return
+    wanted = " or ".join(n for n in names if n != "None")
+    raise InputError(path, f"{section}.{key} = {value!r}; expected {wanted}", field=key)
+
+
+def _build_section(path: Path, name: str, cls: type, values: Any):
+    if not isinstance(values, dict):
+        raise InputError(path, f"[{name}] must be a table", field=name)
+    names = [f.name for f in dataclasses.fields(cls)]
+    _check_keys(path, f"[{name}]", values, names)
+    types = {f.name: f.type for f in dataclasses.fields(cls)}
+    for key, value in values.items():
+        _check_type(path, name, key, value, types[key])
+        choices = _CHOICES.get((name, key))
+        if choices and value not in choices:
+            raise InputError(path, f"{name}.{key} = {value!r}; expected one of {', '.join(choices)}", field=key)
+    return cls(**values)
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read a scenario TOML file.
+
+    Parameters
+    ----------
+    path : the scenario file
+    overrides : dotted keys to set after reading, e.g. ``{"grids.count": 3, "units.resolution": 7}``
+        (used by ``caregrid sweep`` and the CLI's ``--set``)
+    """
+    path = Path(path).resolve()
+    if not path.exists():
+        raise InputError(path, "scenario file not found")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"not valid TOML: {exc}") from exc
+    for dotted, value in (overrides or {}).items():
+        if dotted in ("grids.count", "grids.min", "grids.max"):
+            # a fixed count and a range exclude each other: an override replaces whichever the file had
+            drop = ("min", "max") if dotted == "grids.count" else ("count",)
+            for key in drop:
+                raw.get("grids", {}).pop(key, None)
+        parts = dotted.split(".")
+        node = raw
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    _check_keys(path, "the scenario's top level", raw, _TOP + tuple(_SECTIONS))
+    for key in ("name", "city", "data"):
+        if key not in raw:
+            raise InputError(path, f"missing required key '{key}'", field=key)
+    sections = {name: _build_section(path, name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()}
+    base = path.parent
+    data = (base / raw["data"]).resolve()
+    if not data.is_dir():
+        raise InputError(path, f"data folder {data} does not exist", field="data")
+    output = raw.get("output")
+    districts = raw.get("districts", "urban")
+    if not (districts in ("urban", "all") or isinstance(districts, list)):
+        raise InputError(path, "expected 'urban', 'all' or a list of adcodes", field="districts")
+    if isinstance(districts, list):
+        districts = [str(d) for d in districts]
+    scenario = Scenario(
+        name=str(raw["name"]),
+        city=str(raw["city"]),
+        data=data,
+        districts=districts,
+        rules=str(raw.get("rules", "liaoning-2023")),
+        output=(base / output).resolve() if output else None,
+        description=str(raw.get("description", "")),
+        path=path,
+        **sections,
+    )
+    g = scenario.grids
+    if g.count is not None and (g.min is not None or g.max is not None):
+        raise InputError(path, "give either grids.count or grids.min/grids.max, not both", field="grids.count")
+    if scenario.units.kind == "polygons" and not scenario.inputs.units:
+        raise InputError(path, "units.kind = 'polygons' needs inputs.units (a polygon file)", field="inputs.units")
+    if not 0 <= scenario.units.resolution <= 15:
+        raise InputError(path, "units.resolution must be an H3 resolution 0..15", field="units.resolution")
+    return scenario

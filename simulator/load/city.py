@@ -1,0 +1,95 @@
+"""Load and validate everything a scenario names: boundaries, district table, facilities, planning area."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from ..config.scenario import Scenario
+from ..errors import InputError
+from .readers import check_facilities_in_area, read_boundaries, read_districts, read_facility_files
+
+
+@dataclass
+class CityData:
+    """Validated inputs of one scenario.
+
+    Attributes
+    ----------
+    boundaries : every district/county of the city (EPSG:4326) with ``adcode``, ``name``, ``type``
+    districts : the district table (census population, urban share, seat), one row per district
+    area : the planning area's districts (a subset of ``boundaries``)
+    facilities : all facilities (in-city and external collaborating units), ``in_area`` marks those inside
+        the planning area
+    notes : what loading did (repairs, facilities outside the planning area…)
+    """
+
+    boundaries: gpd.GeoDataFrame
+    districts: pd.DataFrame
+    area: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def planning_area_codes(scenario: Scenario, districts: pd.DataFrame) -> list[str]:
+    """Adcodes of the planning area: ``urban`` (市辖区), ``all`` or an explicit list."""
+    if scenario.districts == "urban":
+        return districts.loc[districts["urban"], "adcode"].tolist()
+    if scenario.districts == "all":
+        return districts["adcode"].tolist()
+    unknown = [d for d in scenario.districts if d not in set(districts["adcode"])]
+    if unknown:
+        raise InputError(
+            scenario.path,
+            f"unknown district adcode(s) {', '.join(unknown)}; the data folder has "
+            + ", ".join(f"{a} {n}" for a, n in zip(districts["adcode"], districts["name"], strict=True)),
+            field="districts",
+        )
+    return list(scenario.districts)
+
+
+def load_city(scenario: Scenario) -> CityData:
+    """Read and cross-check the scenario's boundaries, district table and facilities."""
+    notes: list[str] = []
+    inp = scenario.inputs
+    bpath = scenario.input_path(inp.boundaries)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        boundaries = read_boundaries(bpath, inp.boundaries_crs)
+        dpath = scenario.input_path(inp.districts)
+        districts = read_districts(dpath)
+        fpaths = [scenario.input_path(f) for f in inp.facilities]
+        facilities = read_facility_files(fpaths, inp.facilities_crs)
+    notes += [str(w.message) for w in caught]
+
+    missing = sorted(set(districts["adcode"]) - set(boundaries["adcode"]))
+    if missing:
+        raise InputError(dpath, f"district(s) {', '.join(missing)} have no polygon in {bpath.name}", field="adcode")
+    boundaries = boundaries.drop(columns=[c for c in ("type", "urban") if c in boundaries]).merge(
+        districts[["adcode", "type", "urban"]], on="adcode", how="inner"
+    )
+    codes = planning_area_codes(scenario, districts)
+    area = boundaries[boundaries["adcode"].isin(codes)].sort_values("adcode").reset_index(drop=True)
+    if area.empty:
+        raise InputError(scenario.path, "the planning area is empty", field="districts")
+
+    # each row carries its own source file and row, which the error names
+    check_facilities_in_area(facilities, boundaries, fpaths[0])
+    outline = shapely.union_all(area.geometry.to_numpy())
+    shapely.prepare(outline)
+    in_area = facilities["in_city"].to_numpy() & shapely.intersects(outline, facilities.geometry.to_numpy())
+    # a facility placed within metres of the area's edge belongs to the district it names
+    named = facilities["district"].isin(codes).to_numpy()
+    facilities = facilities.assign(in_area=in_area | (named & facilities["in_city"].to_numpy())).reset_index(drop=True)
+    outside = facilities[facilities["in_city"] & ~facilities["in_area"]]
+    if len(outside):
+        notes.append(
+            f"{len(outside)} in-city facilities lie outside the planning area and take no part: "
+            + ", ".join(outside["name"].head(8))
+            + (" …" if len(outside) > 8 else "")
+        )
+    return CityData(boundaries=boundaries, districts=districts, area=area, facilities=facilities, notes=notes)

@@ -1,0 +1,294 @@
+"""Readers for boundaries, districts, facilities and population.
+
+Vector files (GeoJSON, GeoPackage, Shapefile) are read with pyogrio through geopandas; CSV files need
+longitude/latitude columns. Every reader takes a ``crs``: any pyproj CRS string, or ``gcj02`` / ``bd09`` for
+the Chinese map datums, which are converted to WGS-84 on load (``simulator.coords``). A file with no CRS of its
+own and no ``crs`` given is an error, never a guess. Everything returned is in EPSG:4326.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from ..errors import InputError
+from .coords import geometries_to_wgs84
+from .validate import (
+    InputWarning,
+    check_geometries,
+    row_label,
+    validate_districts,
+    validate_facilities,
+)
+
+VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
+RASTER_SUFFIXES = (".tif", ".tiff")
+LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
+LAT_NAMES = ("lat", "latitude", "y", "纬度")
+CHINESE_DATUMS = ("gcj02", "bd09")
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise InputError(path, "file not found")
+
+
+def _apply_crs(gdf: gpd.GeoDataFrame, path: Path, crs: str | None) -> gpd.GeoDataFrame:
+    """Interpret the data's CRS (scenario ``crs`` first, then the file's own) and return EPSG:4326."""
+    if crs is None:
+        if gdf.crs is None:
+            raise InputError(
+                path,
+                "no coordinate reference system: the file does not declare one and none was given; "
+                "set e.g. crs = 'EPSG:4326' (WGS-84), 'gcj02' (AMap/Tencent) or 'bd09' (Baidu) for this input",
+                field="crs",
+            )
+        return gdf.to_crs("EPSG:4326")
+    key = str(crs).strip().lower().replace("-", "")
+    if key in CHINESE_DATUMS:
+        geoms = geometries_to_wgs84(gdf.geometry.to_numpy(), key)
+        return gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs="EPSG:4326"))
+    try:
+        target = pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError as exc:
+        raise InputError(
+            path, f"unknown CRS {crs!r}; expected an EPSG code, a PROJ string, 'gcj02' or 'bd09'", field="crs"
+        ) from exc
+    gdf = gdf.set_crs(target, allow_override=True)
+    return gdf.to_crs("EPSG:4326")
+
+
+def _find_column(columns, names) -> str | None:
+    lower = {str(c).strip().lower(): c for c in columns}
+    for n in names:
+        if n in lower:
+            return lower[n]
+    return None
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a plain CSV table (UTF-8, with or without BOM) with every column as text."""
+    path = Path(path)
+    _check_exists(path)
+    try:
+        return pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot read as a UTF-8 CSV table: {exc}") from exc
+
+
+def read_vector(path: str | Path, crs: str | None = None) -> gpd.GeoDataFrame:
+    """Read a vector file or a CSV with lon/lat columns into EPSG:4326.
+
+    Parameters
+    ----------
+    path : .geojson/.json/.gpkg/.shp, or .csv with longitude/latitude columns (lon/lng/longitude/x, lat/latitude/y)
+    crs : CRS of the coordinates; required when the file declares none (CSV, Shapefile without .prj)
+    """
+    path = Path(path)
+    _check_exists(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        df = read_table(path)
+        lon_col, lat_col = _find_column(df.columns, LON_NAMES), _find_column(df.columns, LAT_NAMES)
+        if lon_col is None or lat_col is None:
+            raise InputError(
+                path,
+                "a CSV needs longitude and latitude columns (lon/lng/longitude and lat/latitude); "
+                f"found {', '.join(df.columns)}",
+                field="lon" if lon_col is None else "lat",
+            )
+        lon = pd.to_numeric(df[lon_col], errors="coerce")
+        lat = pd.to_numeric(df[lat_col], errors="coerce")
+        for col, values in ((lon_col, lon), (lat_col, lat)):
+            if values.isna().any():
+                i = int(np.flatnonzero(values.isna().to_numpy())[0])
+                raise InputError(
+                    path,
+                    f"missing or non-numeric coordinate {df[col].iloc[i]!r}; expected a number in degrees",
+                    row=row_label(path, i),
+                    field=col,
+                )
+        gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs=None)
+    elif suffix in VECTOR_SUFFIXES:
+        try:
+            gdf = gpd.read_file(path)
+        except Exception as exc:  # pyogrio raises several types for unreadable files
+            raise InputError(path, f"cannot read as a vector file: {exc}") from exc
+        if suffix == ".shp":
+            gdf = _restore_shapefile_names(gdf, path)
+    else:
+        raise InputError(path, f"unsupported file type {suffix!r}; expected one of {', '.join(VECTOR_SUFFIXES)}, .csv")
+    return _apply_crs(gdf, path, crs)
+
+
+#: column names of the input schemas; a Shapefile stores at most 10 characters of each
+KNOWN_COLUMNS = (
+    "facility_id",
+    "district",
+    "level",
+    "grade",
+    "grade_status",
+    "kind",
+    "ownership",
+    "owner_detail",
+    "ownership_status",
+    "beds",
+    "beds_status",
+    "outpatient_daily",
+    "outpatient_status",
+    "address",
+    "address_status",
+    "location_quality",
+    "location_source",
+    "in_city",
+    "modelled",
+    "source",
+    "notes",
+    "doctors",
+    "nurses",
+    "ambulances",
+    "ambulances_negative_pressure",
+    "aeds",
+    "population",
+    "unit_id",
+    "grid_id",
+    "district_name",
+)
+
+
+def _restore_shapefile_names(gdf: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
+    """Undo the Shapefile format's 10-character truncation of known column names (and say so)."""
+    renames = {}
+    for col in gdf.columns:
+        if len(str(col)) == 10 and col not in KNOWN_COLUMNS:
+            full = [k for k in KNOWN_COLUMNS if len(k) > 10 and k[:10] == col]
+            if len(full) == 1 and full[0] not in gdf.columns:
+                renames[col] = full[0]
+    if renames:
+        warnings.warn(
+            f"{path}: restored Shapefile field names truncated to 10 characters: "
+            + ", ".join(f"{a} → {b}" for a, b in renames.items()),
+            InputWarning,
+            stacklevel=3,
+        )
+    return gdf.rename(columns=renames)
+
+
+def read_boundaries(path: str | Path, crs: str | None = None, id_field: str = "adcode") -> gpd.GeoDataFrame:
+    """Read district polygons (one feature per district, ``adcode`` and ``name``), repairing invalid ones."""
+    path = Path(path)
+    gdf = read_vector(path, crs)
+    from .validate import check_unique, require_columns
+
+    require_columns(gdf, (id_field, "name"), path, "boundaries")
+    gdf = check_geometries(gdf, path, "boundaries", polygons=True)
+    gdf[id_field] = gdf[id_field].astype(str).str.replace(r"\.0$", "", regex=True)
+    check_unique(gdf, id_field, path)
+    return gdf.rename(columns={id_field: "adcode"}) if id_field != "adcode" else gdf
+
+
+def read_districts(path: str | Path) -> pd.DataFrame:
+    """Read the district table (census population, seat coordinates…) and validate it."""
+    path = Path(path)
+    return validate_districts(read_table(path), path)
+
+
+def read_facilities(path: str | Path, crs: str | None = None) -> gpd.GeoDataFrame:
+    """Read and validate a facility table (points)."""
+    path = Path(path)
+    gdf = read_vector(path, crs)
+    gdf = check_geometries(gdf, path, "facilities", polygons=False)
+    geoms = gdf.geometry.to_numpy()
+    if not (shapely.get_type_id(geoms) == 0).all():
+        gdf = gdf.set_geometry(gdf.geometry.representative_point())
+    gdf = validate_facilities(gdf, path)
+    gdf["lon"] = gdf.geometry.x
+    gdf["lat"] = gdf.geometry.y
+    gdf["source_file"] = path.name
+    gdf["source_path"] = str(path)
+    gdf["source_row"] = np.arange(len(gdf))
+    return gdf
+
+
+def read_facility_files(paths: list[Path], crs: str | None) -> gpd.GeoDataFrame:
+    """Read several facility files into one table; ids must be unique across files."""
+    frames = [read_facilities(p, crs) for p in paths]
+    gdf = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
+    dup = gdf["facility_id"].duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        fid = gdf["facility_id"].iloc[i]
+        first = gdf[gdf["facility_id"] == fid].iloc[0]
+        where = gdf["source_path"].iloc[i]
+        raise InputError(
+            where,
+            f"duplicate id {fid!r} (first seen in {first['source_file']}, "
+            f"{row_label(first['source_path'], int(first['source_row']))}); ids must be unique across facility files",
+            row=row_label(where, int(gdf["source_row"].iloc[i])),
+            field="facility_id",
+        )
+    return gdf
+
+
+def check_facilities_in_area(
+    facilities: gpd.GeoDataFrame, city: gpd.GeoDataFrame, path, tolerance_m: float = 200.0
+) -> None:
+    """In-city facilities must lie inside the city (within ``tolerance_m``); external ones are exempt."""
+    outline = shapely.union_all(city.geometry.to_numpy())
+    local = city.estimate_utm_crs()
+    outline_m = gpd.GeoSeries([outline], crs="EPSG:4326").to_crs(local).iloc[0].buffer(tolerance_m)
+    pts = facilities.geometry.to_crs(local).to_numpy()
+    inside = shapely.contains(outline_m, pts) | ~facilities["in_city"].to_numpy()
+    if not inside.all():
+        i = int(np.flatnonzero(~inside)[0])
+        row = facilities.iloc[i]
+        dist_km = shapely.distance(outline_m, pts[i]) / 1000 + tolerance_m / 1000
+        src = row["source_path"] if "source_path" in facilities else path
+        raise InputError(
+            src,
+            f"facility {row['facility_id']} ({row['name']}) at lon {row['lon']:.5f}, lat {row['lat']:.5f} lies "
+            f"{dist_km:.1f} km outside the city boundary; expected a location inside it (or in_city = false "
+            "for an external collaborating unit). Check the coordinates and their CRS (gcj02/bd09?)",
+            row=row_label(src, int(row["source_row"])) if "source_row" in facilities else None,
+            field="lon/lat",
+        )
+
+
+def read_population_raster(path: str | Path, crs: str | None = None):
+    """Open a population GeoTIFF (e.g. WorldPop 100 m counts); returns (counts, transform, crs)."""
+    import rasterio
+
+    path = Path(path)
+    _check_exists(path)
+    try:
+        with rasterio.open(path) as src:
+            band = src.read(1, masked=True).astype("float64")
+            transform, file_crs = src.transform, src.crs
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(path, f"cannot read as a GeoTIFF raster: {exc}") from exc
+    if crs is None and file_crs is None:
+        raise InputError(path, "the raster declares no CRS and none was given; set population_crs", field="crs")
+    values = band.filled(0.0)
+    values[~np.isfinite(values)] = 0.0
+    if (values < 0).any():
+        r, c = np.argwhere(values < 0)[0]
+        raise InputError(
+            path,
+            f"negative population {values[r, c]} in raster cell (row {r}, col {c}); expected counts ≥ 0 "
+            "(use the raster's nodata value for missing cells)",
+            field="band 1",
+        )
+    use_crs = crs if crs is not None else file_crs.to_string()
+    if str(use_crs).lower() in CHINESE_DATUMS:
+        raise InputError(path, "a raster in gcj02/bd09 is not supported; reproject it to WGS-84 first", field="crs")
+    return values, transform, use_crs
+
+
+def warn(message: str) -> None:
+    warnings.warn(message, InputWarning, stacklevel=2)

@@ -1,0 +1,244 @@
+"""Schema checks for the input tables.
+
+Every check raises :class:`~simulator.errors.InputError` naming the file, the row (1-based data row of a CSV,
+or the feature index of a vector file), the field and what was expected. Repairs that are safe (an invalid
+polygon that ``shapely.make_valid`` can mend) are made and reported as :class:`InputWarning`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..errors import InputError
+
+LEVELS = ("tertiary", "secondary", "primary", "unrated")
+KINDS = (
+    "general",
+    "tcm",
+    "integrated",
+    "maternal_child",
+    "specialty",
+    "rehab",
+    "nursing",
+    "public_health",
+    "community_health_centre",
+    "township_hospital",
+)
+OWNERSHIPS = ("provincial", "city", "district", "county", "enterprise", "private", "military")
+LOCATION_QUALITIES = ("exact", "street", "district_seat", "district_centroid", "modelled")
+STATUSES = ("fact", "estimate", "modelled", "gap", "input")
+PRIMARY_CARE_KINDS = ("community_health_centre", "township_hospital")
+READINESS_FIELDS = ("doctors", "nurses", "ambulances", "ambulances_negative_pressure", "aeds")
+
+FACILITY_REQUIRED = ("facility_id", "name", "level", "kind")
+DISTRICT_REQUIRED = ("adcode", "name", "type", "population_2020")
+
+
+class InputWarning(UserWarning):
+    """Something in the input was repaired or dropped; the message says what."""
+
+
+def row_label(path: str | Path | None, index: int) -> str:
+    """How a row is named in messages: 'row N' (1-based data row) for CSV, 'feature N' otherwise."""
+    if path is not None and str(path).lower().endswith(".csv"):
+        return f"row {index + 1}"
+    return f"feature {index}"
+
+
+def require_columns(df: pd.DataFrame, required: tuple[str, ...] | list[str], path, what: str) -> None:
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(
+            path,
+            f"missing column(s) {', '.join(missing)} in the {what} table; "
+            f"expected at least {', '.join(required)}; found {', '.join(map(str, df.columns))}",
+            field=missing[0],
+        )
+
+
+def check_unique(df: pd.DataFrame, column: str, path) -> None:
+    dup = df[column].duplicated(keep="first")
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        first = int(np.flatnonzero((df[column] == df[column].iloc[i]).to_numpy())[0])
+        raise InputError(
+            path,
+            f"duplicate id {df[column].iloc[i]!r} (first seen at {row_label(path, first)}); ids must be unique",
+            row=row_label(path, i),
+            field=column,
+        )
+
+
+def check_choice(df: pd.DataFrame, column: str, allowed: tuple[str, ...], path, *, optional=False) -> None:
+    values = df[column]
+    blank = _blank(values)
+    if not optional and blank.any():
+        i = int(np.flatnonzero(blank.to_numpy())[0])
+        raise InputError(
+            path, f"missing value; expected one of {', '.join(allowed)}", row=row_label(path, i), field=column
+        )
+    bad = ~values.astype(str).isin(allowed)
+    if optional:
+        bad &= ~blank
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(
+            path,
+            f"unknown value {values.iloc[i]!r}; expected one of {', '.join(allowed)}",
+            row=row_label(path, i),
+            field=column,
+        )
+
+
+def check_non_negative(df: pd.DataFrame, column: str, path, *, required: bool) -> None:
+    values = pd.to_numeric(df[column], errors="coerce")
+    text = df[column].astype(str).str.strip()
+    not_number = values.isna() & df[column].notna() & (text != "") & (text.str.lower() != "nan")
+    if not_number.any():
+        i = int(np.flatnonzero(not_number.to_numpy())[0])
+        raise InputError(path, f"expected a number, found {df[column].iloc[i]!r}", row=row_label(path, i), field=column)
+    if required and values.isna().any():
+        i = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise InputError(path, "missing value; expected a number ≥ 0", row=row_label(path, i), field=column)
+    if (values < 0).any():
+        i = int(np.flatnonzero((values < 0).to_numpy())[0])
+        raise InputError(
+            path, f"negative value {values.iloc[i]}; expected a number ≥ 0", row=row_label(path, i), field=column
+        )
+
+
+def check_geometries(gdf: gpd.GeoDataFrame, path, what: str, *, polygons: bool) -> gpd.GeoDataFrame:
+    """Reject missing/empty geometries, repair invalid ones with ``shapely.make_valid`` (and say so)."""
+    geoms = gdf.geometry.to_numpy()
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        i = int(np.flatnonzero(missing)[0])
+        raise InputError(path, f"empty or missing geometry in the {what}", row=row_label(path, i), field="geometry")
+    if polygons:
+        kinds = shapely.get_type_id(geoms)
+        not_poly = ~np.isin(kinds, (3, 6, 7))
+        if not_poly.any():
+            i = int(np.flatnonzero(not_poly)[0])
+            raise InputError(
+                path,
+                f"expected a Polygon or MultiPolygon in the {what}, found {geoms[i].geom_type}",
+                row=row_label(path, i),
+                field="geometry",
+            )
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        reasons = shapely.is_valid_reason(geoms[invalid])
+        fixed = shapely.make_valid(geoms[invalid])
+        if polygons:
+            fixed = np.array([_polygonal_part(g) for g in fixed], dtype=object)
+        idx = np.flatnonzero(invalid)
+        for i, reason, geom in zip(idx, reasons, fixed, strict=True):
+            if geom is None or geom.is_empty or not geom.is_valid:
+                raise InputError(
+                    path,
+                    f"invalid geometry ({reason}) that shapely.make_valid could not repair in the {what}",
+                    row=row_label(path, int(i)),
+                    field="geometry",
+                )
+            warnings.warn(
+                f"{path}: {row_label(path, int(i))}: repaired invalid geometry ({reason}) with shapely.make_valid",
+                InputWarning,
+                stacklevel=2,
+            )
+        geoms = geoms.copy()
+        geoms[invalid] = fixed
+        gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
+    return gdf
+
+
+def _polygonal_part(geom):
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [g for g in getattr(geom, "geoms", []) if g.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else None
+
+
+def _blank(series: pd.Series) -> pd.Series:
+    return series.isna() | (series.astype(str).str.strip().isin(("", "nan", "None")))
+
+
+def validate_facilities(gdf: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
+    """Check and normalise a facility table (columns in ``docs/DESIGN.md``)."""
+    require_columns(gdf, FACILITY_REQUIRED, path, "facilities")
+    gdf = gdf.copy()
+    for col in ("facility_id", "name"):
+        blank = _blank(gdf[col])
+        if blank.any():
+            i = int(np.flatnonzero(blank.to_numpy())[0])
+            raise InputError(path, "missing value; expected text", row=row_label(path, i), field=col)
+        gdf[col] = gdf[col].astype(str).str.strip()
+    check_unique(gdf, "facility_id", path)
+    gdf["level"] = gdf["level"].astype(str).str.strip().str.lower()
+    gdf["kind"] = gdf["kind"].astype(str).str.strip().str.lower()
+    check_choice(gdf, "level", LEVELS, path)
+    check_choice(gdf, "kind", KINDS, path)
+    if "ownership" in gdf:
+        check_choice(gdf, "ownership", OWNERSHIPS, path, optional=True)
+    if "location_quality" in gdf:
+        check_choice(gdf, "location_quality", LOCATION_QUALITIES, path, optional=True)
+    for col in ("beds", "outpatient_daily", *READINESS_FIELDS):
+        if col in gdf:
+            check_non_negative(gdf, col, path, required=False)
+            gdf[col] = pd.to_numeric(gdf[col], errors="coerce")
+        else:
+            gdf[col] = np.nan
+    for col, default in (("in_city", True), ("modelled", False)):
+        if col in gdf:
+            text = gdf[col].astype(str).str.strip().str.lower()
+            ok = text.isin(("true", "false", "1", "0", "yes", "no"))
+            if not ok.all():
+                i = int(np.flatnonzero(~ok.to_numpy())[0])
+                raise InputError(
+                    path, f"expected true or false, found {gdf[col].iloc[i]!r}", row=row_label(path, i), field=col
+                )
+            gdf[col] = text.isin(("true", "1", "yes"))
+        else:
+            gdf[col] = default
+    for col in ("district", "grade", "ownership", "location_quality", "beds_status", "outpatient_status", "source"):
+        if col not in gdf:
+            gdf[col] = ""
+        gdf[col] = gdf[col].where(~_blank(gdf[col]), "").astype(str)
+    gdf["district"] = gdf["district"].str.replace(r"\.0$", "", regex=True)
+    return gdf
+
+
+def validate_districts(df: pd.DataFrame, path) -> pd.DataFrame:
+    """Check the district table: adcode, name, type, census population (non-negative, present)."""
+    require_columns(df, DISTRICT_REQUIRED, path, "districts")
+    df = df.copy()
+    df["adcode"] = df["adcode"].astype(str).str.strip()
+    check_unique(df, "adcode", path)
+    check_choice(df, "type", ("district", "county"), path)
+    check_non_negative(df, "population_2020", path, required=True)
+    df["population_2020"] = pd.to_numeric(df["population_2020"]).round().astype("int64")
+    if "urban_share" in df:
+        check_non_negative(df, "urban_share", path, required=False)
+        df["urban_share"] = pd.to_numeric(df["urban_share"], errors="coerce")
+        too_big = df["urban_share"] > 1
+        if too_big.any():
+            i = int(np.flatnonzero(too_big.to_numpy())[0])
+            raise InputError(path, "expected a share between 0 and 1", row=row_label(path, i), field="urban_share")
+    else:
+        df["urban_share"] = np.nan
+    if "urban" in df:
+        df["urban"] = df["urban"].astype(str).str.strip().str.lower().isin(("true", "1", "yes"))
+    else:
+        df["urban"] = df["type"] == "district"
+    for col in ("seat_lon", "seat_lat"):
+        if col in df:
+            check_non_negative(df, col, path, required=False)
+            df[col] = pd.to_numeric(df[col], errors="coerce")
+        else:
+            df[col] = np.nan
+    return df

@@ -1,0 +1,50 @@
+"""The embedded Fuxin data cannot be planned, and the tool says every reason at once (README, Data gaps)."""
+
+from pathlib import Path
+
+import pytest
+
+import simulator as cg
+from simulator import cli
+
+FUXIN = Path(__file__).resolve().parents[2] / "scenarios" / "fuxin.toml"
+
+
+def test_fuxin_refuses_with_every_failing_rule():
+    scenario = cg.load_scenario(FUXIN, {"units.resolution": 7})
+    city = cg.load_city(scenario)
+    units = cg.planning_units(scenario, city)
+    with pytest.raises(cg.PlanningError) as ei:
+        cg.make_plan(scenario, city, units)
+    text = str(ei.value)
+    # all four eligible leads share the 海州区 seat; no secondary hospital is sourced in the urban districts
+    assert "rule 1 fails" in text and "all stand in 1 planning unit(s)" in text
+    for fid in ("FX-H01", "FX-H02", "FX-H03", "FX-H04"):
+        assert fid in text
+    assert "rule 3 fails" in text and "has 0 such facilities" in text
+
+
+def test_cli_exit_code_3_and_no_output_written(tmp_path, capsys):
+    out = tmp_path / "fx"
+    assert cli.main(["run", str(FUXIN), "--out", str(out), "--set", "units.resolution=7"]) == 3
+    assert "no plan 无可行方案" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_time_limit_without_a_plan_is_not_called_infeasible(monkeypatch):
+    """Running out of time is reported as such (with what to change), never as 'no plan satisfies the rules'."""
+    import numpy as np
+
+    import simulator.plan.make as plan_mod
+    from simulator.optimise.model import AssignmentResult
+
+    def out_of_time(population, *args, **kwargs):
+        return AssignmentResult(unit_lead=np.array([], dtype=np.int64), open_leads=np.array([], dtype=np.int64),
+                                status="time_limit_no_solution", objective=float("nan"), bound=None, gap=None,
+                                contiguity="fast", solver="HiGHS")
+
+    monkeypatch.setattr(plan_mod, "assign_units_to_grids", out_of_time)
+    scenario = cg.load_scenario(FUXIN.with_name("panjin.toml"))
+    city = cg.load_city(scenario)
+    with pytest.raises(cg.PlanningError, match=r"no plan within the time limit \(120 s; status time_limit_no_solution"):
+        cg.make_plan(scenario, city, cg.planning_units(scenario, city))
