@@ -8,24 +8,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from ..config.rules import RuleSet, eligible_leads, required_members
 from ..plan.groups import grid_sort_key
+from ..units.graph import components_per_grid
 
 COLUMNS = ["rule_id", "scope", "rule_en", "rule_zh", "required", "actual", "passed"]
 
 
 def grid_components(unit_grid: np.ndarray, adjacency: sp.csr_matrix) -> dict[str, int]:
-    """Number of connected pieces of each grid (edges only between units of the same grid)."""
-    coo = adjacency.tocoo()
-    same = unit_grid[coo.row] == unit_grid[coo.col]
-    sub = sp.csr_matrix((np.ones(same.sum()), (coo.row[same], coo.col[same])), shape=adjacency.shape)
-    _, label = connected_components(sub, directed=False)
-    out = {}
-    for g in np.unique(unit_grid):
-        out[str(g)] = int(len(np.unique(label[unit_grid == g])))
-    return out
+    """Number of connected pieces of each grid, keyed by the grid label as text."""
+    return {str(g): c for g, c in components_per_grid(unit_grid, adjacency).items()}
 
 
 def compliance_table(

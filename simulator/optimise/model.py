@@ -77,6 +77,8 @@ import pulp
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
+from ..units.graph import components_per_grid, grid_component_labels
+
 __all__ = [
     "AssignmentResult",
     "Diagnosis",
@@ -233,36 +235,9 @@ def _unit_graph(adjacency: sp.spmatrix, n: int) -> sp.csr_matrix:
     return a
 
 
-def _grid_components(unit_lead: np.ndarray, adjacency: sp.spmatrix) -> np.ndarray:
-    """Component id (n,) of every unit in the graph keeping only edges inside one grid."""
-    a = sp.coo_matrix(adjacency)
-    keep = (unit_lead[a.row] == unit_lead[a.col]) & (unit_lead[a.row] >= 0)
-    n = unit_lead.shape[0]
-    g = sp.csr_matrix((np.ones(int(keep.sum())), (a.row[keep], a.col[keep])), shape=(n, n))
-    return csgraph.connected_components(g, directed=False)[1]
-
-
 def connected_components_per_grid(unit_lead: np.ndarray, adjacency: sp.spmatrix) -> dict[int, int]:
-    """Number of connected pieces of every grid.
-
-    Parameters
-    ----------
-    unit_lead : np.ndarray
-        (n,) int, grid (candidate index) of every unit; negative = unassigned (ignored).
-    adjacency : scipy.sparse matrix
-        (n, n) symmetric unit adjacency (any nonzero = shared edge).
-
-    Returns
-    -------
-    dict
-        ``{candidate index: number of connected components}``; a contiguous plan has 1 everywhere.
-    """
-    unit_lead = np.asarray(unit_lead, dtype=np.int64)
-    comp = _grid_components(unit_lead, adjacency)
-    ok = unit_lead >= 0
-    pairs = np.unique(np.stack([unit_lead[ok], comp[ok]], axis=1), axis=0)
-    grids, counts = np.unique(pairs[:, 0], return_counts=True)
-    return {int(g): int(c) for g, c in zip(grids, counts, strict=True)}
+    """``{candidate index: number of connected pieces}`` of an integer labelling (negative = unassigned)."""
+    return components_per_grid(np.asarray(unit_lead, dtype=np.int64), adjacency)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1024,7 +999,7 @@ def _separator_cuts(
     """
     adj = inp.adj
     n = inp.n
-    comp = _grid_components(lab, adj)
+    comp = grid_component_labels(lab, adj)
     lead_comp = np.full(inp.m, -1)
     opened = np.unique(lab[lab >= 0])
     lead_comp[opened] = comp[inp.lead_unit[opened]]
