@@ -51,7 +51,7 @@ def build_instance(name: str) -> dict:
     from simulator.load.city import load_city
     from simulator.plan.groups import facility_units
     from simulator.plan.make import precheck
-    from simulator.travel.costs import adjacency_minutes, unit_to_point_minutes
+    from simulator.travel import adjacency_minutes, unit_to_point_minutes
     from simulator.units.pipeline import planning_units
 
     city_key, res = name.split("-r")

@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 
 from ..config.rules import RuleSet, collaborating_candidates, cross_grid, eligible_leads, primary_care, required_members
-from ..travel.costs import haversine_km
+from ..travel import haversine_km
 from ..units.population import largest_remainder
 
 

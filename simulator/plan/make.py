@@ -32,7 +32,7 @@ from ..load.city import CityData
 from ..load.readers import read_table, read_vector
 from ..optimise.model import assign_units_to_grids, diagnose_infeasibility
 from ..runfolder.atomic import atomic_output_dir
-from ..travel.costs import RoadNetwork, adjacency_minutes, unit_to_point_minutes
+from ..travel import RoadNetwork, TravelTimes, adjacency_minutes
 from ..units.planning_units import PlanningUnits, equal_area_crs
 from .groups import Groups, eligible_lead_mask, facility_units, form_groups, grid_labels, required_member_mask
 
@@ -210,17 +210,7 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
         else None
     )
     lon, lat = ug["lon"].to_numpy(), ug["lat"].to_numpy()
-
-    def minutes(unit_idx, fac_idx):
-        return unit_to_point_minutes(
-            lon[unit_idx],
-            lat[unit_idx],
-            f["lon"].to_numpy()[fac_idx],
-            f["lat"].to_numpy()[fac_idx],
-            tr.speed_kmh,
-            tr.circuity,
-            network,
-        )
+    minutes = TravelTimes(lon, lat, f["lon"].to_numpy(), f["lat"].to_numpy(), tr.speed_kmh, tr.circuity, network).minutes
 
     mode = scenario.plan.mode
     record: dict[str, Any] = {

@@ -8,7 +8,7 @@ from shapely.geometry import LineString
 
 import simulator as cg
 from simulator.evaluate.verify import verify_run
-from simulator.travel.costs import haversine_km
+from simulator.travel import haversine_km
 
 PANJIN = Path(__file__).resolve().parents[2] / "scenarios" / "panjin.toml"
 
