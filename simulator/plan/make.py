@@ -210,7 +210,8 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
         else None
     )
     lon, lat = ug["lon"].to_numpy(), ug["lat"].to_numpy()
-    minutes = TravelTimes(lon, lat, f["lon"].to_numpy(), f["lat"].to_numpy(), tr.speed_kmh, tr.circuity, network).minutes
+    travel = TravelTimes(lon, lat, f["lon"].to_numpy(), f["lat"].to_numpy(), tr.speed_kmh, tr.circuity, network)
+    minutes = travel.minutes
 
     mode = scenario.plan.mode
     record: dict[str, Any] = {
