@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 GEODATA = ROOT / "geodata"
 SCENARIOS = ROOT / "scenarios"
-#: read-only reference material beside the project (see ../shared/README.md)
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+#: read-only reference material beside the project (see ../shared/README.md); CAREGRID_SHARED points elsewhere
+SHARED = Path(os.environ.get("CAREGRID_SHARED") or Path(__file__).resolve().parents[2] / "shared")
+#: under CI a missing prerequisite fails the test instead of skipping it, so nothing is left unchecked silently
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when ``condition`` is false on a developer machine; fail loudly under CI (``CI=true``)."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: prerequisites must be present)", pytrace=False)
+    pytest.skip(reason)
 
 #: a valid minimal facility table: two hospitals in 海州区 (Fuxin), WGS-84
 FACILITY_FIELDS = ["facility_id", "name", "district", "level", "kind", "lon", "lat", "in_city", "source"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import pytest
 import shapely
-from conftest import GEODATA, SHARED, read_rows
+from conftest import GEODATA, SHARED, read_rows, require
 
 from simulator.load.readers import read_boundaries
 
@@ -22,8 +22,7 @@ def boundaries():
 @pytest.mark.parametrize(("city", "adcode"), CASES)
 def test_boundary_matches_reference_within_1_m(boundaries, city, adcode):
     ref_path = REFERENCE / f"{adcode}.geojson"
-    if not REFERENCE.is_dir():
-        pytest.skip(f"reference boundaries not available: {REFERENCE} is absent (../shared is not checked out)")
+    require(REFERENCE.is_dir(), f"reference boundaries not available: {REFERENCE} is absent (no ../shared)")
     assert ref_path.exists(), f"no reference polygon {ref_path}"
     ours = boundaries[city]
     assert ours.crs.to_epsg() == 4326
