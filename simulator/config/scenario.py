@@ -43,6 +43,8 @@ class Units:
 
     kind: str = "h3"
     resolution: int = 8
+    #: refuse to build more units than this (estimated from the area before building); raise it knowingly
+    max_units: int = 300_000
 
 
 @dataclass
@@ -162,6 +164,45 @@ _CHOICES = {
 }
 
 
+def _finite(v: float) -> bool:
+    return v == v and v not in (float("inf"), float("-inf"))
+
+
+#: (section, key) → (test, the allowed range in words); None values are not checked (they mean "not set")
+_RANGES: dict[tuple[str, str], tuple[Any, str]] = {
+    ("units", "resolution"): (lambda v: 0 <= v <= 15, "an H3 resolution 0..15"),
+    ("units", "max_units"): (lambda v: v >= 1, "a unit count ≥ 1"),
+    ("population_model", "urban_share_district"): (lambda v: 0 <= v <= 1, "a share in [0, 1]"),
+    ("population_model", "urban_share_county"): (lambda v: 0 <= v <= 1, "a share in [0, 1]"),
+    ("population_model", "seat_bandwidth_km"): (lambda v: v > 0, "a distance > 0 km"),
+    ("population_model", "facility_bandwidth_km"): (lambda v: v > 0, "a distance > 0 km"),
+    ("population_model", "facility_weight"): (lambda v: v >= 0, "a weight ≥ 0"),
+    ("grids", "count"): (lambda v: v >= 1, "a grid count ≥ 1"),
+    ("grids", "min"): (lambda v: v >= 1, "a grid count ≥ 1"),
+    ("grids", "max"): (lambda v: v >= 1, "a grid count ≥ 1"),
+    ("grids", "min_population"): (lambda v: v >= 0, "residents ≥ 0"),
+    ("grids", "max_population"): (lambda v: v > 0, "residents > 0"),
+    ("grids", "min_beds_per_1000"): (lambda v: v >= 0, "beds per 1,000 residents ≥ 0"),
+    ("travel", "speed_kmh"): (lambda v: 0 < v <= 200, "a speed in (0, 200] km/h"),
+    ("travel", "circuity"): (lambda v: 1 <= v <= 5, "a detour factor in [1, 5] (road distance ÷ straight distance)"),
+    ("travel", "access_minutes"): (lambda v: v > 0, "minutes > 0"),
+    ("travel", "primary_care_minutes"): (lambda v: v > 0, "minutes > 0"),
+    ("solver", "time_limit_s"): (lambda v: v > 0, "seconds > 0"),
+    ("solver", "gap"): (lambda v: 0 <= v < 1, "a relative gap in [0, 1)"),
+    ("solver", "threads"): (lambda v: v >= 1, "a thread count ≥ 1"),
+    ("solver", "candidate_k"): (lambda v: v >= 1, "a count ≥ 1"),
+}
+
+
+def _check_range(path: Path, section: str, key: str, value: Any) -> None:
+    rule = _RANGES.get((section, key))
+    if rule is None or value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    test, allowed = rule
+    if not (_finite(float(value)) and test(value)):
+        raise InputError(path, f"{section}.{key} = {value!r}; expected {allowed}", field=f"{section}.{key}")
+
+
 def _check_keys(path: Path, where: str, got: dict, allowed: tuple[str, ...] | list[str]) -> None:
     for key in got:
         if key not in allowed:
@@ -201,7 +242,52 @@ def _build_section(path: Path, name: str, cls: type, values: Any):
         choices = _CHOICES.get((name, key))
         if choices and value not in choices:
             raise InputError(path, f"{name}.{key} = {value!r}; expected one of {', '.join(choices)}", field=key)
+        _check_range(path, name, key, value)
     return cls(**values)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The scenario file's TOML; UTF-8 with or without a byte-order mark (Windows Notepad writes one)."""
+    if path.is_symlink() and not path.exists():
+        raise InputError(path, "broken symbolic link or link loop; expected a scenario file (TOML)")
+    if not path.exists():
+        raise InputError(path, "scenario file not found")
+    if path.is_dir():
+        raise InputError(path, "is a folder; expected a scenario file (TOML), e.g. scenarios/panjin.toml")
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError(path, "the scenario file is empty; expected TOML with at least name, city and data")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        hint = ""
+        try:
+            data.decode("gb18030")
+            hint = " (it looks like GBK/GB18030)"
+        except UnicodeDecodeError:
+            pass
+        raise InputError(
+            path, f"not UTF-8 text{hint}: undecodable byte at line {line}; save the file as UTF-8", row=f"line {line}"
+        ) from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"not valid TOML: {exc}") from exc
+
+
+def _set_dotted(path: Path, raw: dict[str, Any], dotted: str, value: Any) -> None:
+    """Apply one ``--set section.key=value`` override; every part but the last must name a table."""
+    parts = dotted.split(".")
+    if not all(parts):
+        raise InputError(path, f"--set {dotted}=…: empty key part; expected e.g. grids.count=3", field="--set")
+    node = raw
+    for k, part in enumerate(parts[:-1]):
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            where = ".".join(parts[: k + 1])
+            raise InputError(path, f"--set {dotted}=…: '{where}' is a value, not a table", field="--set")
+    node[parts[-1]] = value
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -213,24 +299,16 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     overrides : dotted keys to set after reading, e.g. ``{"grids.count": 3, "units.resolution": 7}``
         (used by ``caregrid sweep`` and the CLI's ``--set``)
     """
-    path = Path(path).resolve()
-    if not path.exists():
-        raise InputError(path, "scenario file not found")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"not valid TOML: {exc}") from exc
+    path = Path(path)
+    raw = _read_toml(path)
+    path = path.resolve()
     for dotted, value in (overrides or {}).items():
         if dotted in ("grids.count", "grids.min", "grids.max"):
             # a fixed count and a range exclude each other: an override replaces whichever the file had
             drop = ("min", "max") if dotted == "grids.count" else ("count",)
             for key in drop:
                 raw.get("grids", {}).pop(key, None)
-        parts = dotted.split(".")
-        node = raw
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
+        _set_dotted(path, raw, dotted, value)
     _check_keys(path, "the scenario's top level", raw, _TOP + tuple(_SECTIONS))
     for key in ("name", "city", "data"):
         if key not in raw:
@@ -251,7 +329,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         city=str(raw["city"]),
         data=data,
         districts=districts,
-        rules=str(raw.get("rules", "liaoning-2023")),
+        rules=_rules_reference(base, str(raw.get("rules", "liaoning-2023"))),
         output=(base / output).resolve() if output else None,
         description=str(raw.get("description", "")),
         path=path,
@@ -262,6 +340,33 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         raise InputError(path, "give either grids.count or grids.min/grids.max, not both", field="grids.count")
     if scenario.units.kind == "polygons" and not scenario.inputs.units:
         raise InputError(path, "units.kind = 'polygons' needs inputs.units (a polygon file)", field="inputs.units")
-    if not 0 <= scenario.units.resolution <= 15:
-        raise InputError(path, "units.resolution must be an H3 resolution 0..15", field="units.resolution")
+    _check_plan(path, scenario)
     return scenario
+
+
+def _rules_reference(base: Path, rules: str) -> str:
+    """A rule set is a bundled id (``liaoning-2023``) or a TOML file, resolved against the scenario's folder."""
+    if rules.endswith(".toml") or "/" in rules or "\\" in rules:
+        p = Path(rules)
+        return str(p if p.is_absolute() else (base / p).resolve())
+    return rules
+
+
+def _check_plan(path: Path, scenario: Scenario) -> None:
+    """Cross-field checks: what a mode needs, and ranges that involve two keys."""
+    g, p = scenario.grids, scenario.plan
+    if g.min is not None and g.max is not None and g.min > g.max:
+        raise InputError(path, f"grids.min = {g.min} exceeds grids.max = {g.max}", field="grids.min")
+    if g.min_population is not None and g.max_population is not None and g.min_population > g.max_population:
+        raise InputError(
+            path, f"grids.min_population = {g.min_population} exceeds grids.max_population = {g.max_population}",
+            field="grids.min_population",
+        )
+    if p.mode == "given_layout" and not p.layout:
+        raise InputError(
+            path,
+            "plan.mode = 'given_layout' needs plan.layout (a polygon file with grid_id, or a unit_id,grid_id CSV)",
+            field="plan.layout",
+        )
+    if p.mode == "fixed_leads" and not p.leads:
+        raise InputError(path, "plan.mode = 'fixed_leads' needs plan.leads = [facility ids]", field="plan.leads")

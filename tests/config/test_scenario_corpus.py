@@ -1,0 +1,151 @@
+"""Bad scenarios a planner really writes: each one is an InputError naming the file, the field and what is allowed.
+
+The corpus is data: every case is a change to the Panjin scenario and the field and words the message must carry.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from simulator.config.scenario import load_scenario
+from simulator.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[2]
+PANJIN = ROOT / "scenarios" / "panjin.toml"
+
+
+def _panjin_text() -> str:
+    # the data folder relative to the copy's location
+    return PANJIN.read_text(encoding="utf-8").replace('data = "../geodata/panjin"', f'data = "{ROOT}/geodata/panjin"')
+
+
+def _with(text: str, section: str, line: str) -> str:
+    """Add ``line`` to ``[section]`` (create the section if needed); ``""`` = the top level."""
+    if not section:
+        return line + "\n" + text
+    if f"[{section}]" in text:
+        return text.replace(f"[{section}]\n", f"[{section}]\n{line}\n", 1)
+    return text + f"\n[{section}]\n{line}\n"
+
+
+def _drop(text: str, key_regex: str) -> str:
+    return re.sub(rf"(?m)^{key_regex}\s*=.*\n", "", text)
+
+
+# (case id, section, line to set, field named, words expected in the message)
+RANGE_CASES = [
+    ("speed-zero", "travel", "speed_kmh = 0.0", "travel.speed_kmh", "(0, 200] km/h"),
+    ("speed-negative", "travel", "speed_kmh = -30.0", "travel.speed_kmh", "(0, 200] km/h"),
+    ("speed-nan", "travel", "speed_kmh = nan", "travel.speed_kmh", "(0, 200] km/h"),
+    ("speed-inf", "travel", "speed_kmh = inf", "travel.speed_kmh", "(0, 200] km/h"),
+    ("circuity-below-1", "travel", "circuity = 0.8", "travel.circuity", "[1, 5]"),
+    ("access-minutes-zero", "travel", "access_minutes = 0.0", "travel.access_minutes", "minutes > 0"),
+    ("time-limit-negative", "solver", "time_limit_s = -1", "solver.time_limit_s", "seconds > 0"),
+    ("gap-negative", "solver", "gap = -0.1", "solver.gap", "[0, 1)"),
+    ("gap-one", "solver", "gap = 1.0", "solver.gap", "[0, 1)"),
+    ("candidate-k-zero", "solver", "candidate_k = 0", "solver.candidate_k", "≥ 1"),
+    ("threads-zero", "solver", "threads = 0", "solver.threads", "≥ 1"),
+    ("max-units-zero", "units", "max_units = 0", "units.max_units", "≥ 1"),
+    ("urban-share-above-1", "population_model", "urban_share_district = 1.5", "population_model.urban_share_district",
+     "[0, 1]"),
+    ("bandwidth-zero", "population_model", "seat_bandwidth_km = 0.0", "population_model.seat_bandwidth_km", "> 0 km"),
+    ("min-population-negative", "grids", "min_population = -5.0", "grids.min_population", "≥ 0"),
+    ("beds-per-1000-negative", "grids", "min_beds_per_1000 = -1.0", "grids.min_beds_per_1000", "≥ 0"),
+]
+
+
+@pytest.mark.parametrize(("case", "section", "line", "field", "words"), RANGE_CASES, ids=[c[0] for c in RANGE_CASES])
+def test_out_of_range_values_name_the_allowed_range(tmp_path, case, section, line, field, words):
+    key = line.split("=")[0].strip()
+    text = _drop(_panjin_text(), key) if section in ("travel", "solver") else _panjin_text()
+    path = tmp_path / f"{case}.toml"
+    path.write_text(_with(text, section, line), encoding="utf-8")
+    with pytest.raises(InputError) as ei:
+        load_scenario(path)
+    assert ei.value.path == str(path.resolve())
+    assert ei.value.field == field
+    assert words in str(ei.value)
+
+
+def test_resolution_outside_h3(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(_panjin_text().replace("resolution = 7", "resolution = 16"), encoding="utf-8")
+    with pytest.raises(InputError, match="H3 resolution 0..15"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "field", "words"),
+    [
+        ("given-layout-no-layout", ('mode = "optimise"', 'mode = "given_layout"'), "plan.layout", "needs plan.layout"),
+        ("fixed-leads-no-leads", ('mode = "optimise"', 'mode = "fixed_leads"'), "plan.leads", "needs plan.leads"),
+        ("min-above-max", ("min = 2\nmax = 3", "min = 4\nmax = 3"), "grids.min", "exceeds grids.max"),
+    ],
+)
+def test_modes_and_ranges_that_involve_two_keys(tmp_path, case, change, field, words):
+    path = tmp_path / f"{case}.toml"
+    text = _panjin_text()
+    assert change[0] in text
+    path.write_text(text.replace(*change), encoding="utf-8")
+    with pytest.raises(InputError) as ei:
+        load_scenario(path)
+    assert ei.value.field == field and words in str(ei.value)
+
+
+def test_a_folder_given_as_scenario(tmp_path):
+    with pytest.raises(InputError, match="is a folder; expected a scenario file") as ei:
+        load_scenario(tmp_path)
+    assert ei.value.path == str(tmp_path)
+
+
+def test_an_empty_scenario_file(tmp_path):
+    path = tmp_path / "empty.toml"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match="is empty"):
+        load_scenario(path)
+
+
+def test_a_symlink_loop(tmp_path):
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(InputError, match="link loop"):
+        load_scenario(a)
+
+
+def test_gbk_scenario_names_the_line_and_asks_for_utf8(tmp_path):
+    path = tmp_path / "gbk.toml"
+    path.write_bytes(_panjin_text().encode("gb18030"))
+    with pytest.raises(InputError) as ei:
+        load_scenario(path)
+    assert "GBK" in str(ei.value) and "save the file as UTF-8" in str(ei.value)
+    lines = _panjin_text().splitlines()
+    first_chinese = next(i for i, line in enumerate(lines, 1) if re.search(r"[\u4e00-\u9fff]", line))
+    assert ei.value.row == f"line {first_chinese}"
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + _panjin_text().encode("utf-8"))
+    assert load_scenario(path).city == "panjin"
+
+
+@pytest.mark.parametrize(
+    ("override", "words"), [("name.x", "'name' is a value, not a table"), ("grids..count", "empty key")]
+)
+def test_set_override_into_a_value(override, words):
+    with pytest.raises(InputError, match=re.escape(words)) as ei:
+        load_scenario(PANJIN, {override: 1})
+    assert ei.value.field == "--set"
+
+
+def test_rules_file_is_resolved_against_the_scenario_folder(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "sub" / "s.toml"
+    path.write_text(_panjin_text().replace('rules = "liaoning-2023"', 'rules = "my_rules.toml"'), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # not the scenario's folder
+    assert load_scenario(path).rules == str(tmp_path / "sub" / "my_rules.toml")
+    assert load_scenario(PANJIN).rules == "liaoning-2023"
