@@ -8,6 +8,7 @@ own and no ``crs`` given is an error, never a guess. Everything returned is in E
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -35,8 +36,36 @@ CHINESE_DATUMS = ("gcj02", "bd09")
 
 
 def _check_exists(path: Path) -> None:
+    """A readable regular file, or an error that says what is there instead."""
+    if path.is_symlink() and not path.exists():
+        raise InputError(path, "broken symbolic link or link loop; expected a file")
     if not path.exists():
         raise InputError(path, "file not found")
+    if path.is_dir():
+        raise InputError(path, "is a folder; expected a file")
+    if path.stat().st_size == 0:
+        raise InputError(path, "the file is empty (0 bytes); expected a header row and data")
+
+
+#: encodings tried in order for CSV files; GB18030 is a superset of GBK/GB2312 (Excel on Chinese Windows)
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def _decode_csv(path: Path) -> tuple[str, str]:
+    """Text of a CSV file and the encoding it was read with; an error names the first undecodable row."""
+    data = path.read_bytes()
+    errors = []
+    for encoding in CSV_ENCODINGS:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError as exc:
+            errors.append(exc)
+    line = data[: errors[0].start].count(b"\n")  # where UTF-8 first fails; 0 = header
+    raise InputError(
+        path,
+        "cannot decode the text as UTF-8 or GBK/GB18030; save the file as UTF-8 (Excel: 'CSV UTF-8')",
+        row="header" if line == 0 else f"row {line}",
+    )
 
 
 def _apply_crs(gdf: gpd.GeoDataFrame, path: Path, crs: str | None) -> gpd.GeoDataFrame:
@@ -73,13 +102,24 @@ def _find_column(columns, names) -> str | None:
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a plain CSV table (UTF-8, with or without BOM) with every column as text."""
+    """Read a plain CSV table with every column as text.
+
+    UTF-8 (with or without a byte-order mark) and GBK/GB18030 are read; a file that is not UTF-8 is reported
+    with an :class:`InputWarning` naming the encoding used.
+    """
     path = Path(path)
     _check_exists(path)
+    text, encoding = _decode_csv(path)
+    if encoding != CSV_ENCODINGS[0]:
+        warn(f"{path}: read as {encoding.upper()} (not UTF-8)")
     try:
-        return pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read as a UTF-8 CSV table: {exc}") from exc
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(path, "no header row; expected a CSV table with column names in the first row") from exc
+    except pd.errors.ParserError as exc:
+        raise InputError(path, f"cannot read as a CSV table: {exc}") from exc
+    df.attrs["encoding"] = encoding
+    return df
 
 
 def read_vector(path: str | Path, crs: str | None = None) -> gpd.GeoDataFrame:

@@ -15,22 +15,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..config import vocabulary
 from ..errors import InputError
 
-LEVELS = ("tertiary", "secondary", "primary", "unrated")
-KINDS = (
-    "general",
-    "tcm",
-    "integrated",
-    "maternal_child",
-    "specialty",
-    "rehab",
-    "nursing",
-    "public_health",
-    "community_health_centre",
-    "township_hospital",
-)
-OWNERSHIPS = ("provincial", "city", "district", "county", "enterprise", "private", "military")
+LEVELS = tuple(vocabulary.LEVELS)
+KINDS = tuple(vocabulary.KINDS)
+OWNERSHIPS = tuple(vocabulary.OWNERSHIPS)
 LOCATION_QUALITIES = ("exact", "street", "district_seat", "district_centroid", "modelled")
 STATUSES = ("fact", "estimate", "modelled", "gap", "input")
 PRIMARY_CARE_KINDS = ("community_health_centre", "township_hospital")
@@ -75,14 +65,16 @@ def check_unique(df: pd.DataFrame, column: str, path) -> None:
         )
 
 
-def check_choice(df: pd.DataFrame, column: str, allowed: tuple[str, ...], path, *, optional=False) -> None:
+def check_choice(
+    df: pd.DataFrame, column: str, allowed: tuple[str, ...], path, *, optional=False, zh: dict[str, str] | None = None
+) -> None:
+    """Values of ``column`` must be in ``allowed``; ``zh`` adds the Chinese terms to the message."""
     values = df[column]
     blank = _blank(values)
+    expected = vocabulary.allowed_text(zh) if zh else ", ".join(allowed)
     if not optional and blank.any():
         i = int(np.flatnonzero(blank.to_numpy())[0])
-        raise InputError(
-            path, f"missing value; expected one of {', '.join(allowed)}", row=row_label(path, i), field=column
-        )
+        raise InputError(path, f"missing value; expected one of {expected}", row=row_label(path, i), field=column)
     bad = ~values.astype(str).isin(allowed)
     if optional:
         bad &= ~blank
@@ -90,13 +82,27 @@ def check_choice(df: pd.DataFrame, column: str, allowed: tuple[str, ...], path, 
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(
             path,
-            f"unknown value {values.iloc[i]!r}; expected one of {', '.join(allowed)}",
+            f"unknown value {values.iloc[i]!r}; expected one of {expected}",
             row=row_label(path, i),
             field=column,
         )
 
 
+#: the largest value that is still plausible, and why (a typo of a few zeros must not pass silently)
+PLAUSIBLE_MAX = {
+    "beds": (30_000, "beds in one facility (the largest hospitals in China have about 10,000)"),
+    "outpatient_daily": (60_000, "outpatient visits a day in one facility (the busiest hospitals see about 30,000)"),
+    "doctors": (20_000, "doctors in one facility"),
+    "nurses": (30_000, "nurses in one facility"),
+    "ambulances": (2_000, "ambulances of one facility"),
+    "ambulances_negative_pressure": (2_000, "ambulances of one facility"),
+    "aeds": (50_000, "AEDs of one facility"),
+    "population_2020": (40_000_000, "residents of one district (China's largest districts have about 5 million)"),
+}
+
+
 def check_non_negative(df: pd.DataFrame, column: str, path, *, required: bool) -> None:
+    """Numbers ≥ 0, finite, and not above :data:`PLAUSIBLE_MAX` for the column; blank allowed unless required."""
     values = pd.to_numeric(df[column], errors="coerce")
     text = df[column].astype(str).str.strip()
     not_number = values.isna() & df[column].notna() & (text != "") & (text.str.lower() != "nan")
@@ -110,6 +116,19 @@ def check_non_negative(df: pd.DataFrame, column: str, path, *, required: bool) -
         i = int(np.flatnonzero((values < 0).to_numpy())[0])
         raise InputError(
             path, f"negative value {values.iloc[i]}; expected a number ≥ 0", row=row_label(path, i), field=column
+        )
+    infinite = np.isinf(values.to_numpy(dtype=float))
+    if infinite.any():
+        i = int(np.flatnonzero(infinite)[0])
+        raise InputError(path, "infinite value; expected a finite number ≥ 0", row=row_label(path, i), field=column)
+    limit = PLAUSIBLE_MAX.get(column)
+    if limit is not None and (values > limit[0]).any():
+        i = int(np.flatnonzero((values > limit[0]).to_numpy())[0])
+        raise InputError(
+            path,
+            f"implausible value {values.iloc[i]:,.0f}; expected at most {limit[0]:,} {limit[1]}",
+            row=row_label(path, i),
+            field=column,
         )
 
 
@@ -168,6 +187,30 @@ def _blank(series: pd.Series) -> pd.Series:
     return series.isna() | (series.astype(str).str.strip().isin(("", "nan", "None")))
 
 
+def _read_chinese_terms(gdf: gpd.GeoDataFrame) -> None:
+    """Map Chinese terms (三级, 三级甲等, 综合, 市属…) and any letter case to the English values, in place."""
+    level = gdf["level"].astype(str).str.strip()
+    graded = level.map(vocabulary.level_of_grade)
+    if graded.notna().any():
+        if "grade" not in gdf:
+            gdf["grade"] = ""
+        blank_grade = _blank(gdf["grade"])
+        gdf.loc[graded.notna() & blank_grade, "grade"] = level[graded.notna() & blank_grade]
+        level = level.where(graded.isna(), graded)
+    for col, synonyms, text in (
+        ("level", vocabulary.LEVEL_SYNONYMS, level),
+        ("kind", vocabulary.KIND_SYNONYMS, gdf["kind"].astype(str).str.strip()),
+        ("ownership", vocabulary.OWNERSHIP_SYNONYMS, gdf["ownership"].astype(str).str.strip() if "ownership" in gdf
+         else None),
+    ):
+        if text is None:
+            continue
+        lowered = text.str.lower()
+        mapped = lowered.map(synonyms)
+        # unknown values stay as written so the error can quote them
+        gdf[col] = mapped.where(mapped.notna(), text.where(~_blank(text), gdf[col]))
+
+
 def validate_facilities(gdf: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
     """Check and normalise a facility table (columns in ``docs/DESIGN.md``)."""
     require_columns(gdf, FACILITY_REQUIRED, path, "facilities")
@@ -179,12 +222,11 @@ def validate_facilities(gdf: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
             raise InputError(path, "missing value; expected text", row=row_label(path, i), field=col)
         gdf[col] = gdf[col].astype(str).str.strip()
     check_unique(gdf, "facility_id", path)
-    gdf["level"] = gdf["level"].astype(str).str.strip().str.lower()
-    gdf["kind"] = gdf["kind"].astype(str).str.strip().str.lower()
-    check_choice(gdf, "level", LEVELS, path)
-    check_choice(gdf, "kind", KINDS, path)
+    _read_chinese_terms(gdf)
+    check_choice(gdf, "level", LEVELS, path, zh=vocabulary.LEVELS)
+    check_choice(gdf, "kind", KINDS, path, zh=vocabulary.KINDS)
     if "ownership" in gdf:
-        check_choice(gdf, "ownership", OWNERSHIPS, path, optional=True)
+        check_choice(gdf, "ownership", OWNERSHIPS, path, optional=True, zh=vocabulary.OWNERSHIPS)
     if "location_quality" in gdf:
         check_choice(gdf, "location_quality", LOCATION_QUALITIES, path, optional=True)
     for col in ("beds", "outpatient_daily", *READINESS_FIELDS):

@@ -56,12 +56,13 @@ def test_two_missing_columns_are_both_named(facility_csv):
 @pytest.mark.parametrize(
     ("column", "bad", "allowed"),
     [
-        ("level", "quaternary", "tertiary, secondary, primary, unrated"),
+        ("level", "quaternary", "tertiary (三级), secondary (二级), primary (一级), unrated (未定级)"),
         (
             "kind",
             "spa",
-            "general, tcm, integrated, maternal_child, specialty, rehab, nursing, public_health, "
-            "community_health_centre, township_hospital",
+            "general (综合), tcm (中医), integrated (中西医结合), maternal_child (妇幼保健), specialty (专科), "
+            "rehab (康复), nursing (护理), public_health (疾控), community_health_centre (社区卫生服务中心), "
+            "township_hospital (乡镇卫生院)",
         ),
     ],
 )

@@ -1,0 +1,128 @@
+"""Input files as planners really have them: encodings, empty files, folders, Chinese terms, implausible numbers."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import FACILITY_FIELDS, FACILITY_ROWS, write_csv
+
+from simulator.errors import InputError
+from simulator.load.readers import read_districts, read_facilities, read_table
+from simulator.load.validate import InputWarning
+
+
+def _csv_text(rows, fields) -> str:
+    lines = [",".join(fields)] + [",".join(str(r.get(f, "")) for f in fields) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_facility_csv_in_the_encodings_planners_save(tmp_path, encoding):
+    path = tmp_path / "fac.csv"
+    path.write_bytes(_csv_text(FACILITY_ROWS, FACILITY_FIELDS).encode(encoding))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gdf = read_facilities(path, "EPSG:4326")
+    assert list(gdf["name"]) == ["测试医院甲", "测试医院乙"]
+    said = [str(w.message) for w in caught if issubclass(w.category, InputWarning)]
+    if encoding.startswith("utf"):
+        assert not said
+    else:
+        assert said == [f"{path}: read as GB18030 (not UTF-8)"]
+
+
+def test_undecodable_csv_names_the_row_and_asks_for_utf8(tmp_path):
+    path = tmp_path / "bad.csv"
+    body = _csv_text(FACILITY_ROWS, FACILITY_FIELDS).encode("utf-8")
+    lines = body.split(b"\n")
+    lines[2] = lines[2] + b"\xff\xfe\xff"  # not UTF-8, not GB18030
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(InputError, match="save the file as UTF-8") as ei:
+        read_table(path)
+    assert ei.value.row == "row 2" and ei.value.path == str(path)
+
+
+def test_empty_file_folder_and_link_loop_are_named(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match=r"empty \(0 bytes\)") as ei:
+        read_facilities(empty, "EPSG:4326")
+    assert ei.value.path == str(empty)
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    with pytest.raises(InputError, match="is a folder; expected a file"):
+        read_table(folder)
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(InputError, match="link loop"):
+        read_table(a)
+    header_only_blank = tmp_path / "blank.csv"
+    header_only_blank.write_text("\n\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no header row"):
+        read_table(header_only_blank)
+
+
+@pytest.mark.parametrize(
+    ("column", "written", "level", "kind", "ownership", "grade"),
+    [
+        ("level", "三级", "tertiary", "general", "", ""),
+        ("level", "三级甲等", "tertiary", "general", "", "三级甲等"),
+        ("level", "二级乙等", "secondary", "general", "", "二级乙等"),
+        ("level", "未定级", "unrated", "general", "", ""),
+        ("kind", "中西医结合", "tertiary", "integrated", "", ""),
+        ("kind", "社区卫生服务中心", "tertiary", "community_health_centre", "", ""),
+        ("kind", "疾控", "tertiary", "public_health", "", ""),
+        ("ownership", "市属", "tertiary", "general", "city", ""),
+        ("ownership", "企业", "tertiary", "general", "enterprise", ""),
+        ("ownership", "部队", "tertiary", "general", "military", ""),
+    ],
+)
+def test_chinese_terms_are_read(facility_csv, column, written, level, kind, ownership, grade):
+    rows = [dict(r) for r in FACILITY_ROWS]
+    rows[0][column] = written
+    fields = FACILITY_FIELDS + ([column] if column not in FACILITY_FIELDS else [])
+    path = write_csv(facility_csv(rows=rows).parent / "zh.csv", rows, fields)
+    row = read_facilities(path, "EPSG:4326").iloc[0]
+    assert (row["level"], row["kind"], row["ownership"], row["grade"]) == (level, kind, ownership, grade)
+
+
+def test_a_grade_does_not_overwrite_a_given_grade(facility_csv):
+    rows = [dict(r) for r in FACILITY_ROWS]
+    rows[0].update(level="三级甲等", grade="三级乙等")
+    path = write_csv(facility_csv(rows=rows).parent / "g.csv", rows, FACILITY_FIELDS + ["grade"])
+    assert read_facilities(path, "EPSG:4326").iloc[0]["grade"] == "三级乙等"
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "words"),
+    [
+        ("beds", "inf", "infinite value"),
+        ("beds", "1e12", "implausible value 1,000,000,000,000; expected at most 30,000 beds"),
+        ("outpatient_daily", "-3", "negative value"),
+        ("doctors", "abc", "expected a number"),
+    ],
+)
+def test_facility_numbers_out_of_range(facility_csv, column, value, words):
+    rows = [dict(r) for r in FACILITY_ROWS]
+    rows[1][column] = value
+    path = write_csv(facility_csv(rows=rows).parent / "n.csv", rows, FACILITY_FIELDS + [column])
+    with pytest.raises(InputError, match=words) as ei:
+        read_facilities(path, "EPSG:4326")
+    assert (ei.value.row, ei.value.field) == ("row 2", column)
+
+
+def test_implausible_district_population(tmp_path):
+    path = write_csv(
+        tmp_path / "districts.csv",
+        [{"adcode": "210902", "name": "海州区", "type": "district", "population_2020": str(10**15)}],
+    )
+    with pytest.raises(InputError, match="implausible value") as ei:
+        read_districts(path)
+    assert ei.value.field == "population_2020"
+    ok = write_csv(
+        tmp_path / "ok.csv", [{"adcode": "210902", "name": "海州区", "type": "district", "population_2020": "300000"}]
+    )
+    assert int(np.asarray(read_districts(ok)["population_2020"])[0]) == 300000
