@@ -4,14 +4,37 @@ from __future__ import annotations
 
 import warnings
 
+import h3
 import numpy as np
 
 from ..config.scenario import Scenario
 from ..errors import InputError
 from ..load.city import CityData
 from ..load.readers import read_vector
-from .planning_units import PlanningUnits, bridge_exclaves, build_h3_units, build_polygon_units
+from .planning_units import PlanningUnits, bridge_exclaves, build_h3_units, build_polygon_units, equal_area_crs
 from .population import aggregate_population, model_population
+
+
+def estimate_h3_units(area_km2: float, lon: float, lat: float, resolution: int) -> int:
+    """Cells needed to cover ``area_km2`` at ``resolution``, from the area of the H3 cell at (lon, lat), km²."""
+    cell_km2 = h3.cell_area(h3.latlng_to_cell(lat, lon, resolution), unit="km^2")
+    return int(np.ceil(area_km2 / cell_km2))
+
+
+def _check_unit_count(scenario: Scenario, city: CityData) -> None:
+    """Refuse before building when the resolution would make more units than ``units.max_units``."""
+    area = city.area.to_crs(equal_area_crs(city.area))
+    centre = city.area.union_all().representative_point()
+    estimate = estimate_h3_units(float(area.area.sum()) / 1e6, centre.x, centre.y, scenario.units.resolution)
+    limit = scenario.units.max_units
+    if estimate > limit:
+        raise InputError(
+            scenario.path,
+            f"resolution {scenario.units.resolution} would cut the planning area ({area.area.sum() / 1e6:,.0f} km²) "
+            f"into about {estimate:,} units, above units.max_units = {limit:,}; choose a coarser resolution "
+            "(one step coarser = 7× fewer units) or raise units.max_units knowingly",
+            field="units.resolution",
+        )
 
 
 def planning_units(scenario: Scenario, city: CityData) -> PlanningUnits:
@@ -22,6 +45,7 @@ def planning_units(scenario: Scenario, city: CityData) -> PlanningUnits:
     """
     inp = scenario.inputs
     if scenario.units.kind == "h3":
+        _check_unit_count(scenario, city)
         units = build_h3_units(city.area, scenario.units.resolution)
     else:
         upath = scenario.input_path(inp.units)
@@ -49,8 +73,16 @@ def planning_units(scenario: Scenario, city: CityData) -> PlanningUnits:
         )
         status = "modelled"
         notes.insert(0, "population per unit is MODELLED from 2020 census district totals (see simulator.population)")
+    source = scenario.input_path(inp.population) if inp.population else scenario.input_path(inp.districts)
     if not np.isfinite(pop).all():
-        raise InputError(inp.population, "population aggregation produced non-finite values", field="population")
+        raise InputError(source, "population aggregation produced non-finite values", field="population")
+    if pop.sum() <= 0:
+        raise InputError(
+            source,
+            "the planning area has no residents (population 0 in total); expected population counts > 0 "
+            "(an all-zero or all-nodata raster, or a census table of zeros?)",
+            field=inp.population_field if inp.population else "population_2020",
+        )
     units.gdf["population"] = pop
     units.gdf["population_status"] = status
     units.notes.extend(notes)
