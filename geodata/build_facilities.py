@@ -65,6 +65,8 @@ def main() -> None:
         tmp = dst.with_suffix(".tmp")
         out.to_csv(tmp, index=False)
         tmp.replace(dst)
+        # the CSV's coordinates are WGS-84 degrees; a sidecar .prj declares it (simulator.load.readers.declared_crs)
+        dst.with_suffix(".prj").write_text("EPSG:4326\n", encoding="utf-8")
         est = out["beds_status"].str.startswith("estimate").sum()
         print(f"{dst.relative_to(HERE.parent)}: {len(out)} facilities, {est} bed figures estimated by rule")
 

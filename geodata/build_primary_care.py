@@ -139,6 +139,7 @@ def main() -> None:
         tmp = dst.with_suffix(".tmp")
         df.to_csv(tmp, index=False)
         tmp.replace(dst)
+        dst.with_suffix(".prj").write_text("EPSG:4326\n", encoding="utf-8")  # declares the CSV's CRS
         print(f"{dst.relative_to(ROOT)}: {len(df)} modelled facilities " + str(df.groupby("kind").size().to_dict()))
 
 

@@ -21,14 +21,18 @@ from ..errors import InputError
 class Inputs:
     """Input files, relative to the scenario's data folder unless absolute.
 
-    ``*_crs`` is any pyproj CRS string (``EPSG:4326``…) or ``gcj02`` / ``bd09`` for Chinese map datums.
+    ``*_crs`` is any pyproj CRS string (``EPSG:4326``…) or ``gcj02`` / ``bd09`` for Chinese map datums. A file's
+    own declared CRS (GeoPackage, Shapefile ``.prj``, GeoJSON ``crs`` member, a CSV's sidecar ``NAME.prj``) is
+    used; a ``*_crs`` that contradicts it is an error. ``facilities`` entries are file names or tables
+    ``{path = "mine.csv", crs = "gcj02"}``; ``facilities_crs`` applies only to facility files that declare no CRS
+    and name none, never to another file.
     """
 
     boundaries: str = "boundaries.geojson"
-    boundaries_crs: str = "EPSG:4326"
+    boundaries_crs: str | None = None
     districts: str = "districts.csv"
-    facilities: list[str] = field(default_factory=lambda: ["facilities.csv"])
-    facilities_crs: str = "EPSG:4326"
+    facilities: list[str | dict] = field(default_factory=lambda: ["facilities.csv"])
+    facilities_crs: str | None = None
     population: str | None = None
     population_crs: str | None = None
     population_field: str = "population"
@@ -124,6 +128,16 @@ class Scenario:
     plan: Plan = field(default_factory=Plan)
     path: Path | None = None
 
+    def facility_files(self) -> list[tuple[Path, str | None]]:
+        """(path, stated CRS or None) of every facility file."""
+        out = []
+        for entry in self.inputs.facilities:
+            if isinstance(entry, dict):
+                out.append((self.input_path(entry["path"]), entry.get("crs")))
+            else:
+                out.append((self.input_path(entry), None))
+        return out
+
     def input_path(self, name: str) -> Path:
         """Resolve an input file name against the data folder."""
         p = Path(name)
@@ -209,11 +223,14 @@ def _check_keys(path: Path, where: str, got: dict, allowed: tuple[str, ...] | li
             raise InputError(path, f"unknown key '{key}' in {where}; allowed keys: {', '.join(allowed)}", field=key)
 
 
-_TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list[str]": list}
+_TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list[str]": list, "list[str | dict]": list}
 
 
 def _check_type(path: Path, section: str, key: str, value: Any, annotation: str) -> None:
     """Check a value against the dataclass annotation (``int | None``, ``list[str]``…)."""
+    if annotation == "list[str | dict]":
+        _check_file_list(path, section, key, value)
+        return
     names = [a.strip() for a in str(annotation).split("|")]
     if value is None and "None" in names:
         return
@@ -229,6 +246,25 @@ def _check_type(path: Path, section: str, key: str, value: Any, annotation: str)
             return
     wanted = " or ".join(n for n in names if n != "None")
     raise InputError(path, f"{section}.{key} = {value!r}; expected {wanted}", field=key)
+
+
+def _check_file_list(path: Path, section: str, key: str, value: Any) -> None:
+    """A list of file names or ``{path = "…", crs = "…"}`` tables."""
+    if not isinstance(value, list) or not value:
+        raise InputError(path, f"{section}.{key} = {value!r}; expected a non-empty list of file names", field=key)
+    for k, entry in enumerate(value):
+        if isinstance(entry, str):
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str) and set(entry) <= {"path", "crs"} and (
+            entry.get("crs") is None or isinstance(entry.get("crs"), str)
+        ):
+            continue
+        raise InputError(
+            path,
+            f"{section}.{key}[{k}] = {entry!r}; expected a file name or a table "
+            '{path = "file.csv", crs = "gcj02"}',
+            field=key,
+        )
 
 
 def _build_section(path: Path, name: str, cls: type, values: Any):

@@ -62,8 +62,9 @@ def load_city(scenario: Scenario) -> CityData:
         boundaries = read_boundaries(bpath, inp.boundaries_crs)
         dpath = scenario.input_path(inp.districts)
         districts = read_districts(dpath)
-        fpaths = [scenario.input_path(f) for f in inp.facilities]
-        facilities = read_facility_files(fpaths, inp.facilities_crs)
+        files = scenario.facility_files()
+        fpaths = [p for p, _ in files]
+        facilities = read_facility_files(fpaths, inp.facilities_crs, crs_per_file=[c for _, c in files])
     notes += [str(w.message) for w in caught]
 
     missing = sorted(set(districts["adcode"]) - set(boundaries["adcode"]))

@@ -68,29 +68,90 @@ def _decode_csv(path: Path) -> tuple[str, str]:
     )
 
 
-def _apply_crs(gdf: gpd.GeoDataFrame, path: Path, crs: str | None) -> gpd.GeoDataFrame:
-    """Interpret the data's CRS (scenario ``crs`` first, then the file's own) and return EPSG:4326."""
-    if crs is None:
-        if gdf.crs is None:
-            raise InputError(
-                path,
-                "no coordinate reference system: the file does not declare one and none was given; "
-                "set e.g. crs = 'EPSG:4326' (WGS-84), 'gcj02' (AMap/Tencent) or 'bd09' (Baidu) for this input",
-                field="crs",
-            )
-        return gdf.to_crs("EPSG:4326")
+def _parse_crs(path: Path, crs: str, field: str) -> pyproj.CRS | str:
+    """A pyproj CRS, or the key ``gcj02``/``bd09`` of a Chinese map datum (not expressible as a pyproj CRS)."""
     key = str(crs).strip().lower().replace("-", "")
     if key in CHINESE_DATUMS:
-        geoms = geometries_to_wgs84(gdf.geometry.to_numpy(), key)
-        return gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs="EPSG:4326"))
+        return key
     try:
-        target = pyproj.CRS.from_user_input(crs)
+        return pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError as exc:
         raise InputError(
-            path, f"unknown CRS {crs!r}; expected an EPSG code, a PROJ string, 'gcj02' or 'bd09'", field="crs"
+            path, f"unknown CRS {crs!r}; expected an EPSG code, a PROJ string, 'gcj02' or 'bd09'", field=field
         ) from exc
-    gdf = gdf.set_crs(target, allow_override=True)
-    return gdf.to_crs("EPSG:4326")
+
+
+def _is_wgs84_degrees(crs: pyproj.CRS) -> bool:
+    return crs.equals(pyproj.CRS.from_epsg(4326), ignore_axis_order=True)
+
+
+def declared_crs(path: Path, gdf: gpd.GeoDataFrame) -> pyproj.CRS | str | None:
+    """The CRS the file itself declares, or ``None``.
+
+    GeoPackage and Shapefile (``.prj``) declare theirs; a GeoJSON declares one only with a ``crs`` member (without
+    it GDAL reports WGS-84 by RFC 7946, which is not the file's own statement); a CSV declares one in a sidecar
+    ``NAME.prj`` holding WKT, ``EPSG:…`` or ``gcj02``/``bd09``.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        prj = path.with_suffix(".prj")
+        return _parse_crs(prj, prj.read_text(encoding="utf-8").strip(), "crs") if prj.is_file() else None
+    if suffix in (".geojson", ".json"):
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16)
+        return gdf.crs if b'"crs"' in head else None
+    return gdf.crs
+
+
+def _apply_crs(
+    gdf: gpd.GeoDataFrame, path: Path, crs: str | None, default_crs: str | None = None
+) -> gpd.GeoDataFrame:
+    """Interpret the data's coordinates and return EPSG:4326.
+
+    ``crs`` is what the scenario says about this file; ``default_crs`` what it says about files that declare
+    nothing. The file's own declaration wins over ``default_crs``; ``crs`` contradicting it is an error; no CRS
+    at all is an error, never a guess. ``gcj02``/``bd09`` coordinates are stored as plain longitude/latitude, so
+    they agree with a file that declares WGS-84 degrees (or nothing).
+    """
+    declared = declared_crs(path, gdf)
+    stated = _parse_crs(path, crs, "crs") if crs is not None else None
+    if stated is not None and declared is not None and not _agree(stated, declared):
+        raise InputError(
+            path,
+            f"the file declares its CRS as {_name(declared)} but the scenario says {_name(stated)}; "
+            "remove the scenario's crs for this file or correct the file",
+            field="crs",
+        )
+    use = stated if stated is not None else declared
+    if use is None and default_crs is not None:
+        use = _parse_crs(path, default_crs, "crs")
+    if use is None:
+        raise InputError(
+            path,
+            "no coordinate reference system: the file does not declare one and none was given; "
+            "set e.g. crs = 'EPSG:4326' (WGS-84), 'gcj02' (AMap/Tencent) or 'bd09' (Baidu) for this input",
+            field="crs",
+        )
+    if isinstance(use, str):
+        geoms = geometries_to_wgs84(gdf.geometry.to_numpy(), use)
+        return gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs="EPSG:4326"))
+    return gdf.set_crs(use, allow_override=True).to_crs("EPSG:4326")
+
+
+def _agree(stated: pyproj.CRS | str, declared: pyproj.CRS | str) -> bool:
+    if isinstance(stated, str) or isinstance(declared, str):
+        other = declared if isinstance(stated, str) else stated
+        if isinstance(other, str):
+            return stated == declared
+        return _is_wgs84_degrees(other)
+    return stated.equals(declared, ignore_axis_order=True)
+
+
+def _name(crs: pyproj.CRS | str) -> str:
+    if isinstance(crs, str):
+        return crs
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.name
 
 
 def _find_column(columns, names) -> str | None:
@@ -122,13 +183,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def read_vector(path: str | Path, crs: str | None = None) -> gpd.GeoDataFrame:
+def read_vector(path: str | Path, crs: str | None = None, default_crs: str | None = None) -> gpd.GeoDataFrame:
     """Read a vector file or a CSV with lon/lat columns into EPSG:4326.
 
     Parameters
     ----------
     path : .geojson/.json/.gpkg/.shp, or .csv with longitude/latitude columns (lon/lng/longitude/x, lat/latitude/y)
-    crs : CRS of the coordinates; required when the file declares none (CSV, Shapefile without .prj)
+    crs : CRS the scenario states for this file; an error when the file declares a different one
+    default_crs : CRS for a file that declares none and has no ``crs`` (e.g. the scenario's ``facilities_crs``)
     """
     path = Path(path)
     _check_exists(path)
@@ -164,7 +226,7 @@ def read_vector(path: str | Path, crs: str | None = None) -> gpd.GeoDataFrame:
             gdf = _restore_shapefile_names(gdf, path)
     else:
         raise InputError(path, f"unsupported file type {suffix!r}; expected one of {', '.join(VECTOR_SUFFIXES)}, .csv")
-    return _apply_crs(gdf, path, crs)
+    return _apply_crs(gdf, path, crs, default_crs)
 
 
 #: column names of the input schemas; a Shapefile stores at most 10 characters of each
@@ -239,10 +301,10 @@ def read_districts(path: str | Path) -> pd.DataFrame:
     return validate_districts(read_table(path), path)
 
 
-def read_facilities(path: str | Path, crs: str | None = None) -> gpd.GeoDataFrame:
-    """Read and validate a facility table (points)."""
+def read_facilities(path: str | Path, crs: str | None = None, default_crs: str | None = None) -> gpd.GeoDataFrame:
+    """Read and validate a facility table (points); ``crs``/``default_crs`` as in :func:`read_vector`."""
     path = Path(path)
-    gdf = read_vector(path, crs)
+    gdf = read_vector(path, crs, default_crs)
     gdf = check_geometries(gdf, path, "facilities", polygons=False)
     geoms = gdf.geometry.to_numpy()
     if not (shapely.get_type_id(geoms) == 0).all():
@@ -256,9 +318,16 @@ def read_facilities(path: str | Path, crs: str | None = None) -> gpd.GeoDataFram
     return gdf
 
 
-def read_facility_files(paths: list[Path], crs: str | None) -> gpd.GeoDataFrame:
-    """Read several facility files into one table; ids must be unique across files."""
-    frames = [read_facilities(p, crs) for p in paths]
+def read_facility_files(
+    paths: list[Path], crs: str | None = None, *, crs_per_file: list[str | None] | None = None
+) -> gpd.GeoDataFrame:
+    """Read several facility files into one table; ids must be unique across files.
+
+    ``crs`` is the default for files that declare no CRS of their own; ``crs_per_file`` states a file's CRS
+    (an error when the file declares another). One file's CRS is never applied to another file.
+    """
+    per_file = crs_per_file or [None] * len(paths)
+    frames = [read_facilities(p, c, crs) for p, c in zip(paths, per_file, strict=True)]
     gdf = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
     dup = gdf["facility_id"].duplicated()
     if dup.any():

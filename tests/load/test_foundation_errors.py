@@ -244,6 +244,7 @@ def test_facility_outside_city_names_its_own_file(tmp_path, facility_csv):
         f"""
 [inputs]
 facilities = ["{good}", "{bad}", "{other}"]
+facilities_crs = "EPSG:4326"
 """,
     )
     with pytest.raises(InputError, match="F-OUT") as ei:

@@ -126,3 +126,70 @@ def test_implausible_district_population(tmp_path):
         tmp_path / "ok.csv", [{"adcode": "210902", "name": "海州区", "type": "district", "population_2020": "300000"}]
     )
     assert int(np.asarray(read_districts(ok)["population_2020"])[0]) == 300000
+
+
+# ------------------------------------------------------------------------------------------------------ CRS
+def _gpkg(tmp_path, crs: str):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    rows = [dict(r) for r in FACILITY_ROWS]
+    pts = gpd.GeoDataFrame(rows, geometry=[Point(float(r["lon"]), float(r["lat"])) for r in rows], crs="EPSG:4326")
+    path = tmp_path / "fac.gpkg"
+    pts.drop(columns=["lon", "lat"]).to_crs(crs).to_file(path, driver="GPKG")
+    return path
+
+
+def test_a_declared_crs_wins_over_the_default_and_a_contradiction_is_an_error(tmp_path):
+    path = _gpkg(tmp_path, "EPSG:32651")
+    got = read_facilities(path, None, default_crs="gcj02")  # the file's own CRS wins over a default
+    np.testing.assert_allclose(got["lon"], [float(r["lon"]) for r in FACILITY_ROWS], atol=1e-7)
+    with pytest.raises(InputError, match="declares its CRS as EPSG:32651 but the scenario says EPSG:4326") as ei:
+        read_facilities(path, "EPSG:4326")
+    assert ei.value.field == "crs" and ei.value.path == str(path)
+    assert len(read_facilities(path, "EPSG:32651")) == 2  # stating the same CRS is fine
+
+
+def test_csv_sidecar_prj_declares_the_crs(facility_csv):
+    path = facility_csv()
+    path.with_suffix(".prj").write_text("EPSG:4326\n", encoding="utf-8")
+    same = read_facilities(path, None, default_crs="gcj02")  # not shifted: the file says WGS-84
+    assert same["lon"].tolist() == [float(r["lon"]) for r in FACILITY_ROWS]
+    # gcj02 coordinates are plain degrees: stating gcj02 for a file that declares WGS-84 degrees is allowed
+    shifted = read_facilities(path, "gcj02")
+    assert 0.002 < abs(shifted["lon"].iloc[0] - same["lon"].iloc[0]) < 0.02
+
+
+def test_a_planners_gcj02_file_does_not_shift_the_bundled_facilities(tmp_path):
+    """The bundled CSVs declare WGS-84 in sidecars: facilities_crs = 'gcj02' applies to the planner's file only."""
+    from simulator.config.scenario import load_scenario
+    from simulator.load.city import load_city
+
+    panjin = tmp_path / "p.toml"
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    base = (root / "scenarios" / "panjin.toml").read_text(encoding="utf-8")
+    base = base.replace('data = "../geodata/panjin"', f'data = "{root}/geodata/panjin"')
+    city = load_city(load_scenario(_write(panjin, base)))
+    bundled = city.facilities.set_index("facility_id")
+    mine = write_csv(
+        tmp_path / "mine.csv",
+        [dict(FACILITY_ROWS[0], facility_id="NEW-1", district="211103", lon="122.07", lat="41.12")],
+    )
+    text = base.replace('facilities_crs = "EPSG:4326"', 'facilities_crs = "gcj02"').replace(
+        '"../liaoning/collaborating_units.csv"]', f'"../liaoning/collaborating_units.csv", "{mine}"]'
+    )
+    city2 = load_city(load_scenario(_write(tmp_path / "q.toml", text)))
+    again = city2.facilities.set_index("facility_id")
+    common = bundled.index
+    np.testing.assert_array_equal(again.loc[common, "lon"], bundled["lon"])
+    assert abs(again.loc["NEW-1", "lon"] - 122.07) > 0.002  # the planner's gcj02 point was converted
+    # a per-file table states one file's CRS
+    text3 = base.replace('"../liaoning/collaborating_units.csv"]', f'"../liaoning/collaborating_units.csv", '
+                         f'{{path = "{mine}", crs = "gcj02"}}]')
+    city3 = load_city(load_scenario(_write(tmp_path / "r.toml", text3)))
+    assert city3.facilities.set_index("facility_id").loc["NEW-1", "lon"] == again.loc["NEW-1", "lon"]
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
