@@ -40,6 +40,8 @@ def run(tree: Path, scenario: str, out: Path) -> int:
     return subprocess.run(cmd, cwd=tree, capture_output=True, text=True).returncode
 
 
+#: dotted run.json keys a change added or renamed on purpose (``--ignore``), listed in the output
+IGNORED: set[str] = set()
 #: absolute paths of the two trees and run folders, replaced by a placeholder before comparing
 PLACES: list[str] = []
 
@@ -111,7 +113,7 @@ def compare_file(old: Path, new: Path) -> str:
         return ""
     if old.suffix == ".json":
         a, b = (_strip(json.loads(p.read_text(encoding="utf-8"), parse_constant=float)) for p in (old, new))
-        keys = _diff_keys(a, b)
+        keys = [k for k in _diff_keys(a, b) if k not in IGNORED]
         return f"differs in {keys[:8]}" if keys else ""
     return "" if old.read_bytes() == new.read_bytes() else "bytes differ"
 
@@ -121,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("scenarios", nargs="+", help="scenario names under scenarios/")
     ap.add_argument("--ref", required=True, help="git ref of the 'before' code (e.g. the commit before a refactor)")
     ap.add_argument("--keep", help="folder to keep both runs in (default: a temporary folder)")
+    ap.add_argument("--ignore", action="append", default=[], metavar="DOTTED.KEY",
+                    help="a run.json key that differs on purpose (e.g. a new scenario field's echo); repeatable")
     args = ap.parse_args(argv)
+    IGNORED.update(args.ignore)
     work = Path(args.keep or tempfile.mkdtemp(prefix="same_runs."))
     before = work / "tree_before"
     # longest first, so a run folder inside a tree is replaced before the tree itself
@@ -151,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:<24} {e:<18} new file")
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT, capture_output=True)
-    print(f"\n{'all data files the same' if not failures else f'{failures} difference(s)'}; runs in {work}")
+    ignored = f" (ignoring run.json keys: {', '.join(sorted(IGNORED))})" if IGNORED else ""
+    print(f"\n{'all data files the same' if not failures else f'{failures} difference(s)'}{ignored}; runs in {work}")
     return 1 if failures else 0
 
 
