@@ -369,20 +369,66 @@ def check_facilities_in_area(
         )
 
 
-def read_population_raster(path: str | Path, crs: str | None = None):
-    """Open a population GeoTIFF (e.g. WorldPop 100 m counts); returns (counts, transform, crs)."""
+#: largest raster window read into memory (cells; float64 → 8 bytes each, so 1.6 GB)
+MAX_RASTER_CELLS = 200_000_000
+
+
+def read_population_raster(
+    path: str | Path,
+    crs: str | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
+    max_cells: int = MAX_RASTER_CELLS,
+):
+    """Open a population GeoTIFF (e.g. WorldPop 100 m counts); returns (counts, transform, crs).
+
+    Parameters
+    ----------
+    path : the GeoTIFF
+    crs : CRS of the raster when the file declares none
+    bounds : (min lon, min lat, max lon, max lat) of the planning area, WGS-84 degrees; only the window of
+        cells over it is read, so a continental raster costs what the city costs
+    max_cells : refuse a window larger than this many cells (a header can claim any size)
+    """
     import rasterio
+    from rasterio.windows import Window, from_bounds
 
     path = Path(path)
     _check_exists(path)
     try:
         with rasterio.open(path) as src:
-            band = src.read(1, masked=True).astype("float64")
-            transform, file_crs = src.transform, src.crs
+            file_crs = src.crs
+            if crs is None and file_crs is None:
+                raise InputError(
+                    path, "the raster declares no CRS and none was given; set population_crs", field="crs"
+                )
+            use_crs = crs if crs is not None else file_crs.to_string()
+            if str(use_crs).lower() in CHINESE_DATUMS:
+                raise InputError(
+                    path, "a raster in gcj02/bd09 is not supported; reproject it to WGS-84 first", field="crs"
+                )
+            window = Window(0, 0, src.width, src.height)
+            if bounds is not None:
+                left, bottom, right, top = pyproj.Transformer.from_crs(
+                    "EPSG:4326", use_crs, always_xy=True
+                ).transform_bounds(*bounds)
+                wanted = from_bounds(left, bottom, right, top, transform=src.transform)
+                wanted = wanted.round_offsets(op="floor").round_lengths(op="ceil")
+                try:
+                    window = wanted.intersection(window)
+                except rasterio.errors.WindowError:
+                    window = Window(0, 0, 0, 0)
+            cells = int(window.width) * int(window.height)
+            if cells > max_cells:
+                raise InputError(
+                    path,
+                    f"the raster window over the planning area is {int(window.width):,} × {int(window.height):,} "
+                    f"cells ({cells:,}), above the limit of {max_cells:,}; use a coarser raster or clip it",
+                    field="band 1",
+                )
+            band = src.read(1, window=window, masked=True).astype("float64")
+            transform = src.window_transform(window)
     except rasterio.errors.RasterioIOError as exc:
         raise InputError(path, f"cannot read as a GeoTIFF raster: {exc}") from exc
-    if crs is None and file_crs is None:
-        raise InputError(path, "the raster declares no CRS and none was given; set population_crs", field="crs")
     values = band.filled(0.0)
     values[~np.isfinite(values)] = 0.0
     if (values < 0).any():
@@ -393,9 +439,6 @@ def read_population_raster(path: str | Path, crs: str | None = None):
             "(use the raster's nodata value for missing cells)",
             field="band 1",
         )
-    use_crs = crs if crs is not None else file_crs.to_string()
-    if str(use_crs).lower() in CHINESE_DATUMS:
-        raise InputError(path, "a raster in gcj02/bd09 is not supported; reproject it to WGS-84 first", field="crs")
     return values, transform, use_crs
 
 

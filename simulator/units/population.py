@@ -187,7 +187,7 @@ def _aggregate_raster(units: PlanningUnits, path: Path, crs: str | None) -> tupl
 
     from ..load.readers import read_population_raster
 
-    values, transform, raster_crs = read_population_raster(path, crs)
+    values, transform, raster_crs = read_population_raster(path, crs, bounds=tuple(units.gdf.total_bounds))
     shapes_gdf = units.gdf.geometry.to_crs(raster_crs)
     label = features.rasterize(
         ((g, i + 1) for i, g in enumerate(shapes_gdf.to_numpy())),
@@ -199,8 +199,8 @@ def _aggregate_raster(units: PlanningUnits, path: Path, crs: str | None) -> tupl
     sums = np.bincount(label.ravel(), weights=values.ravel(), minlength=len(units.gdf) + 1)
     out = sums[1:]
     notes = [
-        f"population from raster {path.name}: {values.sum():,.0f} residents in the raster, "
-        f"{out.sum():,.0f} in cells whose centre lies inside a planning unit "
+        f"population from raster {path.name}: {values.sum():,.0f} residents in the raster window over the "
+        f"planning area, {out.sum():,.0f} in cells whose centre lies inside a planning unit "
         f"({sums[0]:,.0f} outside the planning area)"
     ]
     if out.sum() == 0 and values.sum() > 0:

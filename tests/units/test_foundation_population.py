@@ -6,11 +6,14 @@ import geopandas as gpd
 import numpy as np
 import pyproj
 import pytest
+import rasterio
 import shapely
 from conftest import GRID_LAT0, GRID_LON0, GRID_STEP, SCENARIOS, write_csv
+from rasterio.transform import Affine
 from shapely.geometry import Point, box
 
 from simulator.config.scenario import load_scenario
+from simulator.errors import InputError
 from simulator.load.city import load_city
 from simulator.load.readers import read_districts
 from simulator.units.pipeline import planning_units
@@ -218,7 +221,8 @@ def test_raster_population_equals_hand_sums(tmp_path, grid3x3):
     expected = {f"r{r}c{c}": 0.0 for r in range(3) for c in range(3)}
     expected.update({"r0c0": 7.0, "r1c1": 15.5, "r2c2": 100.0})
     assert got == pytest.approx(expected, abs=1e-9)
-    assert "1,000 outside the planning area" in notes[0]
+    # only the window over the planning units is read: the 1,000 in the margin are not even loaded
+    assert "122 residents in the raster window over the planning area" in notes[0]
 
 
 def test_polygon_population_areal_weighting(tmp_path, grid3x3):
@@ -298,3 +302,36 @@ def test_point_on_shared_edge_is_counted_once(tmp_path, grid3x3):
     pts.to_file(path, driver="GeoJSON")
     out, _ = aggregate_population(grid3x3["units"], path, None)
     assert out.sum() == pytest.approx(50.0)
+
+
+def _sparse_raster(path, width, height, transform):
+    """A GeoTIFF whose header claims width × height cells but stores no tiles (GDAL's SPARSE_OK)."""
+    with rasterio.open(
+        path, "w", driver="GTiff", height=height, width=width, count=1, dtype="float32", crs="EPSG:4326",
+        transform=transform, nodata=0.0, tiled=True, blockxsize=256, blockysize=256, sparse_ok=True,
+        compress="deflate",
+    ):
+        pass
+    return path
+
+
+def test_a_huge_raster_is_read_only_over_the_planning_area(tmp_path, grid3x3):
+    # 400,000 × 400,000 cells claimed (a terabyte as float64); the units cover a few hundred cells of it
+    big = _sparse_raster(tmp_path / "big.tif", 400_000, 400_000, Affine(0.0005, 0, 100.0, 0, -0.0005, 60.0))
+    assert big.stat().st_size < 50_000_000
+    with rasterio.open(big, "r+") as dst:  # residents in one cell under unit r1c1's centre
+        i, j = dst.index(*_unit_centre(1, 1, 0.0, 0.0))
+        dst.write(np.full((1, 1), 42.0, dtype="float32"), 1, window=((i, i + 1), (j, j + 1)))
+    out, _ = aggregate_population(grid3x3["units"], big, None)
+    got = dict(zip(grid3x3["units"].gdf["unit_id"], out, strict=True))
+    assert got["r1c1"] == pytest.approx(42.0) and out.sum() == pytest.approx(42.0)
+
+
+def test_a_raster_window_above_the_limit_is_refused(tmp_path, grid3x3):
+    from simulator.load.readers import read_population_raster
+
+    fine = _sparse_raster(tmp_path / "fine.tif", 200_000, 200_000, Affine(1e-6, 0, 121.5, 0, -1e-6, 42.0))
+    bounds = tuple(grid3x3["units"].gdf.total_bounds)
+    with pytest.raises(InputError, match=r"above the limit of 1,000,000; use a coarser raster") as ei:
+        read_population_raster(fine, None, bounds=bounds, max_cells=1_000_000)
+    assert ei.value.path == str(fine)
