@@ -49,7 +49,10 @@ def facility_units(facilities: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> np.
     idx[first.index.to_numpy()] = first.to_numpy()
     missing = idx < 0
     if missing.any():
-        idx[missing] = tree.query_nearest(pts[missing], return_distance=False)[1]
+        # query_nearest returns every unit tied at the nearest distance: keep the lowest index per facility
+        qi, ui = tree.query_nearest(pts[missing], return_distance=False)
+        nearest = pd.Series(ui).groupby(qi).min()
+        idx[np.flatnonzero(missing)[nearest.index.to_numpy()]] = nearest.to_numpy()
     out[inside] = idx
     return out
 
