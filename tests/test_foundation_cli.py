@@ -67,25 +67,30 @@ def test_units_writes_gpkg_in_wgs84_summing_to_census(tmp_path, capsys, census):
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary folders left behind
 
 
+def _caregrid_folder(out_dir, capsys):
+    """An output folder written by caregrid (a first `caregrid units` run at resolution 5)."""
+    rc = cli.main(["units", str(SCENARIOS / "panjin.toml"), "--out", str(out_dir), "--set", "units.resolution=5"])
+    capsys.readouterr()
+    assert rc == 0
+    return out_dir
+
+
 def test_units_rerun_keeps_other_files_in_output_folder(tmp_path, capsys):
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
+    out_dir = _caregrid_folder(tmp_path / "out", capsys)
     (out_dir / "plan.txt").write_text("from another command", encoding="utf-8")
-    (out_dir / "units.gpkg").write_bytes(b"stale")
+    first = len(gpd.read_file(out_dir / "units.gpkg", layer="units"))
     rc = cli.main(["units", str(SCENARIOS / "panjin.toml"), "--out", str(out_dir), "--set", "units.resolution=6"])
     capsys.readouterr()
     assert rc == 0
     assert (out_dir / "plan.txt").read_text(encoding="utf-8") == "from another command"
-    gdf = gpd.read_file(out_dir / "units.gpkg", layer="units")  # the stale file was replaced
-    assert len(gdf) > 0
+    gdf = gpd.read_file(out_dir / "units.gpkg", layer="units")  # the resolution-5 file was replaced
+    assert len(gdf) > first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_failing_run_leaves_existing_output_untouched(tmp_path, capsys, facility_csv):
     scenario, bad = _broken_scenario(tmp_path, facility_csv)
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    (out_dir / "units.gpkg").write_bytes(b"previous good result")
+    out_dir = _caregrid_folder(tmp_path / "out", capsys)
     (out_dir / "notes.txt").write_text("keep me", encoding="utf-8")
     before = _snapshot(out_dir)
     siblings = sorted(p.name for p in tmp_path.iterdir())
@@ -98,9 +103,7 @@ def test_failing_run_leaves_existing_output_untouched(tmp_path, capsys, facility
 
 
 def test_failure_while_writing_leaves_existing_output_untouched(tmp_path, capsys, monkeypatch):
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    (out_dir / "units.gpkg").write_bytes(b"previous good result")
+    out_dir = _caregrid_folder(tmp_path / "out", capsys)
     before = _snapshot(out_dir)
 
     def half_write(units, path):
