@@ -6,12 +6,14 @@ import warnings
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
 from ..config.scenario import Scenario
 from ..errors import InputError
 from .readers import check_facilities_in_area, read_boundaries, read_districts, read_facility_files
+from .validate import row_label
 
 
 @dataclass
@@ -52,6 +54,30 @@ def planning_area_codes(scenario: Scenario, districts: pd.DataFrame) -> list[str
     return list(scenario.districts)
 
 
+def _check_seats(districts: pd.DataFrame, boundaries: gpd.GeoDataFrame, path, tolerance_m: float = 500.0) -> None:
+    """A district's government seat (``seat_lon``/``seat_lat``, WGS-84) must lie in its own district."""
+    has = districts[["seat_lon", "seat_lat"]].notna().all(axis=1).to_numpy()
+    if not has.any():
+        return
+    d = districts[has]
+    polys = boundaries.set_index("adcode").loc[d["adcode"]].geometry
+    local = boundaries.estimate_utm_crs()
+    pts = gpd.GeoSeries(gpd.points_from_xy(d["seat_lon"], d["seat_lat"]), crs="EPSG:4326").to_crs(local)
+    dist = polys.to_crs(local).reset_index(drop=True).distance(pts.reset_index(drop=True)).to_numpy()
+    far = dist > tolerance_m
+    if far.any():
+        i = int(np.flatnonzero(far)[0])
+        row = d.iloc[i]
+        raise InputError(
+            path,
+            f"the seat of {row['name']} ({row['adcode']}) at lon {row['seat_lon']:.5f}, lat {row['seat_lat']:.5f} "
+            f"lies {dist[i] / 1000:.1f} km outside its district; expected a point inside it (WGS-84 degrees; "
+            "swapped lon/lat, or GCJ-02 coordinates?)",
+            row=row_label(path, int(np.flatnonzero(has)[i])),
+            field="seat_lon/seat_lat",
+        )
+
+
 def load_city(scenario: Scenario) -> CityData:
     """Read and cross-check the scenario's boundaries, district table and facilities."""
     notes: list[str] = []
@@ -73,6 +99,7 @@ def load_city(scenario: Scenario) -> CityData:
     boundaries = boundaries.drop(columns=[c for c in ("type", "urban") if c in boundaries]).merge(
         districts[["adcode", "type", "urban"]], on="adcode", how="inner"
     )
+    _check_seats(districts, boundaries, dpath)
     codes = planning_area_codes(scenario, districts)
     area = boundaries[boundaries["adcode"].isin(codes)].sort_values("adcode").reset_index(drop=True)
     if area.empty:

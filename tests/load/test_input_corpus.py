@@ -193,3 +193,25 @@ def test_a_planners_gcj02_file_does_not_shift_the_bundled_facilities(tmp_path):
 def _write(path, text):
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def test_a_district_seat_outside_its_district(tmp_path):
+    import shutil
+
+    from simulator.config.scenario import load_scenario
+    from simulator.load.city import load_city
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    data = tmp_path / "panjin"
+    shutil.copytree(root / "geodata" / "panjin", data)
+    text = (data / "districts.csv").read_text(encoding="utf-8")
+    # swap one seat's lon and lat, as a spreadsheet column mix-up would
+    text = text.replace("122.065284,41.117815", "41.117815,122.065284")
+    (data / "districts.csv").write_text(text, encoding="utf-8")
+    base = (root / "scenarios" / "panjin.toml").read_text(encoding="utf-8")
+    base = base.replace('data = "../geodata/panjin"', f'data = "{data}"').replace(
+        '"../liaoning/collaborating_units.csv"', f'"{root}/geodata/liaoning/collaborating_units.csv"'
+    )
+    with pytest.raises(InputError, match="seat of 兴隆台区 .* outside its district") as ei:
+        load_city(load_scenario(_write(tmp_path / "s.toml", base)))
+    assert ei.value.row == "row 2" and ei.value.field == "seat_lon/seat_lat"
