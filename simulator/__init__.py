@@ -16,7 +16,7 @@ from .config.scenario import Scenario, load_scenario
 from .errors import InputError, PlanningError
 from .evaluate.indicators import compute_indicators
 from .load.city import CityData, load_city
-from .optimise.model import assign_units_to_grids, diagnose_infeasibility
+from .optimise import assign_units_to_grids, diagnose_infeasibility
 from .plan.make import Plan, make_plan, write_plan
 from .render.report import write_report
 from .sweep import run_sweep

@@ -25,12 +25,12 @@ import shapely
 
 from ..config.rules import RuleSet, load_rules, primary_care
 from ..config.scenario import Scenario
-from ..errors import InputError, PlanningError
+from ..errors import CaregridError, InputError, PlanningError, RuleFailure, SolverError, SolverTimeLimit
 from ..evaluate.compliance import compliance_table
 from ..evaluate.indicators import compute_indicators
 from ..load.city import CityData
 from ..load.readers import read_table, read_vector
-from ..optimise.model import assign_units_to_grids, diagnose_infeasibility
+from ..optimise import AssignmentResult, ModelSpec, Relaxation, assign_units_to_grids, diagnose_infeasibility
 from ..runfolder.atomic import atomic_output_dir
 from ..travel import RoadNetwork, TravelTimes, adjacency_minutes
 from ..units.planning_units import PlanningUnits, equal_area_crs
@@ -291,10 +291,23 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
         lo = hi = max(len(grids_given), rules.min_grids)
         must_open = np.zeros(len(cand), dtype=bool)
         must_open[list(ref_cand.values())] = True
-    kw = dict(
-        contiguity=scenario.solver.contiguity,
-        objective=scenario.solver.objective,
-        coverage_minutes=tr.access_minutes,
+    beds = {}
+    if scenario.grids.min_beds_per_1000 is not None:
+        ub = np.zeros(len(ug))
+        inside = (fac_unit >= 0) & ~f["facility_id"].isin(f["facility_id"].iloc[cand]).to_numpy()
+        np.add.at(ub, fac_unit[inside], np.nan_to_num(f["beds"].to_numpy()[inside]))
+        beds = dict(
+            unit_beds=ub,
+            lead_beds=np.nan_to_num(f["beds"].to_numpy()[cand]),
+            min_beds_per_1000=scenario.grids.min_beds_per_1000,
+        )
+    pop = ug["population"].to_numpy(dtype=float)
+    spec = ModelSpec(
+        pop,
+        cost,
+        adj_min,
+        fac_unit[cand],
+        (lo, hi),
         must_open=must_open,
         member_units=member_units,
         pop_bounds=(scenario.grids.min_population, scenario.grids.max_population)
@@ -302,45 +315,19 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
         else None,
         candidate_k=scenario.solver.candidate_k,
         reference_assignment=reference,
+        coverage_minutes=tr.access_minutes,
+        **beds,
+    )
+    how = dict(
+        contiguity=scenario.solver.contiguity,
         time_limit_s=scenario.solver.time_limit_s,
         gap=scenario.solver.gap,
         threads=scenario.solver.threads,
         solver=scenario.solver.name,
     )
-    if scenario.grids.min_beds_per_1000 is not None:
-        ub = np.zeros(len(ug))
-        inside = (fac_unit >= 0) & ~f["facility_id"].isin(f["facility_id"].iloc[cand]).to_numpy()
-        np.add.at(ub, fac_unit[inside], np.nan_to_num(f["beds"].to_numpy()[inside]))
-        kw.update(
-            unit_beds=ub,
-            lead_beds=np.nan_to_num(f["beds"].to_numpy()[cand]),
-            min_beds_per_1000=scenario.grids.min_beds_per_1000,
-        )
-    pop = ug["population"].to_numpy(dtype=float)
-    lead_unit = fac_unit[cand]
-    result = assign_units_to_grids(pop, cost, adj_min, lead_unit, (lo, hi), **kw)
-    if not result.has_plan and result.status != "infeasible":
-        # running out of time is not proof that no plan exists: say what was tried instead of diagnosing
-        raise PlanningError(
-            f"the solver found no plan within the time limit ({scenario.solver.time_limit_s:g} s; status "
-            f"{result.status}) for {len(ug):,} units and {len(cand)} candidate leads; raise solver.time_limit_s, use "
-            "a coarser units.resolution, or set solver.candidate_k (see README, Benchmarks)"
-        )
+    result = assign_units_to_grids(spec, objective=scenario.solver.objective, **how)
     if not result.has_plan:
-        diag = diagnose_infeasibility(pop, cost, adj_min, lead_unit, (lo, hi), **kw)
-        for r in diag.relaxations:
-            if r.family == "member_units" and "of kind 1" in r.message:
-                r.message = "the grid has no primary-care facility to receive the lead's referrals (rule 5)"
-        msgs = [
-            (
-                f"{f['name'].iat[cand[r.candidate]]} ({f['facility_id'].iat[cand[r.candidate]]}): "
-                if r.candidate is not None
-                else ""
-            )
-            + r.message
-            for r in diag.relaxations
-        ] or [diag.status]
-        raise PlanningError("no plan satisfies the rules; to make one possible: " + "; ".join(msgs))
+        raise _no_plan_error(result, spec, how, f, cand)
     unit_cand = result.unit_lead
     lead_ids = [f["facility_id"].iat[cand[j]] for j in result.open_leads]
     labels = grid_labels(lead_ids)
@@ -386,6 +373,66 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     return _finish(
         scenario, city, units, rules, f, fac_unit, unit_grid, grid_lead, minutes, record, notes, t0, moves=moves
     )
+
+
+# constraint family of the optimiser -> rule id of the compliance table, and what a planner can change
+_FAMILY_RULES = {
+    "grid_count": ("R1.grids", "change grids.count (or grids.min / grids.max)"),
+    "reachability": ("R1.coverage", "check the unit's adjacency and travel times to the candidate leads"),
+    "must_open": ("R2.lead", "choose other leads (plan.leads / the layout) or let the optimiser choose"),
+    "pop_lower": ("S.population", "lower grids.min_population or plan fewer grids"),
+    "pop_upper": ("S.population", "raise grids.max_population or plan more grids"),
+    "beds": ("S.beds_per_1000", "lower grids.min_beds_per_1000 or add beds to the facilities"),
+}
+# rows of member_units (see precheck): 0 = rule 3 member, 1 = primary care receiving the lead's referrals (rule 5)
+_MEMBER_RULES = (
+    (
+        "R3.member",
+        "grid of candidate {r.candidate} ({r.grid_units} units) has no unit with a secondary general hospital or "
+        "continuing-care facility: rule 3 needs {r.amount:.0f} more member",
+        "locate a secondary comprehensive hospital or continuing-care facility in the grid, or plan fewer grids",
+    ),
+    (
+        "R5.outpatient",
+        "the grid has no primary-care facility to receive the lead's referrals (rule 5)",
+        "locate a primary-care facility in the grid, or plan fewer grids",
+    ),
+)
+
+
+def _rule_failure(r: Relaxation, f: gpd.GeoDataFrame, cand: np.ndarray) -> RuleFailure:
+    """The relaxation the optimiser's diagnosis asks for, as a failing rule with the facility named."""
+    if r.family == "member_units":
+        rule_id, text, fix = _MEMBER_RULES[r.kind]
+        text = text.format(r=r)
+    else:
+        (rule_id, fix), text = _FAMILY_RULES[r.family], r.message
+    if r.candidate is not None:
+        i = cand[r.candidate]
+        text = f"{f['name'].iat[i]} ({f['facility_id'].iat[i]}): {text}"
+    return RuleFailure(rule_id, text, fix)
+
+
+def _no_plan_error(
+    result: AssignmentResult, spec: ModelSpec, how: dict, f: gpd.GeoDataFrame, cand: np.ndarray
+) -> CaregridError:
+    """The error to raise when the optimiser returned no plan: time limit, solver failure, or the failing rules."""
+    if result.status.startswith("time_limit"):
+        # running out of time is not proof that no plan exists: say what was tried instead of diagnosing
+        return SolverTimeLimit(
+            f"the solver found no plan within the time limit ({how['time_limit_s']:g} s; status "
+            f"{result.status}) for {spec.n:,} units and {spec.m} candidate leads; raise solver.time_limit_s, use "
+            "a coarser units.resolution, or set solver.candidate_k (see README, Benchmarks)"
+        )
+    if result.status != "infeasible":
+        return SolverError(
+            f"the solver stopped with status '{result.status}' and returned no plan"
+            + (f" ({'; '.join(result.notes)})" if result.notes else "")
+        )
+    diag = diagnose_infeasibility(spec, **how)
+    failures = [_rule_failure(r, f, cand) for r in diag.relaxations]
+    msgs = [x.message for x in failures] or [diag.status]
+    return PlanningError("no plan satisfies the rules; to make one possible: " + "; ".join(msgs), failures=failures)
 
 
 def _layout_leads(layout_grid: np.ndarray, cand: np.ndarray, f: gpd.GeoDataFrame, fac_unit: np.ndarray) -> dict:
