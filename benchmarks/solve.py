@@ -80,15 +80,11 @@ def build_instance(name: str) -> dict:
 
 
 def run_one(name: str, mode: str, time_limit: float) -> dict:
-    from simulator.optimise.model import assign_units_to_grids
+    from simulator.optimise import ModelSpec, assign_units_to_grids
 
     inst = build_instance(name)
     t0 = time.perf_counter()
-    res = assign_units_to_grids(
-        inst["population"], inst["cost"], inst["adjacency"], inst["lead_unit"], inst["n_grids"],
-        contiguity=mode, pop_bounds=inst["pop_bounds"], member_units=inst["member_units"],
-        candidate_k=inst["candidate_k"], time_limit_s=time_limit, gap=1e-3,
-    )
+    res = assign_units_to_grids(ModelSpec(**inst), contiguity=mode, time_limit_s=time_limit, gap=1e-3)
     return {
         "instance": name, "units": int(len(inst["population"])), "candidates": int(len(inst["lead_unit"])),
         "grids": str(inst["n_grids"]), "mode": mode, "build_s": res.timings.get("build_s"),

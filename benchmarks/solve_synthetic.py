@@ -1,4 +1,4 @@
-"""Benchmark ``simulator.optimise.model.assign_units_to_grids`` on synthetic hexagonal cities.
+"""Benchmark ``simulator.optimise.assign_units_to_grids`` on synthetic hexagonal cities.
 
 Each city is a rhombus of ``side x side`` hexagonal cells (484 = 22², 2,025 = 45², 5,041 = 71²,
 19,881 = 141²) with seeded population (a few lognormal-ish centres plus noise), 6 candidate leads
@@ -104,25 +104,23 @@ def run_one(
     cost_noise: float = 0.0,
 ) -> dict:
     """Solve one city in this process and return the table row."""
-    from simulator.optimise.model import assign_units_to_grids, connected_components_per_grid
+    from simulator.optimise import ModelSpec, assign_units_to_grids, connected_components_per_grid
 
     city = hex_city(size, cost_noise=cost_noise)
     total = city["population"].sum()
     grids = 3
     bounds = ((1 - balance) * total / grids, (1 + balance) * total / grids)
     t0 = time.perf_counter()
-    res = assign_units_to_grids(
+    spec = ModelSpec(
         city["population"],
         city["cost"],
         city["adjacency"],
         city["lead_unit"],
         grids,
-        contiguity=mode,
         pop_bounds=bounds,
-        time_limit_s=time_limit,
         candidate_k=candidate_k,
-        threads=threads,
     )
+    res = assign_units_to_grids(spec, contiguity=mode, time_limit_s=time_limit, threads=threads)
     wall = time.perf_counter() - t0
     contiguous = None
     if res.has_plan:

@@ -37,7 +37,8 @@ from .diagnose import diagnose_infeasibility
 from .graph import connected_components_per_grid
 from .objectives import OBJECTIVES, Objective, Terms
 from .result import AssignmentResult, Diagnosis, Note, Relaxation, note_codes
-from .solvers import SOLVERS, SolveOutcome, SolverBackend, StartGuard
+from .milp import Milp
+from .solvers import SOLVERS, CbcPulp, HighsPulp, SolveOutcome, SolverBackend, StartGuard
 from .spec import ModelSpec
 
 __all__ = [
@@ -45,8 +46,11 @@ __all__ = [
     "OBJECTIVES",
     "SOLVERS",
     "AssignmentResult",
+    "CbcPulp",
     "ContiguityFamily",
     "Diagnosis",
+    "HighsPulp",
+    "Milp",
     "ModelSpec",
     "Note",
     "Objective",

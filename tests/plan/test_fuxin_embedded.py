@@ -32,13 +32,14 @@ def test_cli_exit_code_3_and_no_output_written(tmp_path, capsys):
 
 
 def test_time_limit_without_a_plan_is_not_called_infeasible(monkeypatch):
-    """Running out of time is reported as such (with what to change), never as 'no plan satisfies the rules'."""
+    """Running out of time is reported as such (exit 4, with what to change), never as 'no plan satisfies the rules'."""
     import numpy as np
 
     import simulator.plan.make as plan_mod
-    from simulator.optimise.model import AssignmentResult
+    from simulator.errors import SolverTimeLimit
+    from simulator.optimise import AssignmentResult
 
-    def out_of_time(population, *args, **kwargs):
+    def out_of_time(spec, **kwargs):
         return AssignmentResult(unit_lead=np.array([], dtype=np.int64), open_leads=np.array([], dtype=np.int64),
                                 status="time_limit_no_solution", objective=float("nan"), bound=None, gap=None,
                                 contiguity="fast", solver="HiGHS")
@@ -46,5 +47,5 @@ def test_time_limit_without_a_plan_is_not_called_infeasible(monkeypatch):
     monkeypatch.setattr(plan_mod, "assign_units_to_grids", out_of_time)
     scenario = cg.load_scenario(FUXIN.with_name("panjin.toml"))
     city = cg.load_city(scenario)
-    with pytest.raises(cg.PlanningError, match=r"no plan within the time limit \(120 s; status time_limit_no_solution"):
+    with pytest.raises(SolverTimeLimit, match=r"no plan within the time limit \(120 s; status time_limit_no_solution"):
         cg.make_plan(scenario, city, cg.planning_units(scenario, city))

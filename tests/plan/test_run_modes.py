@@ -375,7 +375,7 @@ def test_repair_gap_is_relative_to_residents_moved():
     the relative gap must bound the residents moved, not the residents kept."""
     from scipy import sparse
 
-    from simulator.optimise.model import assign_units_to_grids
+    from simulator.optimise import ModelSpec, assign_units_to_grids
 
     rng = np.random.default_rng(10)
     rows = cols = 8
@@ -395,8 +395,8 @@ def test_repair_gap_is_relative_to_residents_moved():
     ref[flip] = (ref[flip] + 1) % 3
 
     def moved(gap: float):
-        r = assign_units_to_grids(pop, cost, adj, lead_unit, (3, 3), contiguity="fast", must_open=np.ones(3, bool),
-                                  reference_assignment=ref, gap=gap, time_limit_s=30)
+        spec = ModelSpec(pop, cost, adj, lead_unit, (3, 3), must_open=np.ones(3, bool), reference_assignment=ref)
+        r = assign_units_to_grids(spec, contiguity="fast", gap=gap, time_limit_s=30)
         assert r.status == "optimal"
         return r.objective
 

@@ -1,0 +1,105 @@
+"""How make_plan turns an optimiser result without a plan into an error (the block of plan/make.py the optimiser owns).
+
+Infeasible → PlanningError whose failures carry compliance-table rule ids (the diagnosis speaks of constraint
+families only); time limit → SolverTimeLimit (exit 4); any other solver status → SolverError (exit 5).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import simulator as cg
+import simulator.plan.make as plan_mod
+from simulator.errors import PlanningError, SolverError, SolverTimeLimit
+from simulator.optimise import AssignmentResult, Diagnosis, ModelSpec, Relaxation
+
+PANJIN = Path(__file__).resolve().parents[2] / "scenarios" / "panjin.toml"
+
+
+@pytest.fixture(scope="module")
+def panjin():
+    scenario = cg.load_scenario(PANJIN, {"grids.count": 2})
+    city = cg.load_city(scenario)
+    return scenario, city, cg.planning_units(scenario, city)
+
+
+def no_plan(status: str) -> AssignmentResult:
+    empty = np.array([], dtype=np.int64)
+    return AssignmentResult(empty, empty, status, math.nan, None, None, "fast", "HiGHS")
+
+
+def test_infeasible_population_bound_fails_the_scenario_population_rule(panjin):
+    _, city, units = panjin
+    scenario = cg.load_scenario(PANJIN, {"grids.count": 2, "grids.max_population": 500_000})
+    with pytest.raises(PlanningError) as exc:
+        cg.make_plan(scenario, city, units)
+    err = exc.value
+    assert err.exit_code == 3
+    assert err.rule_ids and set(err.rule_ids) == {"S.population"}
+    assert str(err) == "no plan satisfies the rules; to make one possible: " + "; ".join(
+        f.message for f in err.failures
+    )
+    for f in err.failures:
+        assert re.fullmatch(
+            r"[^;]+ \(PJ-H\d+\): population upper bound must rise by [\d,]+ residents \(grid of candidate \d\)",
+            f.message,
+        ), f.message
+        assert "max_population" in f.fix
+
+
+def test_member_kinds_map_to_rules_3_and_5_with_the_old_wording(panjin, monkeypatch):
+    scenario, city, units = panjin
+    seen = {}
+
+    def diagnose(spec, **how):
+        seen.update(spec=spec, how=how)
+        return Diagnosis(
+            False,
+            "optimal",
+            [
+                Relaxation("member_units", 1.0, "neutral text", candidate=0, kind=0, grid_units=5),
+                Relaxation("member_units", 1.0, "neutral text", candidate=1, kind=1, grid_units=7),
+                Relaxation("grid_count", 1.0, "grid count lower bound must fall by 1 (at most 1 grids are possible)",
+                           side="lower"),
+            ],
+            ["grid_count", "member_units"],
+        )
+
+    monkeypatch.setattr(plan_mod, "assign_units_to_grids", lambda spec, **kw: no_plan("infeasible"))
+    monkeypatch.setattr(plan_mod, "diagnose_infeasibility", diagnose)
+    with pytest.raises(PlanningError) as exc:
+        cg.make_plan(scenario, city, units)
+    assert exc.value.rule_ids == ["R3.member", "R5.outpatient", "R1.grids"]
+    assert re.fullmatch(
+        r"no plan satisfies the rules; to make one possible: "
+        r"[^;]+ \(PJ-H\d+\): grid of candidate 0 \(5 units\) has no unit with a secondary general hospital or "
+        r"continuing-care facility: rule 3 needs 1 more member; "
+        r"[^;]+ \(PJ-H\d+\): the grid has no primary-care facility to receive the lead's referrals \(rule 5\); "
+        r"grid count lower bound must fall by 1 \(at most 1 grids are possible\)",
+        str(exc.value),
+    ), str(exc.value)
+    assert isinstance(seen["spec"], ModelSpec) and seen["spec"].member_units.shape[0] == 2
+    assert seen["how"] == {"contiguity": "fast", "time_limit_s": 120, "gap": 0.001, "threads": None,
+                           "solver": "highs"}
+
+
+def test_time_limit_without_a_plan_is_exit_4_with_advice(panjin, monkeypatch):
+    scenario, city, units = panjin
+    monkeypatch.setattr(plan_mod, "assign_units_to_grids", lambda spec, **kw: no_plan("time_limit_no_solution"))
+    with pytest.raises(SolverTimeLimit, match=r"no plan within the time limit \(120 s; status time_limit_no_solution"
+                       r"\) for [\d,]+ units and \d+ candidate leads; raise solver.time_limit_s") as exc:
+        cg.make_plan(scenario, city, units)
+    assert exc.value.exit_code == 4
+
+
+def test_other_solver_status_without_a_plan_is_a_solver_error(panjin, monkeypatch):
+    scenario, city, units = panjin
+    monkeypatch.setattr(plan_mod, "assign_units_to_grids", lambda spec, **kw: no_plan("error"))
+    with pytest.raises(SolverError, match="status 'error'") as exc:
+        cg.make_plan(scenario, city, units)
+    assert exc.value.exit_code == 5
