@@ -16,7 +16,7 @@ from .config.scenario import Scenario, load_scenario
 from .errors import InputError, PlanningError
 from .evaluate.indicators import compute_indicators
 from .load.city import CityData, load_city
-from .optimise import assign_units_to_grids, diagnose_infeasibility
+from .optimise import ModelSpec, assign_units_to_grids, diagnose_infeasibility
 from .plan.make import Plan, make_plan, write_plan
 from .render.report import write_report
 from .sweep import run_sweep
@@ -26,6 +26,7 @@ from .units.planning_units import PlanningUnits, build_h3_units, build_polygon_u
 __all__ = [
     "CityData",
     "InputError",
+    "ModelSpec",
     "Plan",
     "PlanningError",
     "PlanningUnits",

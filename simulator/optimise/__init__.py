@@ -35,9 +35,9 @@ from .assign import assign_units_to_grids
 from .contiguity import CONTIGUITY, ContiguityFamily
 from .diagnose import diagnose_infeasibility
 from .graph import connected_components_per_grid
+from .milp import Milp
 from .objectives import OBJECTIVES, Objective, Terms
 from .result import AssignmentResult, Diagnosis, Note, Relaxation, note_codes
-from .milp import Milp
 from .solvers import SOLVERS, CbcPulp, HighsPulp, SolveOutcome, SolverBackend, StartGuard
 from .spec import ModelSpec
 

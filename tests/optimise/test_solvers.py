@@ -11,6 +11,8 @@ from test_optimise import TIGHT, brute, check_plan, random_inst, rel_eq, square_
 
 from simulator.errors import SolverError
 from simulator.optimise import (
+    SOLVERS,
+    CbcPulp,
     HighsPulp,
     Milp,
     ModelSpec,
@@ -20,7 +22,6 @@ from simulator.optimise import (
     assign_units_to_grids,
     note_codes,
 )
-from simulator.optimise.solvers import CbcPulp
 
 
 def tiny_milp() -> Milp:
@@ -119,8 +120,6 @@ def test_without_the_guard_the_inconsistent_answer_would_be_returned():
 def test_default_highs_back_end_is_guarded():
     inst = random_inst(square_adjacency(3, 4, 1), [0, 11], 1)
     spec = ModelSpec(inst.population, inst.cost, inst.adjacency, inst.lead_unit, 2)
-    from simulator.optimise import SOLVERS
-
     backend = SOLVERS["highs"](None, [])
     assert isinstance(backend, StartGuard) and isinstance(backend.inner, HighsPulp)
     assert assign_units_to_grids(spec, solver=backend, **TIGHT).solver == "HiGHS"
