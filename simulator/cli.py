@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config.scenario import load_scenario
-from .errors import InputError, PlanningError
+from .errors import CaregridError, InputError, PlanningError
 from .load.city import CityData, load_city
 from .runfolder.atomic import atomic_output_dir
 from .units.pipeline import planning_units
@@ -286,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     except PlanningError as exc:
         print(f"caregrid: no plan 无可行方案: {exc}", file=sys.stderr)
         return 3
+    except CaregridError as exc:  # solver time limit (4), solver failure (5), …: one line, the class's exit code
+        print(f"caregrid: {exc.label}: {exc}", file=sys.stderr)
+        return exc.exit_code
 
 
 if __name__ == "__main__":

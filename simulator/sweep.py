@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, PlanningError
+from .errors import InputError, PlanningError, SolverError, SolverTimeLimit
 from .runfolder.atomic import atomic_output_dir
 
 #: short names accepted by --set in a sweep
@@ -84,6 +84,9 @@ def _run_variant(args: tuple[str, dict, str, bool]) -> dict:
         return row
     except InputError as exc:
         row.update(status="input error", passed=False, failed_rules=str(exc)[:300])
+        return row
+    except (SolverTimeLimit, SolverError) as exc:  # the solver ran out of time or failed on this variant: go on
+        row.update(status=exc.label, passed=False, failed_rules=str(exc)[:300])
         return row
     city_row = plan.indicators[plan.indicators.grid_id == "city"].iloc[0]
     failed = plan.compliance.loc[~plan.compliance["passed"], "rule_id"]

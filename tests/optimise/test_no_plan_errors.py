@@ -103,3 +103,24 @@ def test_other_solver_status_without_a_plan_is_a_solver_error(panjin, monkeypatc
     with pytest.raises(SolverError, match="status 'error'") as exc:
         cg.make_plan(scenario, city, units)
     assert exc.value.exit_code == 5
+
+
+def test_cli_exits_4_on_a_time_limit_with_one_line(panjin, monkeypatch, tmp_path, capsys):
+    from simulator import cli
+
+    monkeypatch.setattr(plan_mod, "assign_units_to_grids", lambda spec, **kw: no_plan("time_limit_no_solution"))
+    out = tmp_path / "pj"
+    assert cli.main(["run", str(PANJIN), "--out", str(out), "--set", "grids.count=2"]) == 4
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("caregrid: time limit 求解超时: the solver found no plan within the time limit")
+    assert "Traceback" not in "\n".join(err)
+    assert not out.exists()
+
+
+def test_sweep_records_a_time_limit_and_goes_on(monkeypatch, tmp_path):
+    from simulator.sweep import _run_variant
+
+    monkeypatch.setattr(plan_mod, "assign_units_to_grids", lambda spec, **kw: no_plan("time_limit_no_solution"))
+    row = _run_variant((str(PANJIN), {"grids.count": 2}, str(tmp_path / "v1"), False))
+    assert row["status"] == SolverTimeLimit.label and row["passed"] is False
+    assert "no plan within the time limit" in row["failed_rules"]
