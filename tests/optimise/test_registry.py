@@ -122,3 +122,14 @@ def test_unknown_names_are_refused_with_the_registered_ones(kw, match):
     spec = ModelSpec(inst.population, inst.cost, inst.adjacency, inst.lead_unit, 2)
     with pytest.raises(ValueError, match=match):
         assign_units_to_grids(spec, **kw)
+
+
+def test_scenario_choices_are_the_registered_names():
+    """config/ sits before optimise/ in the data flow, so it lists the names itself: they must agree."""
+    from simulator.config.scenario import _CHOICES
+
+    assert set(_CHOICES[("solver", "contiguity")]) == set(CONTIGUITY)
+    assert set(_CHOICES[("solver", "objective")]) == set(OBJECTIVES) - {"residents_moved"}  # repair is a mode
+    from simulator.optimise import SOLVERS
+
+    assert set(_CHOICES[("solver", "name")]) == set(SOLVERS)
