@@ -13,6 +13,7 @@ from test_optimise import TIGHT, barrier_inst, brute, check_plan, random_inst, r
 from simulator.optimise import (
     CONTIGUITY,
     OBJECTIVES,
+    SOLVERS,
     ContiguityFamily,
     ModelSpec,
     Objective,
@@ -130,6 +131,4 @@ def test_scenario_choices_are_the_registered_names():
 
     assert set(_CHOICES[("solver", "contiguity")]) == set(CONTIGUITY)
     assert set(_CHOICES[("solver", "objective")]) == set(OBJECTIVES) - {"residents_moved"}  # repair is a mode
-    from simulator.optimise import SOLVERS
-
     assert set(_CHOICES[("solver", "name")]) == set(SOLVERS)
