@@ -4,6 +4,9 @@
 (here 5 × 2 = 10 variants) on the machine's cores (HiGHS limited to one thread per variant), writes each variant's
 run folder under ``DIR/variants/``, a table ``sweep.csv`` / ``sweep.md`` of the main indicators per variant (variants
 that fail a rule or have no plan are marked) and a trade-off chart ``sweep.png``.
+
+A variant that cannot be planned does not stop the sweep: its row records the error (:class:`ErrorRecord`: class,
+exit code, message, failing rule ids). ``caregrid sweep`` exits non-zero when no variant made a plan.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, PlanningError
+from .errors import CaregridError, ErrorRecord, InputError, PlanningError
 from .runfolder.atomic import atomic_output_dir
 
 #: short names accepted by --set in a sweep
@@ -79,12 +82,8 @@ def _run_variant(args: tuple[str, dict, str, bool]) -> dict:
         units = planning_units(scenario, city)
         plan = make_plan(scenario, city, units)
         write_plan(plan, out_dir)
-    except PlanningError as exc:
-        row.update(status="no plan", passed=False, failed_rules=str(exc)[:300])
-        return row
-    except InputError as exc:
-        row.update(status="input error", passed=False, failed_rules=str(exc)[:300])
-        return row
+    except Exception as exc:  # one variant's failure, even a bug, is recorded and the sweep goes on
+        return row | _error_row(exc)
     city_row = plan.indicators[plan.indicators.grid_id == "city"].iloc[0]
     failed = plan.compliance.loc[~plan.compliance["passed"], "rule_id"]
     row.update(
@@ -101,8 +100,28 @@ def _run_variant(args: tuple[str, dict, str, bool]) -> dict:
         beds_per_1000=city_row["beds_per_1000"],
         population_cv=city_row["population_cv"],
         solve_s=(plan.record.get("timings") or {}).get("solve_s"),
+        exit_code=0,
+        error="",
     )
     return row
+
+
+#: status shown for a variant without a plan, by error class (others: "error")
+ERROR_STATUS = {PlanningError: "no plan", InputError: "input error"}
+
+
+def _error_row(exc: Exception) -> dict:
+    """Sweep-table fields of a variant that failed: status, the failing rule ids, exit code and message."""
+    rec = ErrorRecord.of(exc)
+    default = "error" if isinstance(exc, CaregridError) else "internal error"
+    status = next((s for cls, s in ERROR_STATUS.items() if isinstance(exc, cls)), default)
+    return {
+        "status": status,
+        "passed": False,
+        "failed_rules": ";".join(rec.rule_ids),
+        "exit_code": rec.exit_code,
+        "error": f"{rec.kind}: {rec.message}"[:300],
+    }
 
 
 def run_sweep(
