@@ -16,8 +16,15 @@ import pytest
 import simulator.plan.make as make_mod
 import simulator.render.maps as maps_mod
 from simulator import cli
-from simulator.errors import CaregridError, InputError, OutputError, PlanningError, RenderError, SolverError
-from simulator.errors import SolverTimeLimit
+from simulator.errors import (
+    CaregridError,
+    InputError,
+    OutputError,
+    PlanningError,
+    RenderError,
+    SolverError,
+    SolverTimeLimit,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PANJIN = str(ROOT / "scenarios" / "panjin.toml")
