@@ -25,7 +25,8 @@ What is checked (each failure is one human-readable line of :func:`verify_run`'s
 * rule 5 — the lead reserves at least ``ceil(outpatient_share × outpatient_daily)`` slots and
   ``ceil(bed_share × beds)`` beds; the referral rows to the grid's primary-care members sum exactly to the
   reservation; ``residents_served`` is non-negative and sums to the grid population;
-* ``compliance.csv`` agrees with these findings wherever the verifier can judge a rule.
+* ``compliance.csv`` agrees with these findings wherever the verifier can judge a rule, and names its rules
+  with the ids and texts of the rule file's catalogue.
 
 Use :func:`verify_run` for the list of violations (empty: every rule holds) or :func:`assert_valid_run` in
 tests.
@@ -710,10 +711,29 @@ def _check_compliance_table(r: _Run) -> None:
             v.append(f"compliance.csv marks rule {key[0]} ({key[1]}) as passed, but the verifier finds it violated")
         elif mine is True and not table[key]:
             v.append(f"compliance.csv marks rule {key[0]} ({key[1]}) as failed, but the verifier finds it holds")
+    _check_compliance_texts(r)
     record = r.record
     if "compliance_passed" in record and bool(record["compliance_passed"]) != bool(comp_passed.all()):
         v.append(f"run.json: compliance_passed is {record['compliance_passed']} but compliance.csv "
                  f"{'passes every rule' if comp_passed.all() else 'has failed rules'}")
+
+
+def _check_compliance_texts(r: _Run) -> None:
+    """Every rule id of compliance.csv is in the rule file's catalogue, with the catalogue's texts."""
+    catalogue = r.rules.catalogue
+    cols = [c for c in ("rule_en", "rule_zh") if c in r.compliance]
+    seen: set[str] = set()
+    for row in r.compliance[["rule_id", *cols]].itertuples(index=False):
+        rid = row[0]
+        if rid in seen:
+            continue
+        seen.add(rid)
+        if rid not in catalogue:
+            r.v.append(f"compliance.csv: rule {rid} is not in the catalogue of {r.rules.id}")
+            continue
+        want = {"rule_en": catalogue[rid].text_en, "rule_zh": catalogue[rid].text_zh}
+        if any(getattr(row, c) != want[c] for c in cols):
+            r.v.append(f"compliance.csv: the text of rule {rid} differs from the catalogue of {r.rules.id}")
 
 
 #: the checks in the order they run; later checks read facts earlier ones set on the :class:`_Run`

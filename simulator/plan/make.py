@@ -219,7 +219,8 @@ def _check_layout(job: _Job, layout_grid: np.ndarray) -> Plan:
         if g in ref_cand:
             grid_lead[g] = f["facility_id"].iat[elig[ref_cand[g]]]
         else:
-            job.notes.append(f"layout grid {g} contains no hospital eligible to lead (rule 2 fails there)")
+            label = job.rules.text("R2.lead").label
+            job.notes.append(f"layout grid {g} contains no hospital eligible to lead ({label} fails there)")
     # a grid without a lead cannot form a group; it stays in the units layer and fails coverage/lead rules
     job.record.update({"solver": "none (given layout)", "status": "evaluated", "contiguity": "checked"})
     return _finish(job, np.asarray(layout_grid), grid_lead)
