@@ -722,18 +722,15 @@ def _check_compliance_texts(r: _Run) -> None:
     """Every rule id of compliance.csv is in the rule file's catalogue, with the catalogue's texts."""
     catalogue = r.rules.catalogue
     cols = [c for c in ("rule_en", "rule_zh") if c in r.compliance]
-    seen: set[str] = set()
+    unknown, differ = [], []  # each rule id reported once, in table order
     for row in r.compliance[["rule_id", *cols]].itertuples(index=False):
         rid = row[0]
-        if rid in seen:
-            continue
-        seen.add(rid)
         if rid not in catalogue:
-            r.v.append(f"compliance.csv: rule {rid} is not in the catalogue of {r.rules.id}")
-            continue
-        want = {"rule_en": catalogue[rid].text_en, "rule_zh": catalogue[rid].text_zh}
-        if any(getattr(row, c) != want[c] for c in cols):
-            r.v.append(f"compliance.csv: the text of rule {rid} differs from the catalogue of {r.rules.id}")
+            unknown += [] if rid in unknown else [rid]
+        elif any(getattr(row, c) != getattr(catalogue[rid], c.replace("rule_", "text_")) for c in cols):
+            differ += [] if rid in differ else [rid]
+    r.v += [f"compliance.csv: rule {rid} is not in the catalogue of {r.rules.id}" for rid in unknown]
+    r.v += [f"compliance.csv: the text of rule {rid} differs from the catalogue of {r.rules.id}" for rid in differ]
 
 
 #: the checks in the order they run; later checks read facts earlier ones set on the :class:`_Run`
