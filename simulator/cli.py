@@ -128,7 +128,8 @@ def cmd_units(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .plan.make import make_plan, write_plan
+    from .plan.make import write_plan
+    from .workflow import make_plan
 
     scenario = load_scenario(args.scenario, _parse_set(args.set))
     out = output_dir(args.out or scenario.output or Path("out") / scenario.city)

@@ -1,9 +1,10 @@
-"""evaluate stage: one check per rule (compliance), indicators, both reading one GridPartition; the independent
-verifier of written run folders (:mod:`.verify`, its own code)."""
+"""evaluate stage: one check per rule (compliance), indicators, both reading one GridPartition (evaluate_plan runs
+them on a plan); the independent verifier of written run folders (:mod:`.verify`, its own code)."""
 
 from .compliance import CITY_CHECKS, GRID_CHECKS, Outcome, RuleContext, check_rules, compliance_table
+from .evaluation import census_population, evaluate_plan
 from .indicators import compute_indicators, weighted_quantile
-from .partition import GridPartition, grid_sort_key
+from .partition import GridPartition
 from .verify import VerificationError, assert_valid_run, verify_run
 
 __all__ = [
@@ -14,10 +15,11 @@ __all__ = [
     "RuleContext",
     "VerificationError",
     "assert_valid_run",
+    "census_population",
     "check_rules",
     "compliance_table",
     "compute_indicators",
-    "grid_sort_key",
+    "evaluate_plan",
     "verify_run",
     "weighted_quantile",
 ]

@@ -13,16 +13,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..plan.groups import grid_sort_key
 from ..units.graph import components_per_grid
 
 #: roles of the facilities that belong to a grid's group (the lead and the facilities standing inside the grid)
 GROUP_ROLES = ("member", "lead")
 
-
-def grid_sort_key(grid_id: str) -> tuple:
-    """Order G1, G2, …, G10 numerically, then any planner-named grids alphabetically."""
-    g = str(grid_id)
-    return (0, int(g[1:]), g) if len(g) > 1 and g[0] == "G" and g[1:].isdigit() else (1, 0, g)
 
 
 @dataclass

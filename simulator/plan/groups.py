@@ -21,7 +21,6 @@ import pandas as pd
 import shapely
 
 from ..config.rules import RuleSet, collaborating_candidates, cross_grid, eligible_leads, primary_care, required_members
-from ..evaluate.partition import grid_sort_key
 from ..travel import haversine_km
 from ..units.population import largest_remainder
 
@@ -56,6 +55,12 @@ def facility_units(facilities: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> np.
         idx[np.flatnonzero(missing)[nearest.index.to_numpy()]] = nearest.to_numpy()
     out[inside] = idx
     return out
+
+
+def grid_sort_key(grid_id: str) -> tuple:
+    """Order G1, G2, …, G10 numerically, then any planner-named grids alphabetically."""
+    g = str(grid_id)
+    return (0, int(g[1:]), g) if len(g) > 1 and g[0] == "G" and g[1:].isdigit() else (1, 0, g)
 
 
 def grid_labels(lead_ids: list[str]) -> dict[str, str]:

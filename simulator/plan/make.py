@@ -1,7 +1,8 @@
 """Make a plan (optimise / fixed leads / given layout, with or without repair) and evaluate it.
 
 Each mode is a small function (:data:`MODES`); they share the pre-checks (:mod:`.precheck`), one call of the
-optimiser (:func:`_solve`) and the evaluation (:func:`_finish`: groups, compliance, indicators).
+optimiser (:func:`_solve`) and the groups (:func:`_finish`). The evaluate stage checks the rules and computes the
+indicators; :func:`simulator.workflow.make_plan` runs both.
 
 Output contract of ``caregrid run SCENARIO --out DIR``:
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import json
 import platform
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -30,8 +30,6 @@ import shapely
 from ..config.rules import RuleSet, load_rules
 from ..config.scenario import Scenario
 from ..errors import InputError, PlanningError
-from ..evaluate.compliance import compliance_table
-from ..evaluate.indicators import compute_indicators
 from ..load.city import CityData
 from ..load.readers import read_table, read_vector
 from ..optimise.model import AssignmentResult, assign_units_to_grids, diagnose_infeasibility
@@ -41,10 +39,18 @@ from ..units.planning_units import PlanningUnits, equal_area_crs
 from .groups import Groups, eligible_lead_mask, facility_units, form_groups, grid_labels
 from .precheck import check_grid_count, check_named_leads_apart, grid_range, precheck
 
+#: columns of the planning units carried into the plan's units layer (grid, lead and travel time are added)
+UNIT_COLUMNS = ["unit_id", "district", "district_name", "population", "population_status", "area_km2", "lon", "lat",
+                "geometry"]
+
 
 @dataclass
 class Plan:
-    """A plan and its evaluation (everything the run folder holds)."""
+    """A plan: grids, leads, groups and referrals (plan stage), and once evaluated its compliance and indicators.
+
+    :func:`simulator.make_plan` returns it evaluated; :func:`build_plan` (this stage alone) leaves ``compliance``
+    and ``indicators`` ``None`` for :func:`simulator.evaluate.evaluate_plan` to fill in.
+    """
 
     scenario: Scenario
     units: gpd.GeoDataFrame
@@ -52,16 +58,27 @@ class Plan:
     facilities: gpd.GeoDataFrame
     groups: pd.DataFrame
     referrals: pd.DataFrame
-    compliance: pd.DataFrame
     record: dict[str, Any]
+    rules: RuleSet | None = None
     adjacency: Any = None
     bridges: np.ndarray | None = None
     moves: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    #: (unit indices, facility indices) → minutes, the travel times the plan was made with
+    travel_minutes: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    compliance: pd.DataFrame | None = None
     indicators: pd.DataFrame | None = None
 
     @property
+    def grid_lead(self) -> dict[str, str]:
+        """Grid id → lead facility id (grids of a planner's layout without an eligible lead are absent)."""
+        return {g: lead for g, lead in zip(self.grids["grid_id"], self.grids["lead_facility_id"], strict=True) if lead}
+
+    @property
     def passed(self) -> bool:
+        """Every rule check passed (needs the evaluation)."""
+        if self.compliance is None:
+            raise ValueError("the plan is not evaluated yet; see simulator.evaluate.evaluate_plan")
         return bool(self.compliance["passed"].all())
 
 
@@ -76,7 +93,6 @@ class _Job:
     fac_unit: np.ndarray  # (f,) unit index of each facility, −1 outside the planning area
     minutes: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (unit indices, facility indices) → minutes
     record: dict[str, Any]
-    t0: float
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -146,7 +162,7 @@ def _read_layout(scenario: Scenario, units: gpd.GeoDataFrame) -> np.ndarray:
     return grid.astype(str)
 
 
-def _job(scenario: Scenario, city: CityData, units: PlanningUnits, repair: bool, t0: float) -> _Job:
+def _job(scenario: Scenario, city: CityData, units: PlanningUnits, repair: bool) -> _Job:
     """Rules, travel times and the run record every mode starts from."""
     rules = load_rules(scenario.rules)
     ug = units.gdf
@@ -167,11 +183,11 @@ def _job(scenario: Scenario, city: CityData, units: PlanningUnits, repair: bool,
         "unit_notes": units.notes,
         "population_status": str(ug["population_status"].iloc[0]),
     }
-    return _Job(scenario, city, units, rules, facility_units(f, ug), times.minutes, record, t0)
+    return _Job(scenario, city, units, rules, facility_units(f, ug), times.minutes, record)
 
 
-def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repair: bool = False) -> Plan:
-    """Run the scenario's mode and evaluate the result.
+def build_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repair: bool = False) -> Plan:
+    """Run the scenario's mode: the grids, their leads and groups, not yet evaluated (see :class:`Plan`).
 
     Raises
     ------
@@ -180,7 +196,7 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     InputError
         the scenario names unknown leads or an unreadable layout
     """
-    job = _job(scenario, city, units, repair, time.perf_counter())
+    job = _job(scenario, city, units, repair)
     mode = scenario.plan.mode
     if mode == "given_layout":
         layout_grid = _read_layout(scenario, units.gdf)
@@ -254,7 +270,7 @@ def _repair_layout(job: _Job, layout_grid: np.ndarray) -> Plan:
     return _assemble(job, c, result, {fid: named[fid] for fid in lead_ids}, layout_grid)
 
 
-#: plan modes that optimise, by ``plan.mode`` (``given_layout`` is dispatched on ``--repair`` in make_plan)
+#: plan modes that optimise, by ``plan.mode`` (``given_layout`` is dispatched on ``--repair`` in build_plan)
 MODES: dict[str, Callable[[_Job], Plan]] = {"optimise": _optimise, "fixed_leads": _fixed_leads}
 
 
@@ -395,33 +411,20 @@ def _layout_leads(layout_grid: np.ndarray, cand: np.ndarray, f: gpd.GeoDataFrame
 
 
 def _finish(job: _Job, unit_grid: np.ndarray, grid_lead: dict[str, str], moves: pd.DataFrame | None = None) -> Plan:
-    """Form the groups of the grids, check the rules, compute the indicators; the complete :class:`Plan`."""
-    scenario, city, units, rules, f = job.scenario, job.city, job.units, job.rules, job.f
-    minutes, record, notes = job.minutes, job.record, job.notes
+    """Form the groups of the grids and lay out the plan's tables (the evaluate stage checks and measures it)."""
+    scenario, units, f, minutes = job.scenario, job.units, job.f, job.minutes
     ug = units.gdf
     groups: Groups = form_groups(
-        ug, unit_grid, grid_lead, f, job.fac_unit, rules, minutes, scenario.plan.collaborating_units or None
+        ug, unit_grid, grid_lead, f, job.fac_unit, job.rules, minutes, scenario.plan.collaborating_units or None
     )
-    notes += groups.notes
+    job.notes += groups.notes
     fid = f["facility_id"].to_numpy()
     lead_idx = {g: int(np.flatnonzero(fid == x)[0]) for g, x in grid_lead.items()}
     travel = np.full(len(ug), np.nan)
     for g, li in lead_idx.items():
         sel = np.flatnonzero(unit_grid == g)
         travel[sel] = minutes(sel, np.array([li]))[:, 0]
-    units_out = ug[
-        [
-            "unit_id",
-            "district",
-            "district_name",
-            "population",
-            "population_status",
-            "area_km2",
-            "lon",
-            "lat",
-            "geometry",
-        ]
-    ].copy()
+    units_out = ug[UNIT_COLUMNS].copy()
     units_out["grid_id"] = unit_grid
     units_out["lead_facility_id"] = [grid_lead.get(g, "") for g in unit_grid]
     units_out["travel_min_to_lead"] = travel
@@ -433,45 +436,6 @@ def _finish(job: _Job, unit_grid: np.ndarray, grid_lead: dict[str, str], moves: 
     grids = gpd.GeoDataFrame(
         dissolved[["grid_id", "lead_facility_id", "lead_name", "population", "area_km2", "geometry"]], crs="EPSG:4326"
     )
-    census = (
-        int(city.districts.loc[city.districts["adcode"].isin(city.area["adcode"]), "population_2020"].sum())
-        if record["population_status"] == "modelled"
-        else None
-    )
-    compliance = compliance_table(
-        ug,
-        unit_grid,
-        units.adjacency,
-        grid_lead,
-        groups.facilities,
-        groups.groups,
-        rules,
-        allow_enterprise=scenario.plan.allow_enterprise_leads,
-        census_population=census,
-        pop_bounds=(scenario.grids.min_population, scenario.grids.max_population),
-        min_beds_per_1000=scenario.grids.min_beds_per_1000,
-    )
-    indicators = compute_indicators(
-        units_out,
-        groups.facilities,
-        groups.groups,
-        groups.referrals,
-        units.adjacency,
-        rules,
-        minutes,
-        access_minutes=scenario.travel.access_minutes,
-        primary_care_minutes=scenario.travel.primary_care_minutes,
-        unit_geometry=units_out.geometry.to_numpy(),
-    )
-    record["compliance_passed"] = bool(compliance["passed"].all())
-    record["failed_rules"] = compliance.loc[~compliance["passed"], ["rule_id", "scope"]].to_dict("records")
-    record["bridges"] = [
-        {"unit_a": ug["unit_id"].iat[int(a)], "unit_b": ug["unit_id"].iat[int(b)], "km": float(d)}
-        for a, b, d in units.bridges
-    ]
-    record["notes"] = notes + city.notes
-    record["versions"] = _versions()
-    record["timings"] = dict(record.get("timings") or {}, total_s=time.perf_counter() - job.t0)
     return Plan(
         scenario=scenario,
         units=units_out,
@@ -479,14 +443,15 @@ def _finish(job: _Job, unit_grid: np.ndarray, grid_lead: dict[str, str], moves: 
         facilities=groups.facilities,
         groups=groups.groups,
         referrals=groups.referrals,
-        compliance=compliance,
-        record=record,
+        record=job.record,
+        rules=job.rules,
         adjacency=units.adjacency,
         bridges=units.bridges,
         moves=moves,
-        notes=notes,
-        indicators=indicators,
+        notes=job.notes,
+        travel_minutes=minutes,
     )
+
 
 FACILITY_COLUMNS = [
     "facility_id",
