@@ -342,15 +342,17 @@ def main(argv: list[str] | None = None) -> int:
         _report("interrupted 已中断", debug)
         return EXIT_INTERRUPTED
     except Exception as exc:  # a bug: one clear line, the traceback only when asked for
-        _report(f"internal error: {type(exc).__name__}: {exc}", debug, hint=not debug)
+        first = " ".join(str(exc).split("\n")[0].split())
+        hint = "" if debug else " (run with --debug for the traceback)"
+        _report(f"internal error: {type(exc).__name__}: {first}{hint}", debug)
         return 1
 
 
-def _report(message: str, debug: bool, hint: bool = False) -> None:
+def _report(message: str, debug: bool) -> None:
+    """Print ``caregrid: <message>`` on stderr, after the traceback of the exception being handled with --debug."""
     if debug:
         traceback.print_exc()
-    line = " ".join(message.split("\n")[0].split()) if hint else message
-    print(f"caregrid: {line}" + (" (run with --debug for the traceback)" if hint else ""), file=sys.stderr)
+    print(f"caregrid: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":
