@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from .config.scenario import load_scenario
-from .errors import CaregridError, InputError, OutputError
+from .errors import CaregridError, InputError
 from .load.city import CityData, load_city
-from .runfolder.atomic import atomic_output_dir
+from .runfolder.atomic import _check_target, atomic_output_dir
 from .units.pipeline import planning_units
 from .units.planning_units import PlanningUnits
 
@@ -97,16 +97,15 @@ def cmd_validate(args) -> int:
 
 
 def output_dir(path: str | Path) -> Path:
-    """The output folder of a command, checked before any work is done.
+    """The output folder of a command, checked before any work is done (planning may take minutes).
 
     Raises
     ------
     OutputError
-        the path exists but is a file, not a folder
+        the path is a file, a broken link, or a folder caregrid did not write (the same check as when writing)
     """
     out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out}: the output path is a file, not a folder; give a folder with --out")
+    _check_target(out.absolute())
     return out
 
 
@@ -120,7 +119,7 @@ def cmd_units(args) -> int:
     city = load_city(scenario)
     units = planning_units(scenario, city)
     out = output_dir(args.out or scenario.output or Path("out") / scenario.city)
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, kind="units") as tmp:
         write_units(units, tmp / "units.gpkg")
     print(summary_tables(city, units))
     print(f"\nwrote {out / 'units.gpkg'} (layer 'units', {len(units):,} units, EPSG:4326)")
@@ -140,12 +139,7 @@ def cmd_run(args) -> int:
     from .render.report import write_report
 
     # maps first: the report embeds map.png
-    try:
-        write_plan(plan, out, extras=(write_maps, write_report))
-    except OSError as exc:
-        if isinstance(exc, CaregridError):
-            raise
-        raise OutputError(f"{out}: cannot write the run folder ({exc.strerror or exc})") from exc
+    write_plan(plan, out, extras=(write_maps, write_report))
     r = plan.record
     print(f"Scenario 方案: {scenario.name}")
     print(f"mode {r['mode']}; solver {r.get('solver')}; status {r.get('status')}; contiguity {r.get('contiguity')}")

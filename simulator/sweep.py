@@ -132,7 +132,7 @@ def run_sweep(
     combos = variants(settings)
     out = Path(out)
     jobs = jobs or os.cpu_count() or 1
-    with atomic_output_dir(out, preserve=()) as tmp:
+    with atomic_output_dir(out, preserve=(), kind="sweep") as tmp:
         (tmp / "variants").mkdir(exist_ok=True)
         tasks = [
             (str(scenario_path), o, str(tmp / "variants" / variant_name(k, o)), jobs > 1) for k, o in enumerate(combos)

@@ -77,7 +77,7 @@ def test_exit_2_output_path_is_a_file(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cli, "load_city", must_not_plan)
     rc, err = run(["run", PANJIN, "--out", str(out)], capsys)
     assert rc == 2
-    assert one_line(err).startswith(f"caregrid: error 输出错误: {out}: the output path is a file")
+    assert one_line(err).startswith(f"caregrid: error 输出错误: {out}: is a file; expected a folder")
     assert out.read_text(encoding="utf-8") == "not a folder"
 
 
