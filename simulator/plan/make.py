@@ -1,4 +1,5 @@
-"""Make a plan (optimise / fixed leads / given layout, with or without repair) and evaluate it.
+"""Build a plan: the scenario's mode (optimise / fixed leads / given layout, with or without repair) → grids, leads,
+groups and referrals.
 
 Each mode is a small function (:data:`MODES`); they share the pre-checks (:mod:`.precheck`), one call of the
 optimiser (:func:`_solve`) and the groups (:func:`_finish`). The evaluate stage checks the rules and computes the
