@@ -17,11 +17,12 @@ from .errors import InputError, PlanningError
 from .evaluate.indicators import compute_indicators
 from .load.city import CityData, load_city
 from .optimise import ModelSpec, assign_units_to_grids, diagnose_infeasibility
-from .plan.make import Plan, make_plan, write_plan
+from .plan.make import Plan, write_plan
 from .render.report import write_report
 from .sweep import run_sweep
 from .units.pipeline import planning_units
 from .units.planning_units import PlanningUnits, build_h3_units, build_polygon_units
+from .workflow import make_plan
 
 __all__ = [
     "CityData",

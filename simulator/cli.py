@@ -1,19 +1,26 @@
-"""Command line: ``caregrid validate | units`` (``run``, ``compare``, ``sweep`` build on these)."""
+"""Command line: ``caregrid validate | units | run | map | compare | sweep``.
+
+Errors become exit codes here and nowhere else: every :class:`~simulator.errors.CaregridError` exits with its
+``exit_code`` after one line on stderr (``caregrid: <label>: <message>``), Ctrl-C exits 130, and any other
+exception is a bug reported in one line (``caregrid: internal error: …``, exit 1); ``caregrid --debug …`` adds
+the traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import tomllib
+import traceback
 import warnings
 from pathlib import Path
 
 import pandas as pd
 
 from .config.scenario import load_scenario
-from .errors import CaregridError, InputError, PlanningError
+from .errors import CaregridError, InputError
 from .load.city import CityData, load_city
-from .runfolder.atomic import atomic_output_dir
+from .runfolder.atomic import _check_target, atomic_output_dir
 from .units.pipeline import planning_units
 from .units.planning_units import PlanningUnits
 
@@ -89,6 +96,19 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def output_dir(path: str | Path) -> Path:
+    """The output folder of a command, checked before any work is done (planning may take minutes).
+
+    Raises
+    ------
+    OutputError
+        the path is a file, a broken link, or a folder caregrid did not write (the same check as when writing)
+    """
+    out = Path(path)
+    _check_target(out.absolute())
+    return out
+
+
 def write_units(units: PlanningUnits, path: Path) -> None:
     cols = ["unit_id", "district", "district_name", "population", "population_status", "area_km2", "geometry"]
     units.gdf[cols].to_file(path, layer="units", driver="GPKG")
@@ -98,8 +118,8 @@ def cmd_units(args) -> int:
     scenario = load_scenario(args.scenario, _parse_set(args.set))
     city = load_city(scenario)
     units = planning_units(scenario, city)
-    out = Path(args.out) if args.out else (scenario.output or Path("out") / scenario.city)
-    with atomic_output_dir(out) as tmp:
+    out = output_dir(args.out or scenario.output or Path("out") / scenario.city)
+    with atomic_output_dir(out, kind="units") as tmp:
         write_units(units, tmp / "units.gpkg")
     print(summary_tables(city, units))
     print(f"\nwrote {out / 'units.gpkg'} (layer 'units', {len(units):,} units, EPSG:4326)")
@@ -107,13 +127,14 @@ def cmd_units(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .plan.make import make_plan, write_plan
+    from .plan.make import write_plan
+    from .workflow import make_plan
 
     scenario = load_scenario(args.scenario, _parse_set(args.set))
+    out = output_dir(args.out or scenario.output or Path("out") / scenario.city)
     city = load_city(scenario)
     units = planning_units(scenario, city)
     plan = make_plan(scenario, city, units, repair=args.repair)
-    out = Path(args.out) if args.out else (scenario.output or Path("out") / scenario.city)
     from .render.maps import write_maps
     from .render.report import write_report
 
@@ -162,8 +183,9 @@ def cmd_map(args) -> int:
 def cmd_compare(args) -> int:
     from .compare import compare_runs, write_comparison
 
+    out_dir = output_dir(args.out)
     cmp = compare_runs(args.runs)
-    out = write_comparison(cmp, args.runs, args.out)
+    out = write_comparison(cmp, args.runs, out_dir)
     cols = ["label", *cmp.names]
     print(cmp.table[cols].to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
     if cmp.changed_units is not None:
@@ -178,7 +200,7 @@ def cmd_compare(args) -> int:
 def cmd_sweep(args) -> int:
     from .sweep import run_sweep
 
-    table = run_sweep(args.scenario, args.set or [], args.out, jobs=args.jobs)
+    table = run_sweep(args.scenario, args.set or [], output_dir(args.out), jobs=args.jobs)
     show = [
         c
         for c in (
@@ -195,7 +217,11 @@ def cmd_sweep(args) -> int:
     ]
     print(table[show].to_string(index=False))
     print(f"wrote {Path(args.out).resolve()} (sweep.csv, sweep.md, sweep.png, variants/)")
-    return 0
+    code = sweep_exit_code(table)
+    if code:
+        print(f"caregrid: every variant failed 全部方案失败 ({len(table)} of {len(table)}); see the error column of "
+              "sweep.csv", file=sys.stderr)
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,10 +229,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="caregrid",
         description="Grids 网格 and tight urban medical groups 紧密型城市医疗集团 for health-system planners.",
     )
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error 显示错误详情")
+    # --debug also after the command; SUPPRESS keeps a subcommand's default from resetting the global flag
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[debug], **kwargs)
+
     def scenario_cmd(name: str, help_text: str):
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = command(name, help=help_text, description=help_text)
         p.add_argument("scenario", help="scenario file 方案文件 (TOML), e.g. scenarios/fuxin.toml")
         p.add_argument(
             "--set",
@@ -226,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="given layout: find the compliant plan that moves the fewest residents 最少调整",
     )
-    p = sub.add_parser(
+    p = command(
         "map",
         help="redraw the maps of a run folder 地图 (map.html, map.png, map.pdf)",
         description="Redraw map.html (interactive, works offline) and map.png / map.pdf from a run folder alone.",
@@ -241,14 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", help="path of the interactive map (default: RUN_DIR/map.html)")
     p.add_argument("--no-static", action="store_true", help="do not redraw map.png / map.pdf")
-    p = sub.add_parser(
+    p = command(
         "compare",
         help="compare run folders side by side 方案比较",
         description="Compare run folders: city indicators, compliance, changed units.",
     )
     p.add_argument("runs", nargs="+", help="run folders (the first is the reference)")
     p.add_argument("--out", required=True, help="output folder")
-    p = sub.add_parser(
+    p = command(
         "sweep",
         help="run variants of a scenario in parallel 参数扫描",
         description="Run every combination of --set values, e.g. --set grids=2..6 --set travel.speed_kmh=25,35",
@@ -265,30 +298,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def sweep_exit_code(table: pd.DataFrame) -> int:
+    """0 when at least one variant made a plan; else the exit code its failures share (1 when they differ)."""
+    if "exit_code" not in table or table.empty:
+        return 0
+    codes = table["exit_code"].fillna(0).astype(int)
+    if (codes == 0).any():
+        return 0
+    return int(codes.iat[0]) if codes.nunique() == 1 else 1
+
+
+#: exit code of Ctrl-C (128 + SIGINT), as shells report it
+EXIT_INTERRUPTED = 130
+
+HANDLERS = {
+    "validate": cmd_validate,
+    "units": cmd_units,
+    "run": cmd_run,
+    "map": cmd_map,
+    "compare": cmd_compare,
+    "sweep": cmd_sweep,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handlers = {
-        "validate": cmd_validate,
-        "units": cmd_units,
-        "run": cmd_run,
-        "map": cmd_map,
-        "compare": cmd_compare,
-        "sweep": cmd_sweep,
-    }
+    """Run one command; returns the process exit code (see the README's "Exit codes")."""
+    args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=FutureWarning)
-            return handlers[args.command](args)
-    except InputError as exc:
-        print(f"caregrid: error: {exc}", file=sys.stderr)
-        return 2
-    except PlanningError as exc:
-        print(f"caregrid: no plan 无可行方案: {exc}", file=sys.stderr)
-        return 3
-    except CaregridError as exc:  # solver time limit (4), solver failure (5), …: one line, the class's exit code
-        print(f"caregrid: {exc.label}: {exc}", file=sys.stderr)
+            return HANDLERS[args.command](args)
+    except CaregridError as exc:
+        _report(f"{exc.label}: {exc}", debug)
         return exc.exit_code
+    except KeyboardInterrupt:
+        _report("interrupted 已中断", debug)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one clear line, the traceback only when asked for
+        first = " ".join(str(exc).split("\n")[0].split())
+        hint = "" if debug else " (run with --debug for the traceback)"
+        _report(f"internal error: {type(exc).__name__}: {first}{hint}", debug)
+        return 1
+
+
+def _report(message: str, debug: bool) -> None:
+    """Print ``caregrid: <message>`` on stderr, after the traceback of the exception being handled with --debug."""
+    if debug:
+        traceback.print_exc()
+    print(f"caregrid: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@
 (here 5 × 2 = 10 variants) on the machine's cores (HiGHS limited to one thread per variant), writes each variant's
 run folder under ``DIR/variants/``, a table ``sweep.csv`` / ``sweep.md`` of the main indicators per variant (variants
 that fail a rule or have no plan are marked) and a trade-off chart ``sweep.png``.
+
+A variant that cannot be planned does not stop the sweep: its row records the error (:class:`ErrorRecord`: class,
+exit code, message, failing rule ids). ``caregrid sweep`` exits non-zero when no variant made a plan.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, PlanningError, SolverError, SolverTimeLimit
+from .errors import CaregridError, ErrorRecord, InputError, PlanningError
 from .runfolder.atomic import atomic_output_dir
 
 #: short names accepted by --set in a sweep
@@ -66,8 +69,9 @@ def _run_variant(args: tuple[str, dict, str, bool]) -> dict:
     scenario_path, overrides, out_dir, single_thread = args
     from .config.scenario import load_scenario
     from .load.city import load_city
-    from .plan.make import make_plan, write_plan
+    from .plan.make import write_plan
     from .units.pipeline import planning_units
+    from .workflow import make_plan
 
     row: dict = {"variant": Path(out_dir).name, **overrides}
     try:
@@ -79,15 +83,8 @@ def _run_variant(args: tuple[str, dict, str, bool]) -> dict:
         units = planning_units(scenario, city)
         plan = make_plan(scenario, city, units)
         write_plan(plan, out_dir)
-    except PlanningError as exc:
-        row.update(status="no plan", passed=False, failed_rules=str(exc)[:300])
-        return row
-    except InputError as exc:
-        row.update(status="input error", passed=False, failed_rules=str(exc)[:300])
-        return row
-    except (SolverTimeLimit, SolverError) as exc:  # the solver ran out of time or failed on this variant: go on
-        row.update(status=exc.label, passed=False, failed_rules=str(exc)[:300])
-        return row
+    except Exception as exc:  # one variant's failure, even a bug, is recorded and the sweep goes on
+        return row | _error_row(exc)
     city_row = plan.indicators[plan.indicators.grid_id == "city"].iloc[0]
     failed = plan.compliance.loc[~plan.compliance["passed"], "rule_id"]
     row.update(
@@ -104,8 +101,29 @@ def _run_variant(args: tuple[str, dict, str, bool]) -> dict:
         beds_per_1000=city_row["beds_per_1000"],
         population_cv=city_row["population_cv"],
         solve_s=(plan.record.get("timings") or {}).get("solve_s"),
+        exit_code=0,
+        error="",
     )
     return row
+
+
+#: status shown for a variant without a plan, by error class (others: "error")
+ERROR_STATUS = {PlanningError: "no plan", InputError: "input error"}
+
+
+def _error_row(exc: Exception) -> dict:
+    """Sweep-table fields of a variant that failed: status, the failing rule ids, exit code and message."""
+    rec = ErrorRecord.of(exc)
+    # a time limit or solver failure is named by its own label ("time limit 求解超时", …)
+    default = exc.label if isinstance(exc, CaregridError) else "internal error"
+    status = next((s for cls, s in ERROR_STATUS.items() if isinstance(exc, cls)), default)
+    return {
+        "status": status,
+        "passed": False,
+        "failed_rules": ";".join(rec.rule_ids),
+        "exit_code": rec.exit_code,
+        "error": f"{rec.kind}: {rec.message}"[:300],
+    }
 
 
 def run_sweep(
@@ -115,7 +133,7 @@ def run_sweep(
     combos = variants(settings)
     out = Path(out)
     jobs = jobs or os.cpu_count() or 1
-    with atomic_output_dir(out, preserve=()) as tmp:
+    with atomic_output_dir(out, preserve=(), kind="sweep") as tmp:
         (tmp / "variants").mkdir(exist_ok=True)
         tasks = [
             (str(scenario_path), o, str(tmp / "variants" / variant_name(k, o)), jobs > 1) for k, o in enumerate(combos)

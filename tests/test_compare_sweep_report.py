@@ -88,7 +88,7 @@ def test_sweep_marks_failing_variants(tmp_path):
     ok, bad = table.iloc[0], table.iloc[1]
     assert ok.passed and ok.status == "optimal"
     # the embedded Panjin roster has 2 units with a secondary hospital: 3 grids cannot all satisfy rule 3
-    assert not bad.passed and bad.status == "no plan" and "rule 3" in bad.failed_rules
+    assert not bad.passed and bad.status == "no plan" and bad.failed_rules == "R3.member" and bad.exit_code == 3
     assert (out / "sweep.png").stat().st_size > 10_000
     assert "**FAILS**" in (out / "sweep.md").read_text(encoding="utf-8")
     v1 = out / "variants" / table.variant[0]

@@ -124,7 +124,7 @@ def test_bad_input_exits_2_with_message_on_stderr(tmp_path, capsys, facility_csv
     rc = cli.main(["validate", str(scenario)])
     out, err = capsys.readouterr()
     assert rc == 2
-    assert err.startswith("caregrid: error: ")
+    assert err.startswith("caregrid: error 输入错误: ")  # InputError.label
     assert f"{bad}: field 'kind': missing column(s) kind in the facilities table" in err
     assert "OK" not in out
     assert not (tmp_path / "default_out").exists()

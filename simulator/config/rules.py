@@ -1,9 +1,16 @@
-"""Rule sets as data (``simulator/rules/<id>.toml``); ``liaoning-2023`` is the default."""
+"""Rule sets as data (``simulator/config/rules/<id>.toml``); ``liaoning-2023`` is the default.
+
+A rule file holds the thresholds (tables ``[grids]``, ``[lead]``, ``[members]``, …) and the rule catalogue
+(``[[catalogue]]``): every rule id with its English and Chinese text and the short wording pre-check messages use.
+No rule text lives in the code; adding a province's rules means adding one TOML file.
+"""
 
 from __future__ import annotations
 
+import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -11,23 +18,72 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, RuleFailure
+
+#: rule ids the code checks or reports (compliance, pre-checks); every rule file's catalogue must define them
+CHECKED_RULE_IDS = (
+    "R1.grids",
+    "R1.coverage",
+    "R2.one_group_per_grid",
+    "R2.lead",
+    "R3.member",
+    "R4.collaborating",
+    "R5.outpatient",
+    "R5.beds",
+    "R5.primary_care",
+    "R6.contiguous",
+    "S.population",
+    "S.beds_per_1000",
+)
+CATALOGUE_FIELDS = ("id", "scope", "label", "text_en", "text_zh", "short_en")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class RuleText:
+    """One entry of the rule catalogue, with ``{table.key}`` placeholders already filled in.
+
+    Parameters
+    ----------
+    id : rule id, e.g. ``"R3.member"`` (the ``rule_id`` column of ``compliance.csv``)
+    scope : ``"city"`` (one row per plan) or ``"grid"`` (one row per grid)
+    label : how messages name the rule, e.g. ``"rule 3"``
+    text_en, text_zh : the rule in English and Chinese (``rule_en`` / ``rule_zh`` of ``compliance.csv``)
+    short_en : short requirement wording used inside pre-check messages
+    """
+
+    id: str
+    scope: str
+    label: str
+    text_en: str
+    text_zh: str
+    short_en: str
 
 
 @dataclass(frozen=True)
 class RuleSet:
-    """A province's rules; fields mirror the TOML tables (see ``rules/liaoning-2023.toml``)."""
+    """A province's rules; ``raw`` mirrors the TOML tables, ``catalogue`` maps rule id → :class:`RuleText`."""
 
     id: str
     title: str
     raw: dict[str, Any]
+    catalogue: Mapping[str, RuleText] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> Any:
         return self.raw[key]
 
     @property
     def min_grids(self) -> int:
+        """Fewest grids a city may have (``grids.min_count``)."""
         return int(self.raw["grids"]["min_count"])
+
+    def text(self, rule_id: str) -> RuleText:
+        """Catalogue entry of ``rule_id`` (``KeyError`` for an id the rule file does not define)."""
+        return self.catalogue[rule_id]
+
+    def failure(self, rule_id: str, facts: str, fix: str = "") -> RuleFailure:
+        """A :class:`RuleFailure` whose message reads ``"<label> fails: <facts>"`` (e.g. ``rule 3 fails: …``)."""
+        return RuleFailure(rule_id, f"{self.text(rule_id).label} fails: {facts}", fix)
 
 
 def available_rule_sets() -> list[str]:
@@ -35,20 +91,68 @@ def available_rule_sets() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
+def _fill(source: str | None, text: str, raw: dict[str, Any], where: str) -> str:
+    """Replace ``{table.key}`` in ``text`` by that value of the rule file (integers plainly, floats with ``g``)."""
+
+    def value(m: re.Match) -> str:
+        table, key = m.group(1), m.group(2)
+        try:
+            v = raw[table][key]
+        except (KeyError, TypeError):
+            raise InputError(source, f"{where} names {{{table}.{key}}}, which the rule file does not define",
+                             field="catalogue") from None
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    return _PLACEHOLDER.sub(value, text)
+
+
+def _catalogue(source: str | None, raw: dict[str, Any]) -> dict[str, RuleText]:
+    """Parse and check ``[[catalogue]]``: every field present, ids unique, every checked rule id defined."""
+    entries = raw.get("catalogue")
+    if not isinstance(entries, list):
+        raise InputError(source, "the rule file has no [[catalogue]] of rule ids and texts", field="catalogue")
+    out: dict[str, RuleText] = {}
+    for k, entry in enumerate(entries):
+        missing = [f for f in CATALOGUE_FIELDS if not isinstance(entry.get(f), str)]
+        if missing:
+            raise InputError(source, f"[[catalogue]] entry {k + 1} lacks text field(s) {', '.join(missing)}",
+                             field="catalogue")
+        if entry["id"] in out:
+            raise InputError(source, f"rule id {entry['id']} is defined twice in [[catalogue]]", field="catalogue")
+        if entry["scope"] not in ("city", "grid"):
+            raise InputError(source, f"rule {entry['id']}: scope must be \"city\" or \"grid\", got {entry['scope']!r}",
+                             field="catalogue")
+        texts = {f: _fill(source, entry[f], raw, f"rule {entry['id']} {f}") for f in CATALOGUE_FIELDS}
+        out[entry["id"]] = RuleText(**texts)
+    absent = [r for r in CHECKED_RULE_IDS if r not in out]
+    if absent:
+        raise InputError(source, f"[[catalogue]] lacks rule id(s) {', '.join(absent)}", field="catalogue")
+    return out
+
+
 def load_rules(name_or_path: str) -> RuleSet:
-    """Load a packaged rule set by id (``liaoning-2023``) or a rule file by path."""
+    """Load a packaged rule set by id (``liaoning-2023``) or a rule file by path.
+
+    Raises
+    ------
+    InputError
+        unknown id, or a catalogue that lacks a rule id the code checks, a text field, or names an unknown threshold
+    """
     path = Path(name_or_path)
     if path.suffix == ".toml" and path.exists():
-        text = path.read_text(encoding="utf-8")
+        text, source = path.read_text(encoding="utf-8"), str(path)
     else:
         res = resources.files("simulator.config") / "rules" / f"{name_or_path}.toml"
         if not res.is_file():
             raise InputError(
                 None, f"unknown rule set {name_or_path!r}; available: {', '.join(available_rule_sets())}", field="rules"
             )
-        text = res.read_text(encoding="utf-8")
-    raw = tomllib.loads(text)
-    return RuleSet(id=raw["id"], title=raw.get("title", raw["id"]), raw=raw)
+        text, source = res.read_text(encoding="utf-8"), f"rules/{name_or_path}.toml"
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(source, f"not valid TOML: {exc}") from None
+    return RuleSet(id=raw["id"], title=raw.get("title", raw["id"]), raw=raw, catalogue=_catalogue(source, raw))
 
 
 def eligible_leads(facilities: gpd.GeoDataFrame, rules: RuleSet, allow_enterprise: bool) -> np.ndarray:

@@ -98,7 +98,7 @@ class Solver:
 
 
 @dataclass
-class Plan:
+class PlanSettings:
     """How the plan is made: ``optimise``, ``fixed_leads`` (``leads``) or ``given_layout`` (``layout``)."""
 
     mode: str = "optimise"
@@ -125,7 +125,7 @@ class Scenario:
     grids: Grids = field(default_factory=Grids)
     travel: Travel = field(default_factory=Travel)
     solver: Solver = field(default_factory=Solver)
-    plan: Plan = field(default_factory=Plan)
+    plan: PlanSettings = field(default_factory=PlanSettings)
     path: Path | None = None
 
     def facility_files(self) -> list[tuple[Path, str | None]]:
@@ -165,7 +165,7 @@ _SECTIONS = {
     "grids": Grids,
     "travel": Travel,
     "solver": Solver,
-    "plan": Plan,
+    "plan": PlanSettings,
 }
 _TOP = ("name", "city", "data", "districts", "rules", "output", "description")
 

@@ -1,8 +1,17 @@
-"""Rule compliance of a plan: one row per rule per grid and per city (``compliance.csv``)."""
+"""Rule compliance of a plan: one row per rule per grid and per city (``compliance.csv``).
+
+One small check per rule (GerryChain ``Validator`` style): each reads the :class:`~.partition.GridPartition` and a
+:class:`RuleContext` and returns an :class:`Outcome` (what is required, what the plan has, passed or not), or
+``None`` where the rule does not apply. :data:`CITY_CHECKS` and :data:`GRID_CHECKS` register them by rule id; the
+rule texts come from the rule file's catalogue (:meth:`simulator.config.rules.RuleSet.text`), never from here.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 
 import geopandas as gpd
 import numpy as np
@@ -10,15 +19,199 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..config.rules import RuleSet, eligible_leads, required_members
-from ..plan.groups import grid_sort_key
-from ..units.graph import components_per_grid
+from .partition import GROUP_ROLES, GridPartition
 
 COLUMNS = ["rule_id", "scope", "rule_en", "rule_zh", "required", "actual", "passed"]
 
 
-def grid_components(unit_grid: np.ndarray, adjacency: sp.csr_matrix) -> dict[str, int]:
-    """Number of connected pieces of each grid, keyed by the grid label as text."""
-    return {str(g): c for g, c in components_per_grid(unit_grid, adjacency).items()}
+@dataclass(frozen=True)
+class Outcome:
+    """Result of one rule check for one scope: ``required`` and ``actual`` as the table shows them."""
+
+    required: str
+    actual: object
+    passed: bool
+
+
+@dataclass
+class RuleContext:
+    """What the checks need besides the partition: the rule set and the scenario's switches and bounds.
+
+    Parameters
+    ----------
+    rules : the rule set (thresholds and catalogue)
+    allow_enterprise : the scenario lets enterprise-owned tertiary hospitals lead
+    census_population : residents the grids must cover (census total when the population is modelled); ``None``:
+        the units' own total
+    pop_bounds : scenario bounds on grid population (residents), either may be ``None``
+    min_beds_per_1000 : scenario minimum of group beds per 1,000 residents, or ``None``
+    """
+
+    partition: GridPartition
+    rules: RuleSet
+    allow_enterprise: bool
+    census_population: int | None = None
+    pop_bounds: tuple[float | None, float | None] = (None, None)
+    min_beds_per_1000: float | None = None
+
+    @cached_property
+    def eligible(self) -> np.ndarray:
+        """Facilities allowed to lead under the scenario's enterprise switch."""
+        return eligible_leads(self.partition.facilities, self.rules, self.allow_enterprise)
+
+    @cached_property
+    def strictly_eligible(self) -> np.ndarray:
+        """Facilities allowed to lead without the enterprise switch."""
+        return eligible_leads(self.partition.facilities, self.rules, False)
+
+    @cached_property
+    def required_member(self) -> np.ndarray:
+        """Facilities that satisfy rule 3 (secondary comprehensive hospital or continuing care)."""
+        return required_members(self.partition.facilities, self.rules)
+
+
+CityCheck = Callable[[RuleContext], Outcome]
+GridCheck = Callable[[RuleContext, str], Outcome | None]
+
+
+# ------------------------------------------------------------------------------------------------ city rules
+def grid_count(ctx: RuleContext) -> Outcome:
+    """R1.grids: the city has at least ``grids.min_count`` grids."""
+    n, n_min = len(ctx.partition.grids), ctx.rules.min_grids
+    return Outcome(f">= {n_min}", n, n >= n_min)
+
+
+def coverage(ctx: RuleContext) -> Outcome:
+    """R1.coverage: every resident lives in exactly one grid that has a medical group."""
+    p = ctx.partition
+    assigned = np.isin(p.unit_grid, p.led_grids)
+    covered = float(p.population[assigned].sum())
+    total = float(p.population.sum()) if ctx.census_population is None else float(ctx.census_population)
+    return Outcome(
+        f"{total:,.0f}", f"{covered:,.0f} in grids with a group", bool(assigned.all()) and abs(covered - total) < 0.5
+    )
+
+
+def one_group_per_grid(ctx: RuleContext) -> Outcome:
+    """R2.one_group_per_grid: as many distinct leads as grids."""
+    p = ctx.partition
+    distinct = len(set(p.grid_lead.values()))
+    return Outcome(
+        f"{len(p.grids)} groups with distinct leads", f"{distinct} groups with distinct leads", distinct == len(p.grids)
+    )
+
+
+# ------------------------------------------------------------------------------------------------ grid rules
+def lead_eligible(ctx: RuleContext, g: str) -> Outcome:
+    """R2.lead: the grid's lead is eligible (an enterprise-owned lead allowed by the switch is flagged)."""
+    p = ctx.partition
+    if g not in p.grid_lead:
+        return Outcome("eligible lead", "none in the grid", False)
+    li = p.lead_row(g)
+    lead = p.facilities.iloc[li]
+    desc = f"{lead['name']} ({lead['grade'] or lead['level']}, {lead['kind']}, {lead['ownership']})"
+    if ctx.eligible[li] and not ctx.strictly_eligible[li]:
+        desc += "; enterprise-owned lead, allowed by the scenario switch 企业办医院牵头（方案允许）"
+    return Outcome("eligible lead", desc, bool(ctx.eligible[li]))
+
+
+def required_member(ctx: RuleContext, g: str) -> Outcome:
+    """R3.member: at least ``members.min_required`` secondary comprehensive / continuing-care members."""
+    p = ctx.partition
+    fid = p.facilities["facility_id"].to_numpy()
+    n_req = int(ctx.required_member[np.isin(fid, p.group_ids(g))].sum())
+    need = ctx.rules["members"]["min_required"]
+    return Outcome(f">= {need}", n_req, n_req >= need)
+
+
+def collaborating(ctx: RuleContext, g: str) -> Outcome:
+    """R4.collaborating: at least ``collaborating.min_per_group`` collaborating units."""
+    n_col = len(ctx.partition.group_ids(g, ("collaborating",)))
+    need = ctx.rules["collaborating"]["min_per_group"]
+    return Outcome(f">= {need}", n_col, n_col >= need)
+
+
+def _reservation(ctx: RuleContext, g: str, share: float, capacity_col: str, reserved_col: str) -> Outcome:
+    """Rule 5: the lead's reservation (``share`` of ``capacity_col``) reaches the grid's primary-care members."""
+    p = ctx.partition
+    cap = p.facilities.iloc[p.lead_row(g)][capacity_col]
+    if not np.isfinite(cap):
+        return Outcome(f"{share:.3f} × capacity", "no data (capacity unknown)", False)
+    need = math.ceil(share * cap - 1e-9)
+    f = p.facilities
+    pcs = f.facility_id.isin(p.group_ids(g, ("member",))) & f.kind.isin(ctx.rules["referral"]["primary_care_kinds"])
+    alloc = f.loc[pcs, reserved_col].sum()
+    return Outcome(f">= {need} (of {cap:.0f})", f"{alloc:.0f} allocated to primary care", bool(alloc >= need))
+
+
+def outpatient_reserved(ctx: RuleContext, g: str) -> Outcome:
+    """R5.outpatient: ≥ ``referral.outpatient_share`` of the lead's daily outpatient slots go to primary care."""
+    share = ctx.rules["referral"]["outpatient_share"]
+    return _reservation(ctx, g, share, "outpatient_daily", "reserved_outpatient_slots")
+
+
+def beds_reserved(ctx: RuleContext, g: str) -> Outcome:
+    """R5.beds: ≥ ``referral.bed_share`` of the lead's beds go to primary care."""
+    return _reservation(ctx, g, ctx.rules["referral"]["bed_share"], "beds", "reserved_beds")
+
+
+def contiguous(ctx: RuleContext, g: str) -> Outcome:
+    """R6.contiguous: the grid is one connected piece of units."""
+    pieces = ctx.partition.pieces[g]
+    return Outcome("1 piece", f"{pieces} piece(s)", pieces == 1)
+
+
+def population_bounds(ctx: RuleContext, g: str) -> Outcome | None:
+    """S.population: grid residents within the scenario's bounds (only when the scenario sets one)."""
+    lo, hi = ctx.pop_bounds
+    if lo is None and hi is None:
+        return None
+    gpop = ctx.partition.population_of[g]
+    ok = (lo is None or gpop >= lo - 0.5) and (hi is None or gpop <= hi + 0.5)
+    return Outcome(f"{lo or 0:,.0f}–{hi or float('inf'):,.0f}", f"{gpop:,.0f}", ok)
+
+
+def beds_per_1000(ctx: RuleContext, g: str) -> Outcome | None:
+    """S.beds_per_1000: group beds per 1,000 residents reach the scenario's minimum (only when it sets one)."""
+    if ctx.min_beds_per_1000 is None:
+        return None
+    p = ctx.partition
+    beds = p.facilities.loc[p.facilities.facility_id.isin(p.group_ids(g, GROUP_ROLES)), "beds"].sum()
+    gpop = p.population_of[g]
+    rate = beds / gpop * 1000 if gpop else float("nan")
+    return Outcome(f">= {ctx.min_beds_per_1000}", f"{rate:.2f}", bool(rate >= ctx.min_beds_per_1000 - 1e-9))
+
+
+#: city-wide checks, in the order of the table's first rows
+CITY_CHECKS: dict[str, CityCheck] = {
+    "R1.grids": grid_count,
+    "R1.coverage": coverage,
+    "R2.one_group_per_grid": one_group_per_grid,
+}
+#: per-grid checks, in the order of each grid's rows
+GRID_CHECKS: dict[str, GridCheck] = {
+    "R2.lead": lead_eligible,
+    "R3.member": required_member,
+    "R4.collaborating": collaborating,
+    "R5.outpatient": outpatient_reserved,
+    "R5.beds": beds_reserved,
+    "R6.contiguous": contiguous,
+    "S.population": population_bounds,
+    "S.beds_per_1000": beds_per_1000,
+}
+#: the only check a grid without a lead gets: it has no group, so the group rules have nothing to judge
+LEADLESS_CHECKS = ("R2.lead",)
+
+
+def check_rules(ctx: RuleContext) -> list[tuple[str, str, Outcome]]:
+    """Run every check: ``(rule id, scope, outcome)`` for the city, each led grid, then each grid without a lead."""
+    out = [(rid, "city", check(ctx)) for rid, check in CITY_CHECKS.items()]
+    p = ctx.partition
+    for g in p.led_grids:
+        out += [(rid, g, o) for rid, check in GRID_CHECKS.items() if (o := check(ctx, g)) is not None]
+    for g in (g for g in p.grids if g not in p.grid_lead):
+        out += [(rid, g, GRID_CHECKS[rid](ctx, g)) for rid in LEADLESS_CHECKS]
+    return out
 
 
 def compliance_table(
@@ -35,185 +228,27 @@ def compliance_table(
     pop_bounds: tuple[float | None, float | None] = (None, None),
     min_beds_per_1000: float | None = None,
 ) -> pd.DataFrame:
-    """Check every rule of ``rules`` on a plan; returns the table with columns :data:`COLUMNS`."""
-    rows = []
-    grids = sorted(grid_lead, key=grid_sort_key)
-    # a planner's layout may hold grids without an eligible lead: they count as grids but form no group
-    all_grids = sorted({str(g) for g in unit_grid} | set(grids), key=grid_sort_key)
-    n_min = rules.min_grids
-    rows.append(
-        (
-            "R1.grids",
-            "city",
-            f"At least {n_min} grids",
-            f"至少{n_min}个网格",
-            f">= {n_min}",
-            len(all_grids),
-            len(all_grids) >= n_min,
-        )
-    )
-    pop = units["population"].to_numpy(dtype=float)
-    assigned = np.isin(unit_grid, grids)
-    covered = float(pop[assigned].sum())
-    total = float(pop.sum()) if census_population is None else float(census_population)
-    rows.append(
-        (
-            "R1.coverage",
-            "city",
-            "Grids cover every resident, each in exactly one grid with a medical group",
-            "网格覆盖全部常住人口，每位居民仅属一个网格（且网格有医疗集团）",
-            f"{total:,.0f}",
-            f"{covered:,.0f} in grids with a group",
-            bool(assigned.all()) and abs(covered - total) < 0.5,
-        )
-    )
-    leads = list(grid_lead.values())
-    rows.append(
-        (
-            "R2.one_group_per_grid",
-            "city",
-            "One medical group per grid, each with its own lead",
-            "每个网格组建一个医疗集团",
-            f"{len(all_grids)} groups with distinct leads",
-            f"{len(set(leads))} groups with distinct leads",
-            len(set(leads)) == len(all_grids),
-        )
-    )
+    """Check every rule of ``rules`` on a plan; returns the table with columns :data:`COLUMNS`.
 
-    fid = facilities["facility_id"].to_numpy()
-    eligible = eligible_leads(facilities, rules, allow_enterprise)
-    strict = eligible_leads(facilities, rules, False)
-    req = required_members(facilities, rules)
-    comps = grid_components(unit_grid, adjacency)
-    share_o, share_b = rules["referral"]["outpatient_share"], rules["referral"]["bed_share"]
-    for g in grids:
-        li = int(np.flatnonzero(fid == grid_lead[g])[0])
-        lead = facilities.iloc[li]
-        desc = f"{lead['name']} ({lead['grade'] or lead['level']}, {lead['kind']}, {lead['ownership']})"
-        if eligible[li] and not strict[li]:
-            desc += "; enterprise-owned lead, allowed by the scenario switch 企业办医院牵头（方案允许）"
-        rows.append(
-            (
-                "R2.lead",
-                g,
-                "Led by a tertiary (三级) comprehensive or TCM hospital at city or district level",
-                "由市级或区级三级综合医院（含中医医院）牵头",
-                "eligible lead",
-                desc,
-                bool(eligible[li]),
-            )
-        )
-        members = groups[(groups.grid_id == g) & groups.role.isin(["member", "lead"])]["facility_id"]
-        n_req = int(req[np.isin(fid, members.to_numpy())].sum())
-        need = rules["members"]["min_required"]
-        rows.append(
-            (
-                "R3.member",
-                g,
-                "At least one secondary comprehensive hospital or continuing-care facility "
-                "(rehab, nursing) inside the grid",
-                "至少包含1家二级综合医院或接续性医疗机构（康复、护理）",
-                f">= {need}",
-                n_req,
-                n_req >= need,
-            )
-        )
-        n_col = int(((groups.grid_id == g) & (groups.role == "collaborating")).sum())
-        need_c = rules["collaborating"]["min_per_group"]
-        rows.append(
-            (
-                "R4.collaborating",
-                g,
-                "At least one collaborating unit (provincial hospital / regional medical centre)",
-                "至少1家协作单位（省级医院/区域医疗中心）",
-                f">= {need_c}",
-                n_col,
-                n_col >= need_c,
-            )
-        )
-        for rid, col, cap_col, share, en, zh in (
-            (
-                "R5.outpatient",
-                "reserved_outpatient_slots",
-                "outpatient_daily",
-                share_o,
-                "Lead reserves ≥ 1/3 of daily outpatient slots for primary-care referrals",
-                "牵头医院≥1/3门诊号源下沉基层",
-            ),
-            (
-                "R5.beds",
-                "reserved_beds",
-                "beds",
-                share_b,
-                "Lead reserves ≥ 1/4 of beds for primary-care referrals",
-                "牵头医院≥1/4住院床位下沉基层",
-            ),
-        ):
-            cap = lead[cap_col]
-            if not np.isfinite(cap):
-                rows.append((rid, g, en, zh, f"{share:.3f} × capacity", "no data (capacity unknown)", False))
-                continue
-            need_r = math.ceil(share * cap - 1e-9)
-            pcs = groups[(groups.grid_id == g) & (groups.role == "member")]["facility_id"]
-            alloc = facilities.loc[
-                facilities.facility_id.isin(pcs) & facilities.kind.isin(rules["referral"]["primary_care_kinds"]), col
-            ].sum()
-            rows.append(
-                (
-                    rid,
-                    g,
-                    en,
-                    zh,
-                    f">= {need_r} (of {cap:.0f})",
-                    f"{alloc:.0f} allocated to primary care",
-                    bool(alloc >= need_r),
-                )
-            )
-        rows.append(
-            (
-                "R6.contiguous",
-                g,
-                "Grid is one connected piece of planning units",
-                "网格连片（地域相连）",
-                "1 piece",
-                f"{comps[g]} piece(s)",
-                comps[g] == 1,
-            )
-        )
-        gpop = float(pop[unit_grid == g].sum())
-        lo, hi = pop_bounds
-        if lo is not None or hi is not None:
-            ok = (lo is None or gpop >= lo - 0.5) and (hi is None or gpop <= hi + 0.5)
-            rows.append(
-                (
-                    "S.population",
-                    g,
-                    "Grid population within the scenario's bounds",
-                    "网格人口在方案范围内",
-                    f"{lo or 0:,.0f}–{hi or float('inf'):,.0f}",
-                    f"{gpop:,.0f}",
-                    ok,
-                )
-            )
-        if min_beds_per_1000 is not None:
-            beds = facilities.loc[
-                facilities.facility_id.isin(
-                    groups[(groups.grid_id == g) & groups.role.isin(["member", "lead"])]["facility_id"]
-                ),
-                "beds",
-            ].sum()
-            rate = beds / gpop * 1000 if gpop else float("nan")
-            rows.append(
-                (
-                    "S.beds_per_1000",
-                    g,
-                    "Group beds per 1,000 residents",
-                    "每千人口集团床位数",
-                    f">= {min_beds_per_1000}",
-                    f"{rate:.2f}",
-                    bool(rate >= min_beds_per_1000 - 1e-9),
-                )
-            )
+    Parameters
+    ----------
+    units : planning units (``population``, residents)
+    unit_grid : (n,) grid id per unit
+    adjacency : (n, n) unit adjacency incl. exclave bridges
+    grid_lead : grid id → lead facility id (grids of a layout without an eligible lead are absent)
+    facilities, groups : the plan's facilities (with ``reserved_*`` columns) and ``groups.csv`` table
+    rules : rule set; its catalogue gives ``rule_en`` / ``rule_zh``
+    allow_enterprise, census_population, pop_bounds, min_beds_per_1000 : see :class:`RuleContext`
+    """
+    partition = GridPartition(
+        np.asarray(unit_grid).astype(str), adjacency, units["population"].to_numpy(dtype=float), dict(grid_lead),
+        facilities, groups,
+    )
+    ctx = RuleContext(partition, rules, allow_enterprise, census_population, pop_bounds, min_beds_per_1000)
+    rows = []
+    for rid, scope, o in check_rules(ctx):
+        text = rules.text(rid)
+        rows.append((rid, scope, text.text_en, text.text_zh, o.required, o.actual, o.passed))
     df = pd.DataFrame(rows, columns=COLUMNS)
     df["actual"] = df["actual"].astype(str)
     return df

@@ -8,6 +8,7 @@ the facilities of a grid carry none of them the value is ``None`` ("no data"), n
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -15,8 +16,8 @@ import scipy.sparse as sp
 import shapely
 
 from ..config.rules import RuleSet
-from ..plan.groups import grid_sort_key
 from ..units.planning_units import equal_area_crs
+from .partition import GridPartition
 
 CITY = "city"
 
@@ -79,6 +80,111 @@ def _readiness(fac: pd.DataFrame, pop: float, targets: dict) -> dict:
     return out
 
 
+@dataclass
+class _Facts:
+    """Per-unit and per-facility arrays shared by every indicator row (built once per plan)."""
+
+    partition: GridPartition
+    units: pd.DataFrame
+    facilities: pd.DataFrame
+    referrals: pd.DataFrame
+    travel: np.ndarray  # (n,) minutes to the unit's own lead (NaN without a lead)
+    fgrid: np.ndarray  # (f,) grid id of each facility ("" outside the planning area)
+    role: np.ndarray
+    beds: np.ndarray
+    slots: np.ndarray
+    is_pc: np.ndarray  # (f,) primary-care kinds
+    pc_time: np.ndarray  # (n,) minutes to the nearest in-grid primary-care facility
+    other: np.ndarray  # (n,) the nearest of the plan's leads leads another grid
+    extra: np.ndarray  # (n,) minutes lost to that: own-lead minutes − nearest-lead minutes
+    compactness: dict[str, float]
+
+
+def _primary_care_minutes(p: GridPartition, is_pc: np.ndarray, fgrid: np.ndarray, minutes: Callable) -> np.ndarray:
+    """Minutes from each unit to its nearest in-grid primary-care facility (``inf`` where the grid has none)."""
+    pc_time = np.full(len(p.unit_grid), np.inf)
+    for g in p.grids:
+        sel = np.flatnonzero(p.unit_grid == g)
+        pcs = np.flatnonzero(is_pc & (fgrid == g))
+        if len(pcs) and len(sel):
+            pc_time[sel] = minutes(sel, pcs).min(axis=1)
+    return pc_time
+
+
+def _nearest_lead_elsewhere(p: GridPartition, travel: np.ndarray, minutes: Callable) -> tuple[np.ndarray, np.ndarray]:
+    """Boundary cost: whether the nearest of the plan's leads is another grid's, and the extra minutes (n,)."""
+    lead_grids = [g for g in p.grids if g in p.grid_lead]
+    lead_idx = np.array([p.lead_row(g) for g in lead_grids])
+    n = len(p.unit_grid)
+    if len(lead_idx):
+        to_leads = minutes(np.arange(n), lead_idx)
+        nearest = np.array(lead_grids)[np.argmin(to_leads, axis=1)]
+        best = to_leads.min(axis=1)
+    else:
+        nearest, best = np.full(n, ""), np.full(n, np.nan)
+    other = nearest != p.unit_grid
+    return other, np.where(other, travel - best, 0.0)
+
+
+def _compactness(grid: np.ndarray, unit_geometry) -> dict[str, float]:
+    """Polsby–Popper of each grid's dissolved polygon (equal-area projection); empty without geometry."""
+    if unit_geometry is None:
+        return {}
+    import geopandas as gpd
+
+    gs = gpd.GeoSeries(unit_geometry, crs="EPSG:4326")
+    laea = equal_area_crs(gs)
+    dissolved = gpd.GeoDataFrame({"grid_id": grid}, geometry=gs.to_numpy(), crs="EPSG:4326").dissolve("grid_id")
+    return dict(zip(dissolved.index, polsby_popper(dissolved.to_crs(laea).geometry.to_numpy()), strict=True))
+
+
+def _per(total: np.ndarray, mask: np.ndarray, scale: float) -> float:
+    """``nansum(total[mask]) × scale``, or NaN when no selected facility has a figure (no data, not zero)."""
+    return float(np.nansum(total[mask]) * scale) if np.isfinite(total[mask]).any() else np.nan
+
+
+def _grid_row(x: _Facts, g: str, access_minutes: float, primary_care_minutes: float, targets: dict) -> dict:
+    """Indicators of grid ``g``, or of the whole city for ``g == CITY``."""
+    p = x.partition
+    pop = p.population
+    city = g == CITY
+    sel = np.ones(len(pop), bool) if city else p.unit_grid == g
+    in_group = np.isin(x.role, ["lead", "member", "cross_grid"]) & ((x.fgrid != "") if city else (x.fgrid == g))
+    gpop = pop[sel].sum()
+    per1000 = 1000 / gpop if gpop else np.nan
+    tert = in_group & (x.facilities["level"].to_numpy() == "tertiary")
+    ref = x.referrals if city else x.referrals[x.referrals["grid_id"] == g]
+    away = sel & x.other
+    a, b, cut = p.cut_edges
+    pp = x.compactness
+    row = {
+        "grid_id": g,
+        "lead_facility_id": "" if city else p.grid_lead.get(g, ""),
+        "population": float(gpop),
+        "area_km2": float(x.units["area_km2"].to_numpy()[sel].sum()),
+        "units": int(sel.sum()),
+        "population_share": float(gpop / pop.sum()) if pop.sum() else np.nan,
+        **_access(x.travel[sel], pop[sel], access_minutes),
+        "share_within_primary_care": float(pop[sel & (x.pc_time <= primary_care_minutes)].sum() / gpop)
+        if gpop
+        else np.nan,
+        "beds_per_1000": _per(x.beds, in_group, per1000),
+        "tertiary_beds_per_1000": _per(x.beds, tert, per1000),
+        "outpatient_slots_per_1000": _per(x.slots, in_group, per1000),
+        "reserved_slots_per_10000": float(ref["reserved_outpatient_slots"].sum() / gpop * 1e4) if gpop else np.nan,
+        "reserved_beds_per_10000": float(ref["reserved_beds"].sum() / gpop * 1e4) if gpop else np.nan,
+        "primary_care_members": int((x.is_pc & in_group).sum()),
+        "share_nearest_lead_elsewhere": float(pop[away].sum() / gpop) if gpop else np.nan,
+        "extra_min_nearest_lead_elsewhere": float((x.extra[away] * pop[away]).sum() / pop[away].sum())
+        if pop[away].sum()
+        else 0.0,
+        "polsby_popper": (float(np.mean(list(pp.values()))) if pp else np.nan) if city else float(pp.get(g, np.nan)),
+        "cut_edges": int(cut.sum()) if city else int((cut & ((p.unit_grid[a] == g) | (p.unit_grid[b] == g))).sum()),
+    }
+    row.update(_readiness(x.facilities.loc[in_group], gpop, targets))
+    return row
+
+
 def compute_indicators(
     units: pd.DataFrame,
     facilities: pd.DataFrame,
@@ -105,103 +211,39 @@ def compute_indicators(
     access_minutes : threshold for "within reach of the lead" (scenario ``travel.access_minutes``)
     primary_care_minutes : the 15-minute medical service circle 15分钟医疗服务圈
     """
-    grid = units["grid_id"].to_numpy().astype(str)
-    pop = units["population"].to_numpy(dtype=float)
-    travel = units["travel_min_to_lead"].to_numpy(dtype=float)
-    grids = sorted(set(grid), key=grid_sort_key)
-    fid = facilities["facility_id"].to_numpy()
-    fgrid = facilities["grid_id"].fillna("").astype(str).to_numpy()
-    role = facilities["role"].to_numpy()
-    beds = pd.to_numeric(facilities["beds"], errors="coerce").to_numpy()
-    slots = pd.to_numeric(facilities["outpatient_daily"], errors="coerce").to_numpy()
     for col in ("doctors", "nurses", "ambulances", "ambulances_negative_pressure", "aeds"):
         if col not in facilities:
             facilities = facilities.assign(**{col: np.nan})
-    pc_kinds = rules["referral"]["primary_care_kinds"]
-    is_pc = facilities["kind"].isin(pc_kinds).to_numpy()
-    leads = groups.loc[groups["role"] == "lead"].set_index("grid_id")["facility_id"].to_dict()
-    lead_idx = np.array([int(np.flatnonzero(fid == leads[g])[0]) for g in grids if g in leads])
-    lead_grids = [g for g in grids if g in leads]
-
-    # time from each unit to its nearest in-grid primary-care facility
-    pc_time = np.full(len(units), np.inf)
-    for g in grids:
-        sel = np.flatnonzero(grid == g)
-        pcs = np.flatnonzero(is_pc & (fgrid == g))
-        if len(pcs) and len(sel):
-            pc_time[sel] = unit_minutes_to_facility(sel, pcs).min(axis=1)
-    # boundary cost: is the nearest of the plan's leads another grid's lead?
-    if len(lead_idx):
-        to_leads = unit_minutes_to_facility(np.arange(len(units)), lead_idx)
-        nearest = np.array(lead_grids)[np.argmin(to_leads, axis=1)]
-        best = to_leads.min(axis=1)
-    else:
-        nearest, best = np.full(len(units), ""), np.full(len(units), np.nan)
-    other = nearest != grid
-    extra = np.where(other, travel - best, 0.0)
-
-    coo = sp.triu(adjacency, k=1).tocoo()
-    cut = grid[coo.row] != grid[coo.col]
-    pp = {}
-    if unit_geometry is not None:
-        import geopandas as gpd
-
-        gs = gpd.GeoSeries(unit_geometry, crs="EPSG:4326")
-        laea = equal_area_crs(gs)
-        dissolved = gpd.GeoDataFrame({"grid_id": grid}, geometry=gs.to_numpy(), crs="EPSG:4326").dissolve("grid_id")
-        pp = dict(zip(dissolved.index, polsby_popper(dissolved.to_crs(laea).geometry.to_numpy()), strict=True))
-
-    total_pop = pop.sum()
+    p = GridPartition.from_groups(
+        units["grid_id"].to_numpy(), adjacency, units["population"].to_numpy(dtype=float), facilities, groups
+    )
+    travel = units["travel_min_to_lead"].to_numpy(dtype=float)
+    fgrid = facilities["grid_id"].fillna("").astype(str).to_numpy()
+    is_pc = facilities["kind"].isin(rules["referral"]["primary_care_kinds"]).to_numpy()
+    other, extra = _nearest_lead_elsewhere(p, travel, unit_minutes_to_facility)
+    facts = _Facts(
+        partition=p,
+        units=units,
+        facilities=facilities,
+        referrals=referrals,
+        travel=travel,
+        fgrid=fgrid,
+        role=facilities["role"].to_numpy(),
+        beds=pd.to_numeric(facilities["beds"], errors="coerce").to_numpy(),
+        slots=pd.to_numeric(facilities["outpatient_daily"], errors="coerce").to_numpy(),
+        is_pc=is_pc,
+        pc_time=_primary_care_minutes(p, is_pc, fgrid, unit_minutes_to_facility),
+        other=other,
+        extra=extra,
+        compactness=_compactness(p.unit_grid, unit_geometry),
+    )
     targets = rules["targets"]
-    rows = []
-    for g in [*grids, CITY]:
-        sel = np.ones(len(units), bool) if g == CITY else grid == g
-        in_group = np.isin(role, ["lead", "member", "cross_grid"]) & ((fgrid == g) if g != CITY else (fgrid != ""))
-        gpop = pop[sel].sum()
-        per1000 = 1000 / gpop if gpop else np.nan
-        tert = in_group & (facilities["level"].to_numpy() == "tertiary")
-        ref = referrals if g == CITY else referrals[referrals["grid_id"] == g]
-        row = {
-            "grid_id": g,
-            "lead_facility_id": leads.get(g, "") if g != CITY else "",
-            "population": float(gpop),
-            "area_km2": float(units["area_km2"].to_numpy()[sel].sum()),
-            "units": int(sel.sum()),
-            "population_share": float(gpop / total_pop) if total_pop else np.nan,
-            **_access(travel[sel], pop[sel], access_minutes),
-            "share_within_primary_care": float(pop[sel & (pc_time <= primary_care_minutes)].sum() / gpop)
-            if gpop
-            else np.nan,
-            "beds_per_1000": float(np.nansum(beds[in_group]) * per1000)
-            if np.isfinite(beds[in_group]).any()
-            else np.nan,
-            "tertiary_beds_per_1000": float(np.nansum(beds[tert]) * per1000)
-            if np.isfinite(beds[tert]).any()
-            else np.nan,
-            "outpatient_slots_per_1000": float(np.nansum(slots[in_group]) * per1000)
-            if np.isfinite(slots[in_group]).any()
-            else np.nan,
-            "reserved_slots_per_10000": float(ref["reserved_outpatient_slots"].sum() / gpop * 1e4) if gpop else np.nan,
-            "reserved_beds_per_10000": float(ref["reserved_beds"].sum() / gpop * 1e4) if gpop else np.nan,
-            "primary_care_members": int((is_pc & in_group).sum()),
-            "share_nearest_lead_elsewhere": float(pop[sel & other].sum() / gpop) if gpop else np.nan,
-            "extra_min_nearest_lead_elsewhere": float(
-                (extra[sel & other] * pop[sel & other]).sum() / pop[sel & other].sum()
-            )
-            if pop[sel & other].sum()
-            else 0.0,
-            "polsby_popper": float(pp.get(g, np.nan))
-            if g != CITY
-            else float(np.mean(list(pp.values())))
-            if pp
-            else np.nan,
-            "cut_edges": int((cut & ((grid[coo.row] == g) | (grid[coo.col] == g))).sum())
-            if g != CITY
-            else int(cut.sum()),
-        }
-        row.update(_readiness(facilities.loc[in_group], gpop, targets))
-        rows.append(row)
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame([_grid_row(facts, g, access_minutes, primary_care_minutes, targets) for g in [*p.grids, CITY]])
+    return _add_balance(df)
+
+
+def _add_balance(df: pd.DataFrame) -> pd.DataFrame:
+    """Population balance of the grids (coefficient of variation, max/min), on the city row only."""
     gp = df.loc[df.grid_id != CITY, "population"].to_numpy()
     df["population_cv"] = np.nan
     df["population_max_min_ratio"] = np.nan

@@ -1,4 +1,9 @@
-"""Make a plan (optimise / fixed leads / given layout) and write the run folder.
+"""Build a plan: the scenario's mode (optimise / fixed leads / given layout, with or without repair) → grids, leads,
+groups and referrals.
+
+Each mode is a small function (:data:`MODES`); they share the pre-checks (:mod:`.precheck`), one call of the
+optimiser (:func:`_solve`) and the groups (:func:`_finish`). The evaluate stage checks the rules and computes the
+indicators; :func:`simulator.workflow.make_plan` runs both.
 
 Output contract of ``caregrid run SCENARIO --out DIR``:
 
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 import json
 import platform
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -23,23 +28,30 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..config.rules import RuleSet, load_rules, primary_care
+from ..config.rules import RuleSet, load_rules
 from ..config.scenario import Scenario
 from ..errors import CaregridError, InputError, PlanningError, RuleFailure, SolverError, SolverTimeLimit
-from ..evaluate.compliance import compliance_table
-from ..evaluate.indicators import compute_indicators
 from ..load.city import CityData
 from ..load.readers import read_table, read_vector
 from ..optimise import AssignmentResult, ModelSpec, Relaxation, assign_units_to_grids, diagnose_infeasibility
 from ..runfolder.atomic import atomic_output_dir
 from ..travel import RoadNetwork, TravelTimes, adjacency_minutes
 from ..units.planning_units import PlanningUnits, equal_area_crs
-from .groups import Groups, eligible_lead_mask, facility_units, form_groups, grid_labels, required_member_mask
+from .groups import Groups, eligible_lead_mask, facility_units, form_groups, grid_labels
+from .precheck import check_grid_count, check_named_leads_apart, grid_range, precheck
+
+#: columns of the planning units carried into the plan's units layer (grid, lead and travel time are added)
+UNIT_COLUMNS = ["unit_id", "district", "district_name", "population", "population_status", "area_km2", "lon", "lat",
+                "geometry"]
 
 
 @dataclass
 class Plan:
-    """A plan and its evaluation (everything the run folder holds)."""
+    """A plan: grids, leads, groups and referrals (plan stage), and once evaluated its compliance and indicators.
+
+    :func:`simulator.make_plan` returns it evaluated; :func:`build_plan` (this stage alone) leaves ``compliance``
+    and ``indicators`` ``None`` for :func:`simulator.evaluate.evaluate_plan` to fill in.
+    """
 
     scenario: Scenario
     units: gpd.GeoDataFrame
@@ -47,104 +59,59 @@ class Plan:
     facilities: gpd.GeoDataFrame
     groups: pd.DataFrame
     referrals: pd.DataFrame
-    compliance: pd.DataFrame
     record: dict[str, Any]
+    rules: RuleSet | None = None
     adjacency: Any = None
     bridges: np.ndarray | None = None
     moves: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    #: (unit indices, facility indices) → minutes, the travel times the plan was made with
+    travel_minutes: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    compliance: pd.DataFrame | None = None
     indicators: pd.DataFrame | None = None
 
     @property
+    def grid_lead(self) -> dict[str, str]:
+        """Grid id → lead facility id (grids of a planner's layout without an eligible lead are absent)."""
+        return {g: lead for g, lead in zip(self.grids["grid_id"], self.grids["lead_facility_id"], strict=True) if lead}
+
+    @property
     def passed(self) -> bool:
+        """Every rule check passed (needs the evaluation)."""
+        if self.compliance is None:
+            raise ValueError("the plan is not evaluated yet; see simulator.evaluate.evaluate_plan")
         return bool(self.compliance["passed"].all())
 
 
-def _grid_range(scenario: Scenario, rules: RuleSet, n_candidates: int) -> tuple[int, int]:
-    g = scenario.grids
-    if g.count is not None:
-        lo = hi = int(g.count)
-    else:
-        lo = int(g.min) if g.min is not None else rules.min_grids
-        hi = int(g.max) if g.max is not None else max(lo, n_candidates)
-    if lo < rules.min_grids:
-        raise PlanningError(
-            f"the scenario asks for {lo} grid(s); {rules.id} requires at least {rules.min_grids} grids per city"
-        )
-    return lo, hi
+@dataclass
+class _Job:
+    """Inputs every mode shares, and the run record and notes it fills in."""
+
+    scenario: Scenario
+    city: CityData
+    units: PlanningUnits
+    rules: RuleSet
+    fac_unit: np.ndarray  # (f,) unit index of each facility, −1 outside the planning area
+    minutes: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (unit indices, facility indices) → minutes
+    record: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def f(self) -> gpd.GeoDataFrame:
+        """The city's facilities, positional (RangeIndex, guaranteed by load_city): fac_unit and indices use it."""
+        return self.city.facilities
 
 
-def _facts(names: list[str], limit: int = 8) -> str:
-    return ", ".join(names[:limit]) + (" …" if len(names) > limit else "")
+@dataclass
+class _Candidates:
+    """Leads the optimiser may open, the grid count it must reach and what it must keep."""
 
-
-def precheck(
-    city: CityData, units: PlanningUnits, rules: RuleSet, scenario: Scenario, fac_unit: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Check the rules before any model is built; raise :class:`PlanningError` with the facts.
-
-    Returns the candidate lead facility indices and the mask of units holding a rule-3 member.
-    """
-    f = city.facilities
-    allow = scenario.plan.allow_enterprise_leads
-    elig = eligible_lead_mask(f, rules, allow)
-    cand = np.flatnonzero(elig)
-    if scenario.plan.mode == "fixed_leads":
-        ids = scenario.plan.leads
-        unknown = [x for x in ids if x not in set(f["facility_id"])]
-        if unknown:
-            raise InputError(scenario.path, f"unknown lead facility id(s) {', '.join(unknown)}", field="plan.leads")
-        bad = [x for x in ids if not elig[int(np.flatnonzero(f["facility_id"].to_numpy() == x)[0])]]
-        if bad:
-            names = [f.loc[f.facility_id == x, "name"].iat[0] for x in bad]
-            raise PlanningError(
-                f"rule 2 fails: {', '.join(f'{a} {b}' for a, b in zip(bad, names, strict=True))} "
-                f"cannot lead under {rules.id} (must be a tertiary comprehensive/TCM hospital at "
-                "city or district level inside the planning area)"
-            )
-    names = [f"{f['name'].iat[i]} ({f['facility_id'].iat[i]})" for i in cand]
-    area = "、".join(city.area["name"])
-    failures = []  # every failing rule is reported at once, so a planner can fix the data in one pass
-    distinct = np.unique(fac_unit[cand])
-    if len(cand) < rules.min_grids:
-        failures.append(
-            f"rule 2 fails: the planning area ({area}) has {len(cand)} hospital(s) eligible to lead"
-            + (f" ({_facts(names)})" if names else "")
-            + f"; {rules.id} requires at least {rules.min_grids} grids, each led by its own tertiary hospital"
-        )
-    elif len(distinct) < rules.min_grids:
-        failures.append(
-            f"rule 1 fails: the {len(cand)} hospitals eligible to lead ({_facts(names)}) all stand in "
-            f"{len(distinct)} planning unit(s) (their recorded locations coincide: location quality "
-            f"{', '.join(sorted(set(f['location_quality'].iloc[cand])))}); a unit belongs to one grid, so at most "
-            f"{len(distinct)} grid(s) can be led, and {rules.id} requires at least {rules.min_grids}. "
-            "Give the hospitals' real coordinates (facilities file) to plan this area"
-        )
-    req = required_member_mask(f, rules)
-    member_units = np.zeros(len(units), dtype=bool)
-    member_units[fac_unit[req & (fac_unit >= 0)]] = True
-    if member_units.sum() < rules.min_grids:
-        req_names = [f"{f['name'].iat[i]}" for i in np.flatnonzero(req)]
-        failures.append(
-            f"rule 3 fails: every group needs at least one secondary comprehensive hospital or continuing-care "
-            f"facility inside its grid, but the planning area ({area}) has {int(req.sum())} such facilit"
-            f"{'y' if req.sum() == 1 else 'ies'}"
-            + (f" ({_facts(req_names)})" if req_names else "")
-            + f" in {int(member_units.sum())} unit(s), so at most {int(member_units.sum())} grid(s) can comply; "
-            f"{rules.id} requires at least {rules.min_grids} grids"
-        )
-    pc = primary_care(f, rules) & (fac_unit >= 0)
-    pc_units = np.zeros(len(units), dtype=bool)
-    pc_units[fac_unit[pc]] = True
-    if pc_units.sum() < rules.min_grids:
-        failures.append(
-            f"rule 5 fails: each lead refers slots and beds to primary care in its grid, but the planning area ({area})"
-            f" has primary-care facilities in {int(pc_units.sum())} unit(s); {rules.id} requires at least "
-            f"{rules.min_grids} grids"
-        )
-    if failures:
-        raise PlanningError(failures[0] if len(failures) == 1 else "\n  - " + "\n  - ".join(failures))
-    return cand, np.vstack([member_units, pc_units])
+    cand: np.ndarray  # facility indices
+    member_units: np.ndarray  # (2, n): units holding a rule-3 member / primary care
+    lo: int
+    hi: int
+    must_open: np.ndarray | None = None  # (len(cand),) candidates that must lead
+    reference: np.ndarray | None = None  # (n,) candidate per unit of a layout to repair (−1: none)
 
 
 def _versions() -> dict[str, str]:
@@ -196,13 +163,11 @@ def _read_layout(scenario: Scenario, units: gpd.GeoDataFrame) -> np.ndarray:
     return grid.astype(str)
 
 
-def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repair: bool = False) -> Plan:
-    """Run the scenario's mode and evaluate the result. Raises :class:`PlanningError` when no plan exists."""
-    t0 = time.perf_counter()
+def _job(scenario: Scenario, city: CityData, units: PlanningUnits, repair: bool) -> _Job:
+    """Rules, travel times and the run record every mode starts from."""
     rules = load_rules(scenario.rules)
     ug = units.gdf
-    f = city.facilities  # positional (RangeIndex, guaranteed by load_city): fac_unit and candidates index it
-    fac_unit = facility_units(f, ug)
+    f = city.facilities
     tr = scenario.travel
     network = (
         RoadNetwork.load(scenario.input_path(tr.network), tr.network_speed_field, default_speed_kmh=tr.speed_kmh)
@@ -210,87 +175,136 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
         else None
     )
     lon, lat = ug["lon"].to_numpy(), ug["lat"].to_numpy()
-    travel = TravelTimes(lon, lat, f["lon"].to_numpy(), f["lat"].to_numpy(), tr.speed_kmh, tr.circuity, network)
-    minutes = travel.minutes
-
-    mode = scenario.plan.mode
+    times = TravelTimes(lon, lat, f["lon"].to_numpy(), f["lat"].to_numpy(), tr.speed_kmh, tr.circuity, network)
     record: dict[str, Any] = {
         "scenario": scenario.to_dict(),
-        "mode": mode + (" + repair" if repair else ""),
+        "mode": scenario.plan.mode + (" + repair" if repair else ""),
         "rules": rules.id,
         "units": len(ug),
         "unit_notes": units.notes,
         "population_status": str(ug["population_status"].iloc[0]),
     }
-    notes: list[str] = []
-    moves = None
+    return _Job(scenario, city, units, rules, facility_units(f, ug), times.minutes, record)
+
+
+def build_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repair: bool = False) -> Plan:
+    """Run the scenario's mode: the grids, their leads and groups, not yet evaluated (see :class:`Plan`).
+
+    Raises
+    ------
+    PlanningError
+        no plan satisfies the rules (``exc.rule_ids`` names the failing rules)
+    InputError
+        the scenario names unknown leads or an unreadable layout
+    """
+    job = _job(scenario, city, units, repair)
+    mode = scenario.plan.mode
     if mode == "given_layout":
-        layout_grid = _read_layout(scenario, ug)
-        if not repair:
-            # checking a layout reports every failing rule in the compliance table instead of stopping early
-            elig = np.flatnonzero(eligible_lead_mask(f, rules, scenario.plan.allow_enterprise_leads))
-            ref_cand = _layout_leads(layout_grid, elig, f, fac_unit)
-            return _evaluate_given(
-                scenario, city, units, rules, f, fac_unit, layout_grid, ref_cand, elig, minutes, record, notes, t0
-            )
-    cand, member_units = precheck(city, units, rules, scenario, fac_unit)
+        layout_grid = _read_layout(scenario, units.gdf)
+        return _repair_layout(job, layout_grid) if repair else _check_layout(job, layout_grid)
+    return MODES[mode](job)
+
+
+# ---------------------------------------------------------------------------------------------------- modes
+def _optimise(job: _Job) -> Plan:
+    """Mode ``optimise``: the optimiser picks the leads and the grids."""
+    c = _candidates(job)
+    result = _solve(job, c)
+    lead_ids = [job.f["facility_id"].iat[c.cand[j]] for j in result.open_leads]
+    return _assemble(job, c, result, grid_labels(lead_ids))
+
+
+def _fixed_leads(job: _Job) -> Plan:
+    """Mode ``fixed_leads``: the scenario names the leads; the optimiser draws their grids."""
+    f, leads = job.f, job.scenario.plan.leads
+    wanted = np.flatnonzero(f["facility_id"].isin(leads).to_numpy())
+    c = _candidates(job, wanted)
+    c.must_open = np.isin(c.cand, wanted)
+    c.lo = c.hi = len(leads)
+    result = _solve(job, c)
+    lead_ids = [f["facility_id"].iat[c.cand[j]] for j in result.open_leads]
+    return _assemble(job, c, result, grid_labels(lead_ids))
+
+
+def _check_layout(job: _Job, layout_grid: np.ndarray) -> Plan:
+    """Mode ``given_layout``: evaluate the planner's grids as they are; every failing rule goes to compliance.csv."""
+    f = job.f
+    elig = np.flatnonzero(eligible_lead_mask(f, job.rules, job.scenario.plan.allow_enterprise_leads))
+    ref_cand = _layout_leads(layout_grid, elig, f, job.fac_unit)
+    grid_lead = {}
+    for g in sorted(set(layout_grid)):
+        if g in ref_cand:
+            grid_lead[g] = f["facility_id"].iat[elig[ref_cand[g]]]
+        else:
+            label = job.rules.text("R2.lead").label
+            job.notes.append(f"layout grid {g} contains no hospital eligible to lead ({label} fails there)")
+    # a grid without a lead cannot form a group; it stays in the units layer and fails coverage/lead rules
+    job.record.update({"solver": "none (given layout)", "status": "evaluated", "contiguity": "checked"})
+    return _finish(job, np.asarray(layout_grid), grid_lead)
+
+
+def _repair_layout(job: _Job, layout_grid: np.ndarray) -> Plan:
+    """Mode ``given_layout`` with ``--repair``: the compliant plan that moves the fewest residents."""
+    f = job.f
+    c = _candidates(job)
+    grids_given = sorted(set(layout_grid))
+    ref_cand = _layout_leads(layout_grid, c.cand, f, job.fac_unit)
+    missing = [g for g in grids_given if g not in ref_cand]
+    if missing:
+        job.notes.append(
+            f"layout grid(s) {', '.join(missing)} contain no eligible lead; repair lets the optimiser "
+            "choose their leads"
+        )
+    c.reference = np.array([ref_cand.get(g, -1) for g in layout_grid])
+    c.lo = c.hi = max(len(grids_given), job.rules.min_grids)
+    c.must_open = np.zeros(len(c.cand), dtype=bool)
+    c.must_open[list(ref_cand.values())] = True
+    result = _solve(job, c)
+    lead_ids = [f["facility_id"].iat[c.cand[j]] for j in result.open_leads]
+    # keep the planner's grid names: each lead keeps the name of the layout grid it led
+    labels = grid_labels(lead_ids)
+    named = {f["facility_id"].iat[c.cand[j]]: g for g, j in ref_cand.items()}
+    spare = [g for g in grids_given if g not in named.values()]
+    for fid in sorted(lead_ids):
+        if fid not in named:
+            named[fid] = spare.pop(0) if spare else labels[fid]
+    return _assemble(job, c, result, {fid: named[fid] for fid in lead_ids}, layout_grid)
+
+
+#: plan modes that optimise, by ``plan.mode`` (``given_layout`` is dispatched on ``--repair`` in build_plan)
+MODES: dict[str, Callable[[_Job], Plan]] = {"optimise": _optimise, "fixed_leads": _fixed_leads}
+
+
+# ------------------------------------------------------------------------------------------- shared steps
+def _candidates(job: _Job, wanted: np.ndarray | None = None) -> _Candidates:
+    """Pre-check, then the candidate leads: one per planning unit (named leads replace their unit's)."""
+    f, fac_unit = job.f, job.fac_unit
+    cand, member_units = precheck(job.city, job.units, job.rules, job.scenario, fac_unit)
     # two candidates in one unit cannot both lead; keep the larger (beds, then id) as the unit's candidate
     order = np.lexsort((f["facility_id"].to_numpy()[cand], -np.nan_to_num(f["beds"].to_numpy()[cand])))
     _, first = np.unique(fac_unit[cand][order], return_index=True)
     kept = np.sort(cand[order][first])
     if len(kept) < len(cand):
         dropped = sorted(set(cand) - set(kept))
-        notes.append(
+        job.notes.append(
             "co-located candidate leads (same planning unit), only the largest kept: "
             + ", ".join(f["name"].iat[i] for i in dropped)
         )
-    if mode == "fixed_leads":
-        wanted = np.flatnonzero(f["facility_id"].isin(scenario.plan.leads).to_numpy())
-        if len(np.unique(fac_unit[wanted])) < len(wanted):
-            raise PlanningError(
-                "rule 1 fails: two of the named leads stand in the same planning unit; a unit belongs to one grid"
-            )
+    if wanted is not None:
+        check_named_leads_apart(job.rules, fac_unit, wanted)
         kept = np.union1d(kept[~np.isin(fac_unit[kept], fac_unit[wanted])], wanted)
-    cand = kept
-    cost = minutes(np.arange(len(ug)), cand)
-    adj_min = adjacency_minutes(units.adjacency, lon, lat, tr.speed_kmh, tr.circuity)
-    lo, hi = _grid_range(scenario, rules, len(cand))
-    if member_units[1].sum() < lo:
-        raise PlanningError(
-            f"rule 5 fails: {lo} grids are asked for, but only {int(member_units[1].sum())} planning unit(s) hold a "
-            "primary-care facility to receive the lead's referred slots and beds, and each grid needs one"
-        )
-    if member_units[0].sum() < lo:
-        raise PlanningError(
-            f"rule 3 fails: {lo} grids are asked for, but only {int(member_units[0].sum())} planning unit(s) hold a "
-            "secondary comprehensive hospital or continuing-care facility, and each grid needs one inside it"
-        )
-    if len(cand) < lo:
-        raise PlanningError(
-            f"rule 2 fails: {lo} grids are asked for, but only {len(cand)} eligible lead hospital(s) stand in "
-            "distinct planning units"
-        )
-    must_open = (
-        np.isin(cand, np.flatnonzero(f["facility_id"].isin(scenario.plan.leads).to_numpy()))
-        if mode == "fixed_leads"
-        else None
-    )
-    if mode == "fixed_leads":
-        lo = hi = len(scenario.plan.leads)
-    reference = None
-    if mode == "given_layout":
-        grids_given = sorted(set(layout_grid))
-        ref_cand = _layout_leads(layout_grid, cand, f, fac_unit)
-        missing = [g for g in grids_given if g not in ref_cand]
-        if missing:
-            notes.append(
-                f"layout grid(s) {', '.join(missing)} contain no eligible lead; repair lets the optimiser "
-                "choose their leads"
-            )
-        reference = np.array([ref_cand.get(g, -1) for g in layout_grid])
-        lo = hi = max(len(grids_given), rules.min_grids)
-        must_open = np.zeros(len(cand), dtype=bool)
-        must_open[list(ref_cand.values())] = True
+    lo, hi = grid_range(job.scenario, job.rules, len(kept))
+    check_grid_count(job.rules, lo, len(kept), member_units)
+    return _Candidates(kept, member_units, lo, hi)
+
+
+def _solve(job: _Job, c: _Candidates) -> AssignmentResult:
+    """One optimiser call for the candidates; raises when it finds no plan (diagnosed when none exists)."""
+    scenario, f, fac_unit, ug, tr = job.scenario, job.f, job.fac_unit, job.units.gdf, job.scenario.travel
+    cand = c.cand
+    cost = job.minutes(np.arange(len(ug)), cand)
+    adj_min = adjacency_minutes(job.units.adjacency, ug["lon"].to_numpy(), ug["lat"].to_numpy(), tr.speed_kmh,
+                                tr.circuity)
     beds = {}
     if scenario.grids.min_beds_per_1000 is not None:
         ub = np.zeros(len(ug))
@@ -301,20 +315,19 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
             lead_beds=np.nan_to_num(f["beds"].to_numpy()[cand]),
             min_beds_per_1000=scenario.grids.min_beds_per_1000,
         )
-    pop = ug["population"].to_numpy(dtype=float)
     spec = ModelSpec(
-        pop,
+        ug["population"].to_numpy(dtype=float),
         cost,
         adj_min,
         fac_unit[cand],
-        (lo, hi),
-        must_open=must_open,
-        member_units=member_units,
+        (c.lo, c.hi),
+        must_open=c.must_open,
+        member_units=c.member_units,
         pop_bounds=(scenario.grids.min_population, scenario.grids.max_population)
         if (scenario.grids.min_population or scenario.grids.max_population)
         else None,
         candidate_k=scenario.solver.candidate_k,
-        reference_assignment=reference,
+        reference_assignment=c.reference,
         coverage_minutes=tr.access_minutes,
         **beds,
     )
@@ -327,52 +340,8 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
     )
     result = assign_units_to_grids(spec, objective=scenario.solver.objective, **how)
     if not result.has_plan:
-        raise _no_plan_error(result, spec, how, f, cand)
-    unit_cand = result.unit_lead
-    lead_ids = [f["facility_id"].iat[cand[j]] for j in result.open_leads]
-    labels = grid_labels(lead_ids)
-    if reference is not None:
-        # keep the planner's grid names: each lead keeps the name of the layout grid it led
-        named = {f["facility_id"].iat[cand[j]]: g for g, j in ref_cand.items()}
-        spare = [g for g in grids_given if g not in named.values()]
-        for fid in sorted(lead_ids):
-            if fid not in named:
-                named[fid] = spare.pop(0) if spare else labels[fid]
-        labels = {fid: named[fid] for fid in lead_ids}
-    grid_of_cand = np.array([labels.get(fid, "") for fid in f["facility_id"].to_numpy()[cand]], dtype=object)
-    unit_grid = grid_of_cand[unit_cand].astype(str)
-    grid_lead = {g: fid for fid, g in labels.items()}
-    if reference is not None:
-        old = np.asarray(layout_grid)
-        moved = np.flatnonzero(reference != unit_cand)
-        moves = pd.DataFrame(
-            {
-                "unit_id": ug["unit_id"].to_numpy()[moved],
-                "from_grid": old[moved],
-                "to_grid": unit_grid[moved],
-                "residents": pop[moved],
-            }
-        )
-        notes.append(f"repair moved {len(moved)} unit(s), {pop[moved].sum():,.0f} residents")
-    record.update(
-        {
-            "solver": result.solver,
-            "status": result.status,
-            "objective_name": scenario.solver.objective,
-            "objective": result.objective,
-            "best_bound": result.bound,
-            "gap": result.gap,
-            "contiguity": result.contiguity,
-            "model_size": result.model_size,
-            "timings": result.timings,
-            "candidate_leads": [f["facility_id"].iat[i] for i in cand],
-            "solver_notes": result.notes,
-            "grid_count_range": [lo, hi],
-        }
-    )
-    return _finish(
-        scenario, city, units, rules, f, fac_unit, unit_grid, grid_lead, minutes, record, notes, t0, moves=moves
-    )
+        raise _no_plan_error(result, spec, how, f, cand, job.rules)
+    return result
 
 
 # constraint family of the optimiser -> rule id of the compliance table, and what a planner can change
@@ -389,22 +358,23 @@ _MEMBER_RULES = (
     (
         "R3.member",
         "grid of candidate {r.candidate} ({r.grid_units} units) has no unit with a secondary general hospital or "
-        "continuing-care facility: rule 3 needs {r.amount:.0f} more member",
-        "locate a secondary comprehensive hospital or continuing-care facility in the grid, or plan fewer grids",
+        "continuing-care facility: {label} needs {r.amount:.0f} more member",
+        "locate a {short} in the grid, or plan fewer grids",
     ),
     (
-        "R5.outpatient",
-        "the grid has no primary-care facility to receive the lead's referrals (rule 5)",
-        "locate a primary-care facility in the grid, or plan fewer grids",
+        "R5.primary_care",
+        "the grid has no primary-care facility to receive the lead's referrals ({label})",
+        "locate a {short} in the grid, or plan fewer grids",
     ),
 )
 
 
-def _rule_failure(r: Relaxation, f: gpd.GeoDataFrame, cand: np.ndarray) -> RuleFailure:
+def _rule_failure(r: Relaxation, f: gpd.GeoDataFrame, cand: np.ndarray, rules: RuleSet) -> RuleFailure:
     """The relaxation the optimiser's diagnosis asks for, as a failing rule with the facility named."""
     if r.family == "member_units":
         rule_id, text, fix = _MEMBER_RULES[r.kind]
-        text = text.format(r=r)
+        entry = rules.text(rule_id)
+        text, fix = text.format(r=r, label=entry.label), fix.format(short=entry.short_en)
     else:
         (rule_id, fix), text = _FAMILY_RULES[r.family], r.message
     if r.candidate is not None:
@@ -414,7 +384,7 @@ def _rule_failure(r: Relaxation, f: gpd.GeoDataFrame, cand: np.ndarray) -> RuleF
 
 
 def _no_plan_error(
-    result: AssignmentResult, spec: ModelSpec, how: dict, f: gpd.GeoDataFrame, cand: np.ndarray
+    result: AssignmentResult, spec: ModelSpec, how: dict, f: gpd.GeoDataFrame, cand: np.ndarray, rules: RuleSet
 ) -> CaregridError:
     """The error to raise when the optimiser returned no plan: time limit, solver failure, or the failing rules."""
     if result.status.startswith("time_limit"):
@@ -430,9 +400,50 @@ def _no_plan_error(
             + (f" ({'; '.join(result.notes)})" if result.notes else "")
         )
     diag = diagnose_infeasibility(spec, **how)
-    failures = [_rule_failure(r, f, cand) for r in diag.relaxations]
+    failures = [_rule_failure(r, f, cand, rules) for r in diag.relaxations]
     msgs = [x.message for x in failures] or [diag.status]
     return PlanningError("no plan satisfies the rules; to make one possible: " + "; ".join(msgs), failures=failures)
+
+
+def _assemble(
+    job: _Job, c: _Candidates, result: AssignmentResult, labels: dict[str, str], layout_grid: np.ndarray | None = None
+) -> Plan:
+    """Grids from the optimiser's assignment (``labels``: lead id → grid id), the run record, and the evaluation."""
+    f, ug = job.f, job.units.gdf
+    grid_of_cand = np.array([labels.get(fid, "") for fid in f["facility_id"].to_numpy()[c.cand]], dtype=object)
+    unit_grid = grid_of_cand[result.unit_lead].astype(str)
+    grid_lead = {g: fid for fid, g in labels.items()}
+    moves = None
+    if layout_grid is not None:
+        old = np.asarray(layout_grid)
+        pop = ug["population"].to_numpy(dtype=float)
+        moved = np.flatnonzero(c.reference != result.unit_lead)
+        moves = pd.DataFrame(
+            {
+                "unit_id": ug["unit_id"].to_numpy()[moved],
+                "from_grid": old[moved],
+                "to_grid": unit_grid[moved],
+                "residents": pop[moved],
+            }
+        )
+        job.notes.append(f"repair moved {len(moved)} unit(s), {pop[moved].sum():,.0f} residents")
+    job.record.update(
+        {
+            "solver": result.solver,
+            "status": result.status,
+            "objective_name": job.scenario.solver.objective,
+            "objective": result.objective,
+            "best_bound": result.bound,
+            "gap": result.gap,
+            "contiguity": result.contiguity,
+            "model_size": result.model_size,
+            "timings": result.timings,
+            "candidate_leads": [f["facility_id"].iat[i] for i in c.cand],
+            "solver_notes": result.notes,
+            "grid_count_range": [c.lo, c.hi],
+        }
+    )
+    return _finish(job, unit_grid, grid_lead, moves=moves)
 
 
 def _layout_leads(layout_grid: np.ndarray, cand: np.ndarray, f: gpd.GeoDataFrame, fac_unit: np.ndarray) -> dict:
@@ -447,60 +458,21 @@ def _layout_leads(layout_grid: np.ndarray, cand: np.ndarray, f: gpd.GeoDataFrame
     return out
 
 
-def _evaluate_given(
-    scenario, city, units, rules, f, fac_unit, layout_grid, ref_cand, cand, minutes, record, notes, t0
-) -> Plan:
-    grid_lead = {}
-    for g in sorted(set(layout_grid)):
-        if g in ref_cand:
-            grid_lead[g] = f["facility_id"].iat[cand[ref_cand[g]]]
-        else:
-            notes.append(f"layout grid {g} contains no hospital eligible to lead (rule 2 fails there)")
-    # a grid without a lead cannot form a group; it stays in the units layer and fails coverage/lead rules
-    record.update({"solver": "none (given layout)", "status": "evaluated", "contiguity": "checked"})
-    plan = _finish(
-        scenario, city, units, rules, f, fac_unit, np.asarray(layout_grid), grid_lead, minutes, record, notes, t0
-    )
-    for g in sorted(set(layout_grid) - set(grid_lead)):
-        plan.compliance.loc[len(plan.compliance)] = [
-            "R2.lead",
-            g,
-            "Led by a tertiary comprehensive hospital",
-            "由三级综合医院牵头",
-            "eligible lead",
-            "none in the grid",
-            False,
-        ]
-    return plan
-
-
-def _finish(
-    scenario, city, units, rules, f, fac_unit, unit_grid, grid_lead, minutes, record, notes, t0, moves=None
-) -> Plan:
+def _finish(job: _Job, unit_grid: np.ndarray, grid_lead: dict[str, str], moves: pd.DataFrame | None = None) -> Plan:
+    """Form the groups of the grids and lay out the plan's tables (the evaluate stage checks and measures it)."""
+    scenario, units, f, minutes = job.scenario, job.units, job.f, job.minutes
     ug = units.gdf
     groups: Groups = form_groups(
-        ug, unit_grid, grid_lead, f, fac_unit, rules, minutes, scenario.plan.collaborating_units or None
+        ug, unit_grid, grid_lead, f, job.fac_unit, job.rules, minutes, scenario.plan.collaborating_units or None
     )
-    notes += groups.notes
+    job.notes += groups.notes
     fid = f["facility_id"].to_numpy()
     lead_idx = {g: int(np.flatnonzero(fid == x)[0]) for g, x in grid_lead.items()}
     travel = np.full(len(ug), np.nan)
     for g, li in lead_idx.items():
         sel = np.flatnonzero(unit_grid == g)
         travel[sel] = minutes(sel, np.array([li]))[:, 0]
-    units_out = ug[
-        [
-            "unit_id",
-            "district",
-            "district_name",
-            "population",
-            "population_status",
-            "area_km2",
-            "lon",
-            "lat",
-            "geometry",
-        ]
-    ].copy()
+    units_out = ug[UNIT_COLUMNS].copy()
     units_out["grid_id"] = unit_grid
     units_out["lead_facility_id"] = [grid_lead.get(g, "") for g in unit_grid]
     units_out["travel_min_to_lead"] = travel
@@ -512,45 +484,6 @@ def _finish(
     grids = gpd.GeoDataFrame(
         dissolved[["grid_id", "lead_facility_id", "lead_name", "population", "area_km2", "geometry"]], crs="EPSG:4326"
     )
-    census = (
-        int(city.districts.loc[city.districts["adcode"].isin(city.area["adcode"]), "population_2020"].sum())
-        if record["population_status"] == "modelled"
-        else None
-    )
-    compliance = compliance_table(
-        ug,
-        unit_grid,
-        units.adjacency,
-        grid_lead,
-        groups.facilities,
-        groups.groups,
-        rules,
-        allow_enterprise=scenario.plan.allow_enterprise_leads,
-        census_population=census,
-        pop_bounds=(scenario.grids.min_population, scenario.grids.max_population),
-        min_beds_per_1000=scenario.grids.min_beds_per_1000,
-    )
-    indicators = compute_indicators(
-        units_out,
-        groups.facilities,
-        groups.groups,
-        groups.referrals,
-        units.adjacency,
-        rules,
-        minutes,
-        access_minutes=scenario.travel.access_minutes,
-        primary_care_minutes=scenario.travel.primary_care_minutes,
-        unit_geometry=units_out.geometry.to_numpy(),
-    )
-    record["compliance_passed"] = bool(compliance["passed"].all())
-    record["failed_rules"] = compliance.loc[~compliance["passed"], ["rule_id", "scope"]].to_dict("records")
-    record["bridges"] = [
-        {"unit_a": ug["unit_id"].iat[int(a)], "unit_b": ug["unit_id"].iat[int(b)], "km": float(d)}
-        for a, b, d in units.bridges
-    ]
-    record["notes"] = notes + city.notes
-    record["versions"] = _versions()
-    record["timings"] = dict(record.get("timings") or {}, total_s=time.perf_counter() - t0)
     return Plan(
         scenario=scenario,
         units=units_out,
@@ -558,13 +491,13 @@ def _finish(
         facilities=groups.facilities,
         groups=groups.groups,
         referrals=groups.referrals,
-        compliance=compliance,
-        record=record,
+        record=job.record,
+        rules=job.rules,
         adjacency=units.adjacency,
         bridges=units.bridges,
         moves=moves,
-        notes=notes,
-        indicators=indicators,
+        notes=job.notes,
+        travel_minutes=minutes,
     )
 
 

@@ -145,6 +145,20 @@ def test_passing_rule_marked_failed(panjin_run, tmp_path):
     assert any(m.startswith("run.json: compliance_passed") for m in found), found
 
 
+def test_compliance_texts_come_from_the_catalogue(panjin_run, tmp_path):
+    run = copy_run(panjin_run, tmp_path / "texts")
+    comp = read_csv(run, "compliance.csv")
+    comp.loc[comp.rule_id == "R3.member", "rule_en"] = "At least one hospital of any kind"
+    comp.loc[comp.rule_id == "R1.grids", "rule_id"] = "R1.grid_count"
+    comp.to_csv(run / "compliance.csv", index=False)
+    found = [m for m in verify_run(run) if m.startswith("compliance.csv:")]
+    assert found == [
+        "compliance.csv: no row for rule R1.grids (city)",
+        "compliance.csv: rule R1.grid_count is not in the catalogue of liaoning-2023",
+        "compliance.csv: the text of rule R3.member differs from the catalogue of liaoning-2023",
+    ]
+
+
 @pytest.fixture(scope="module")
 def broken_given_layout(panjin_run, tmp_path_factory):
     """Panjin evaluated as a given layout in which one unit of G1 was moved into G2: rule 6 genuinely fails."""

@@ -74,7 +74,7 @@ def test_member_kinds_map_to_rules_3_and_5_with_the_old_wording(panjin, monkeypa
     monkeypatch.setattr(plan_mod, "diagnose_infeasibility", diagnose)
     with pytest.raises(PlanningError) as exc:
         cg.make_plan(scenario, city, units)
-    assert exc.value.rule_ids == ["R3.member", "R5.outpatient", "R1.grids"]
+    assert exc.value.rule_ids == ["R3.member", "R5.primary_care", "R1.grids"]
     assert re.fullmatch(
         r"no plan satisfies the rules; to make one possible: "
         r"[^;]+ \(PJ-H\d+\): grid of candidate 0 \(5 units\) has no unit with a secondary general hospital or "
@@ -123,4 +123,4 @@ def test_sweep_records_a_time_limit_and_goes_on(monkeypatch, tmp_path):
     monkeypatch.setattr(plan_mod, "assign_units_to_grids", lambda spec, **kw: no_plan("time_limit_no_solution"))
     row = _run_variant((str(PANJIN), {"grids.count": 2}, str(tmp_path / "v1"), False))
     assert row["status"] == SolverTimeLimit.label and row["passed"] is False
-    assert "no plan within the time limit" in row["failed_rules"]
+    assert row["exit_code"] == 4 and "no plan within the time limit" in row["error"]

@@ -27,8 +27,9 @@ from simulator.config.scenario import load_scenario
 from simulator.errors import PlanningError
 from simulator.evaluate.verify import MIN_EDGE_M, SURE_EDGE_M, grid_pieces, unit_adjacency, verify_run
 from simulator.load.city import load_city
-from simulator.plan.make import make_plan, write_plan
+from simulator.plan.make import write_plan
 from simulator.units.pipeline import planning_units
+from simulator.workflow import make_plan
 
 DISTRICTS = [
     # adcode, name, type, urban, population_2020, urban_share, seat_lon, seat_lat, polygon
@@ -410,16 +411,24 @@ def test_repair_gap_is_relative_to_residents_moved():
 def test_only_one_eligible_lead_is_a_planning_error(city, tmp_path):
     with pytest.raises(PlanningError) as exc:
         run_plan(city, tmp_path / "x", {"grids.count": 2, "inputs.facilities": ["facilities_one_lead.csv"]})
-    msg = str(exc.value)
-    assert "1 hospital(s) eligible to lead" in msg
-    assert "requires at least 2 grids" in msg
+    assert exc.value.rule_ids == ["R2.lead"]
+    assert exc.value.exit_code == 3
     assert not (tmp_path / "x").exists()
 
 
 def test_one_unit_with_a_secondary_hospital_fails_rule_3(city, tmp_path):
-    with pytest.raises(PlanningError, match=r"rule 3") as exc:
+    with pytest.raises(PlanningError) as exc:
         run_plan(city, tmp_path / "x", {"grids.count": 2, "inputs.facilities": ["facilities_one_secondary.csv"]})
-    assert "1 unit(s)" in str(exc.value)
+    # the pre-check counts the units holding such a facility: one, so at most one grid can comply
+    assert exc.value.rule_ids == ["R3.member"]
+    assert "in 1 unit(s), so at most 1 grid(s) can comply" in exc.value.failures[0].message
+
+
+def test_named_lead_that_may_not_lead_is_a_rule_2_failure(city, tmp_path):
+    with pytest.raises(PlanningError) as exc:
+        run_plan(city, tmp_path / "x", {"plan.mode": "fixed_leads", "plan.leads": ["T1", "S1"]})
+    assert exc.value.rule_ids == ["R2.lead"]
+    assert exc.value.failures[0].message.startswith("rule 2 fails: S1 甲区第二医院 cannot lead under liaoning-2023")
 
 
 def test_enterprise_lead_not_used_when_switched_off(city, tmp_path):
@@ -458,8 +467,8 @@ def test_failing_run_leaves_existing_output_untouched(city, tmp_path, capsys):
     siblings = sorted(os.listdir(tmp_path))
     rc = cli.main(["run", str(city / "city.toml"), "--out", str(out), "--set", "grids.count=2",
                    "--set", 'inputs.facilities=["facilities_one_lead.csv"]'])
-    assert rc != 0  # a PlanningError exits non-zero (the code itself is the CLI's business)
-    assert "1 hospital(s) eligible to lead" in capsys.readouterr().err
+    assert rc == 3  # PlanningError: no plan satisfies the rules
+    assert capsys.readouterr().err.startswith("caregrid: no plan 无可行方案: rule 2 fails: ")
     assert _snapshot(out) == before
     assert sorted(os.listdir(tmp_path)) == siblings  # no temporary folder left behind
     assert verify_run(out) == []

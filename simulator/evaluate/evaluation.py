@@ -1,0 +1,64 @@
+"""Evaluate a plan: the rule checks (``compliance.csv``) and the indicators (``indicators.csv``), both from one
+:class:`~.partition.GridPartition` worth of facts, and the run record's summary of the checks."""
+
+from __future__ import annotations
+
+from ..config.rules import load_rules
+from ..load.city import CityData
+from ..plan.make import Plan
+from .compliance import compliance_table
+from .indicators import compute_indicators
+
+
+def census_population(city: CityData, population_status: str) -> int | None:
+    """Residents the grids must cover: the census total of the planning area when the unit population is modelled
+    from it (``None``: the units' own population is the total)."""
+    if population_status != "modelled":
+        return None
+    d = city.districts
+    return int(d.loc[d["adcode"].isin(city.area["adcode"]), "population_2020"].sum())
+
+
+def evaluate_plan(plan: Plan, city: CityData) -> Plan:
+    """Fill in ``plan.compliance`` and ``plan.indicators`` and the record's ``compliance_passed`` / ``failed_rules``.
+
+    Parameters
+    ----------
+    plan : a plan from :func:`simulator.plan.build_plan` (units with ``grid_id`` and ``travel_min_to_lead``)
+    city : the city it was made for (census totals)
+
+    Returns
+    -------
+    Plan
+        the same object, evaluated
+    """
+    scenario, units = plan.scenario, plan.units
+    rules = plan.rules or load_rules(scenario.rules)
+    plan.compliance = compliance = compliance_table(
+        units,
+        units["grid_id"].to_numpy(),
+        plan.adjacency,
+        plan.grid_lead,
+        plan.facilities,
+        plan.groups,
+        rules,
+        allow_enterprise=scenario.plan.allow_enterprise_leads,
+        census_population=census_population(city, plan.record["population_status"]),
+        pop_bounds=(scenario.grids.min_population, scenario.grids.max_population),
+        min_beds_per_1000=scenario.grids.min_beds_per_1000,
+    )
+    plan.indicators = compute_indicators(
+        units,
+        plan.facilities,
+        plan.groups,
+        plan.referrals,
+        plan.adjacency,
+        rules,
+        plan.travel_minutes,
+        access_minutes=scenario.travel.access_minutes,
+        primary_care_minutes=scenario.travel.primary_care_minutes,
+        unit_geometry=units.geometry.to_numpy(),
+    )
+    plan.record["compliance_passed"] = bool(compliance["passed"].all())
+    plan.record["failed_rules"] = compliance.loc[~compliance["passed"], ["rule_id", "scope"]].to_dict("records")
+    return plan

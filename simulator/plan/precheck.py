@@ -1,0 +1,163 @@
+"""Checks before any model is built: when the facilities cannot satisfy a rule, say which and why, with the facts.
+
+Every failure is a :class:`~simulator.errors.RuleFailure` whose rule id and label (``"rule 3"``) and requirement
+wording come from the rule file's catalogue; :class:`~simulator.errors.PlanningError` carries them as
+``failures`` so callers read ``exc.rule_ids`` instead of the message.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config.rules import RuleSet, primary_care
+from ..config.scenario import Scenario
+from ..errors import InputError, PlanningError, RuleFailure
+from ..load.city import CityData
+from ..units.planning_units import PlanningUnits
+from .groups import eligible_lead_mask, required_member_mask
+
+
+def _facts(names: list[str], limit: int = 8) -> str:
+    return ", ".join(names[:limit]) + (" …" if len(names) > limit else "")
+
+
+def _raise(failures: list[RuleFailure]) -> None:
+    if failures:
+        raise PlanningError(failures=failures)
+
+
+def check_named_leads(city: CityData, rules: RuleSet, scenario: Scenario) -> None:
+    """``fixed_leads`` mode: every named lead exists (else :class:`InputError`) and may lead (rule 2)."""
+    f = city.facilities
+    ids = scenario.plan.leads
+    unknown = [x for x in ids if x not in set(f["facility_id"])]
+    if unknown:
+        raise InputError(scenario.path, f"unknown lead facility id(s) {', '.join(unknown)}", field="plan.leads")
+    elig = eligible_lead_mask(f, rules, scenario.plan.allow_enterprise_leads)
+    bad = [x for x in ids if not elig[int(np.flatnonzero(f["facility_id"].to_numpy() == x)[0])]]
+    if bad:
+        names = [f.loc[f.facility_id == x, "name"].iat[0] for x in bad]
+        who = ", ".join(f"{a} {b}" for a, b in zip(bad, names, strict=True))
+        must = rules.text("R2.lead").short_en
+        _raise([rules.failure("R2.lead", f"{who} cannot lead under {rules.id} (must be {must})")])
+
+
+def _lead_failure(city: CityData, rules: RuleSet, cand: np.ndarray, fac_unit: np.ndarray) -> RuleFailure | None:
+    """Rules 2 and 1: enough eligible leads, standing in enough distinct units to lead separate grids."""
+    f = city.facilities
+    names = [f"{f['name'].iat[i]} ({f['facility_id'].iat[i]})" for i in cand]
+    area = "、".join(city.area["name"])
+    distinct = np.unique(fac_unit[cand])
+    if len(cand) < rules.min_grids:
+        return rules.failure(
+            "R2.lead",
+            f"the planning area ({area}) has {len(cand)} hospital(s) eligible to lead"
+            + (f" ({_facts(names)})" if names else "")
+            + f"; {rules.id} requires at least {rules.min_grids} grids, each led by its own tertiary hospital",
+        )
+    if len(distinct) < rules.min_grids:
+        quality = ", ".join(sorted(set(f["location_quality"].iloc[cand])))
+        return rules.failure(
+            "R1.grids",
+            f"the {len(cand)} hospitals eligible to lead ({_facts(names)}) all stand in "
+            f"{len(distinct)} planning unit(s) (their recorded locations coincide: location quality {quality}); "
+            f"{rules.text('R1.coverage').short_en}, so at most {len(distinct)} grid(s) can be led, and {rules.id} "
+            f"requires at least {rules.min_grids}. Give the hospitals' real coordinates (facilities file) to plan "
+            "this area",
+        )
+    return None
+
+
+def precheck(
+    city: CityData, units: PlanningUnits, rules: RuleSet, scenario: Scenario, fac_unit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check the rules before any model is built; raise :class:`PlanningError` with every failing rule at once.
+
+    Parameters
+    ----------
+    fac_unit : (f,) unit index of each facility (−1 outside the planning area)
+
+    Returns
+    -------
+    candidates : indices of the facilities eligible to lead
+    member_units : (2, n) boolean; row 0 marks units holding a rule-3 member, row 1 units holding primary care
+    """
+    f = city.facilities
+    if scenario.plan.mode == "fixed_leads":
+        check_named_leads(city, rules, scenario)
+    cand = np.flatnonzero(eligible_lead_mask(f, rules, scenario.plan.allow_enterprise_leads))
+    area = "、".join(city.area["name"])
+    # every failing rule is reported at once, so a planner can fix the data in one pass
+    failures = [x for x in [_lead_failure(city, rules, cand, fac_unit)] if x is not None]
+    req = required_member_mask(f, rules)
+    member_units = np.zeros(len(units), dtype=bool)
+    member_units[fac_unit[req & (fac_unit >= 0)]] = True
+    if member_units.sum() < rules.min_grids:
+        req_names = [f"{f['name'].iat[i]}" for i in np.flatnonzero(req)]
+        n_req, n_units = int(req.sum()), int(member_units.sum())
+        failures.append(rules.failure(
+            "R3.member",
+            f"every group needs at least one {rules.text('R3.member').short_en} inside its grid, but the planning "
+            f"area ({area}) has {n_req} such facilit{'y' if n_req == 1 else 'ies'}"
+            + (f" ({_facts(req_names)})" if req_names else "")
+            + f" in {n_units} unit(s), so at most {n_units} grid(s) can comply; {rules.id} requires at least "
+            f"{rules.min_grids} grids",
+        ))
+    pc = primary_care(f, rules) & (fac_unit >= 0)
+    pc_units = np.zeros(len(units), dtype=bool)
+    pc_units[fac_unit[pc]] = True
+    if pc_units.sum() < rules.min_grids:
+        failures.append(rules.failure(
+            "R5.primary_care",
+            f"each lead refers slots and beds to primary care in its grid, but the planning area ({area}) has "
+            f"primary-care facilities in {int(pc_units.sum())} unit(s); {rules.id} requires at least "
+            f"{rules.min_grids} grids",
+        ))
+    _raise(failures)
+    return cand, np.vstack([member_units, pc_units])
+
+
+def grid_range(scenario: Scenario, rules: RuleSet, n_candidates: int) -> tuple[int, int]:
+    """Fewest and most grids the plan may have: the scenario's count or range, within the rule's minimum."""
+    g = scenario.grids
+    if g.count is not None:
+        lo = hi = int(g.count)
+    else:
+        lo = int(g.min) if g.min is not None else rules.min_grids
+        hi = int(g.max) if g.max is not None else max(lo, n_candidates)
+    if lo < rules.min_grids:
+        # worded without the "rule 1 fails" label: the scenario, not the city's facilities, is at fault
+        _raise([RuleFailure("R1.grids", f"the scenario asks for {lo} grid(s); {rules.id} requires "
+                                        f"{rules.text('R1.grids').short_en}")])
+    return lo, hi
+
+
+def check_grid_count(rules: RuleSet, lo: int, n_candidates: int, member_units: np.ndarray) -> None:
+    """Enough distinct units with primary care (rule 5), a rule-3 member and an eligible lead for ``lo`` grids."""
+    if member_units[1].sum() < lo:
+        _raise([rules.failure(
+            "R5.primary_care",
+            f"{lo} grids are asked for, but only {int(member_units[1].sum())} planning unit(s) hold a "
+            f"{rules.text('R5.primary_care').short_en}, and each grid needs one",
+        )])
+    if member_units[0].sum() < lo:
+        _raise([rules.failure(
+            "R3.member",
+            f"{lo} grids are asked for, but only {int(member_units[0].sum())} planning unit(s) hold a "
+            f"{rules.text('R3.member').short_en}, and each grid needs one inside it",
+        )])
+    if n_candidates < lo:
+        _raise([rules.failure(
+            "R2.lead",
+            f"{lo} grids are asked for, but only {n_candidates} eligible lead hospital(s) stand in distinct "
+            "planning units",
+        )])
+
+
+def check_named_leads_apart(rules: RuleSet, fac_unit: np.ndarray, wanted: np.ndarray) -> None:
+    """``fixed_leads`` mode: no two named leads stand in the same planning unit (rule 1)."""
+    if len(np.unique(fac_unit[wanted])) < len(wanted):
+        _raise([rules.failure(
+            "R1.coverage",
+            f"two of the named leads stand in the same planning unit; {rules.text('R1.coverage').short_en}",
+        )])
