@@ -20,6 +20,7 @@ import pandas as pd
 from .config.scenario import load_scenario
 from .errors import CaregridError, InputError
 from .load.city import CityData, load_city
+from .plan.precheck import check_solver_names
 from .runfolder.atomic import _check_target, atomic_output_dir
 from .units.pipeline import planning_units
 from .units.planning_units import PlanningUnits
@@ -131,6 +132,7 @@ def cmd_run(args) -> int:
     from .workflow import make_plan
 
     scenario = load_scenario(args.scenario, _parse_set(args.set))
+    check_solver_names(scenario)  # before the slow steps
     out = output_dir(args.out or scenario.output or Path("out") / scenario.city)
     city = load_city(scenario)
     units = planning_units(scenario, city)

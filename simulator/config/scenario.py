@@ -171,9 +171,8 @@ _TOP = ("name", "city", "data", "districts", "rules", "output", "description")
 
 _CHOICES = {
     ("units", "kind"): ("h3", "polygons"),
-    ("solver", "name"): ("highs", "cbc"),
-    ("solver", "contiguity"): ("exact", "fast", "flow", "none"),
-    ("solver", "objective"): ("weighted_time", "coverage", "minmax"),
+    # solver.name, solver.contiguity and solver.objective are checked against the optimiser's registries
+    # (simulator.plan.precheck.check_solver_names): a new family or objective is one module + one registry line
     ("plan", "mode"): ("optimise", "fixed_leads", "given_layout"),
 }
 

@@ -38,7 +38,7 @@ from ..runfolder.atomic import atomic_output_dir
 from ..travel import RoadNetwork, TravelTimes, adjacency_minutes
 from ..units.planning_units import PlanningUnits, equal_area_crs
 from .groups import Groups, eligible_lead_mask, facility_units, form_groups, grid_labels
-from .precheck import check_grid_count, check_named_leads_apart, grid_range, precheck
+from .precheck import check_grid_count, check_named_leads_apart, check_solver_names, grid_range, precheck
 
 #: columns of the planning units carried into the plan's units layer (grid, lead and travel time are added)
 UNIT_COLUMNS = ["unit_id", "district", "district_name", "population", "population_status", "area_km2", "lon", "lat",
@@ -197,6 +197,7 @@ def build_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repa
     InputError
         the scenario names unknown leads or an unreadable layout
     """
+    check_solver_names(scenario)
     job = _job(scenario, city, units, repair)
     mode = scenario.plan.mode
     if mode == "given_layout":

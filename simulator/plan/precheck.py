@@ -13,8 +13,25 @@ from ..config.rules import RuleSet, primary_care
 from ..config.scenario import Scenario
 from ..errors import InputError, PlanningError, RuleFailure
 from ..load.city import CityData
+from ..optimise import CONTIGUITY, OBJECTIVES, SOLVERS
 from ..units.planning_units import PlanningUnits
 from .groups import eligible_lead_mask, required_member_mask
+
+
+def check_solver_names(scenario: Scenario) -> None:
+    """``solver.name``, ``solver.contiguity`` and ``solver.objective`` must be names the optimiser registered."""
+    s = scenario.solver
+    # repair's objective (residents moved) is chosen by the mode, not by the scenario
+    choices = {
+        "name": (s.name, tuple(SOLVERS)),
+        "contiguity": (s.contiguity, tuple(CONTIGUITY)),
+        "objective": (s.objective, tuple(k for k in OBJECTIVES if k != "residents_moved")),
+    }
+    for key, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise InputError(
+                scenario.path, f"solver.{key} = {value!r}; expected one of {', '.join(allowed)}", field=f"solver.{key}"
+            )
 
 
 def _facts(names: list[str], limit: int = 8) -> str:

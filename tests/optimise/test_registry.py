@@ -6,6 +6,8 @@ the code that runs.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from test_optimise import TIGHT, barrier_inst, brute, check_plan, random_inst, rel_eq, square_adjacency, wt
@@ -21,6 +23,8 @@ from simulator.optimise import (
     assign_units_to_grids,
 )
 from simulator.optimise.contiguity import add_pred_rows, arc_pairs
+
+PANJIN = Path(__file__).resolve().parents[2] / "scenarios" / "panjin.toml"
 
 
 def cost_rank(cost: np.ndarray, lead_unit: np.ndarray) -> np.ndarray:
@@ -125,10 +129,25 @@ def test_unknown_names_are_refused_with_the_registered_ones(kw, match):
         assign_units_to_grids(spec, **kw)
 
 
-def test_scenario_choices_are_the_registered_names():
-    """config/ sits before optimise/ in the data flow, so it lists the names itself: they must agree."""
-    from simulator.config.scenario import _CHOICES
+@pytest.mark.parametrize(("key", "value"), [("contiguity", "wiggly"), ("objective", "fastest"), ("name", "gurobi")])
+def test_scenario_names_are_checked_against_the_registries(key, value):
+    """config/ sits before optimise/ in the data flow: the plan stage checks the names against the registries."""
+    from simulator.config.scenario import load_scenario
+    from simulator.errors import InputError
+    from simulator.plan.precheck import check_solver_names
 
-    assert set(_CHOICES[("solver", "contiguity")]) == set(CONTIGUITY)
-    assert set(_CHOICES[("solver", "objective")]) == set(OBJECTIVES) - {"residents_moved"}  # repair is a mode
-    assert set(_CHOICES[("solver", "name")]) == set(SOLVERS)
+    scenario = load_scenario(PANJIN, {f"solver.{key}": value})  # the scenario reader does not know the names
+    registry = {"contiguity": CONTIGUITY, "objective": OBJECTIVES, "name": SOLVERS}[key]
+    with pytest.raises(InputError) as ei:
+        check_solver_names(scenario)
+    assert ei.value.field == f"solver.{key}"
+    allowed = [k for k in registry if k != "residents_moved"]
+    assert str(ei.value).endswith(f"expected one of {', '.join(allowed)}")
+
+
+def test_a_registered_toy_family_is_accepted_by_the_scenario_check(monkeypatch):
+    from simulator.config.scenario import load_scenario
+    from simulator.plan.precheck import check_solver_names
+
+    monkeypatch.setitem(CONTIGUITY, "toy", CONTIGUITY["none"])
+    check_solver_names(load_scenario(PANJIN, {"solver.contiguity": "toy"}))  # no error: one registry line suffices
