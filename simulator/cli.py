@@ -85,6 +85,7 @@ def summary_tables(city: CityData, units: PlanningUnits | None = None) -> str:
 
 def cmd_validate(args) -> int:
     scenario = load_scenario(args.scenario, _parse_set(args.set))
+    check_solver_names(scenario)
     city = load_city(scenario)
     units = planning_units(scenario, city)
     print(f"Scenario 方案: {scenario.name} ({scenario.path})")
