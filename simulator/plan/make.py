@@ -15,12 +15,8 @@ Output contract of ``caregrid run SCENARIO --out DIR``:
 
 from __future__ import annotations
 
-import json
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -34,7 +30,7 @@ from ..errors import CaregridError, InputError, PlanningError, RuleFailure, Solv
 from ..load.city import CityData
 from ..load.readers import read_table, read_vector
 from ..optimise import AssignmentResult, ModelSpec, Relaxation, assign_units_to_grids, diagnose_infeasibility
-from ..runfolder.atomic import atomic_output_dir
+from ..runfolder.writer import _json_default, _versions, write_plan  # noqa: F401 - re-exported
 from ..travel import RoadNetwork, TravelTimes, adjacency_minutes
 from ..units.planning_units import PlanningUnits, equal_area_crs
 from .groups import Groups, eligible_lead_mask, facility_units, form_groups, grid_labels
@@ -112,16 +108,6 @@ class _Candidates:
     hi: int
     must_open: np.ndarray | None = None  # (len(cand),) candidates that must lead
     reference: np.ndarray | None = None  # (n,) candidate per unit of a layout to repair (−1: none)
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("caregrid", "numpy", "pandas", "geopandas", "shapely", "scipy", "pulp", "highspy", "h3", "pyproj"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
 
 
 def _read_layout(scenario: Scenario, units: gpd.GeoDataFrame) -> np.ndarray:
@@ -500,91 +486,3 @@ def _finish(job: _Job, unit_grid: np.ndarray, grid_lead: dict[str, str], moves: 
         notes=job.notes,
         travel_minutes=minutes,
     )
-
-
-FACILITY_COLUMNS = [
-    "facility_id",
-    "name",
-    "level",
-    "grade",
-    "kind",
-    "ownership",
-    "beds",
-    "beds_status",
-    "outpatient_daily",
-    "outpatient_status",
-    "location_quality",
-    "modelled",
-    "in_city",
-    "grid_id",
-    "role",
-    "reserved_outpatient_slots",
-    "reserved_beds",
-    "source",
-    "geometry",
-]
-
-
-def write_plan(plan: Plan, out: str | Path, extras: tuple = ()) -> Path:
-    """Write the run folder (atomically: a failed write leaves an existing folder as it was).
-
-    ``extras`` are callables ``f(folder)`` run on the complete temporary folder before it replaces ``out``
-    (the report and the maps), so they land together with the plan or not at all. Of an existing folder only
-    ``units.gpkg`` (written by ``caregrid units``) is kept.
-    """
-    out = Path(out)
-    with atomic_output_dir(out, preserve=("units.gpkg",)) as tmp:
-        units = plan.units.drop(columns=["lon", "lat"])
-        units.to_file(tmp / "plan.gpkg", layer="units", driver="GPKG")
-        plan.grids.to_file(tmp / "plan.gpkg", layer="grids", driver="GPKG")
-        fac = plan.facilities[[c for c in FACILITY_COLUMNS if c in plan.facilities.columns]].copy()
-        fac["modelled"] = fac["modelled"].astype(bool)
-        fac["in_city"] = fac["in_city"].astype(bool)
-        gpd.GeoDataFrame(fac, geometry="geometry", crs="EPSG:4326").to_file(
-            tmp / "plan.gpkg", layer="facilities", driver="GPKG"
-        )
-        plan.groups.to_csv(tmp / "groups.csv", index=False)
-        plan.referrals.to_csv(tmp / "referrals.csv", index=False)
-        plan.compliance.to_csv(tmp / "compliance.csv", index=False)
-        if plan.indicators is not None:
-            plan.indicators.to_csv(tmp / "indicators.csv", index=False)
-            (tmp / "indicators.json").write_text(
-                json.dumps(
-                    {
-                        "city": plan.indicators[plan.indicators.grid_id == "city"].iloc[0].to_dict(),
-                        "grids": plan.indicators[plan.indicators.grid_id != "city"].to_dict("records"),
-                    },
-                    ensure_ascii=False,
-                    indent=2,
-                    default=_json_default,
-                ),
-                encoding="utf-8",
-            )
-        if plan.moves is not None:
-            plan.moves.to_csv(tmp / "moves.csv", index=False)
-        adj = plan.adjacency.tocoo()
-        keep = adj.row < adj.col
-        pd.DataFrame(
-            {
-                "unit_a": plan.units["unit_id"].to_numpy()[adj.row[keep]],
-                "unit_b": plan.units["unit_id"].to_numpy()[adj.col[keep]],
-            }
-        ).to_csv(tmp / "adjacency.csv", index=False)
-        (tmp / "run.json").write_text(
-            json.dumps(plan.record, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8"
-        )
-        for extra in extras:
-            extra(tmp)
-    return out
-
-
-def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return None if not np.isfinite(o) else float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    return str(o)

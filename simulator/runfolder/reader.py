@@ -1,0 +1,150 @@
+"""Reading a run folder back (the one reader, used by the maps, the report and ``caregrid compare``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from ..errors import InputError
+from . import schema as s
+
+
+def as_bool(values: pd.Series) -> pd.Series:
+    """A column of booleans as written by pandas/GeoPackage ("True", 1, "yes", ...) as a bool Series."""
+    if values.dtype == bool:
+        return values
+    return values.astype(str).str.strip().str.lower().isin(("true", "1", "yes"))
+
+
+@dataclass
+class RunFolder:
+    """A run folder read back: layers in EPSG:4326, CSVs as tables (empty when the file is absent).
+
+    Attributes
+    ----------
+    path
+        The folder.
+    units, grids, facilities
+        The ``plan.gpkg`` layers; facility columns ``modelled`` / ``in_city`` as bool.
+    groups, referrals, compliance, indicators
+        ``groups.csv``, ``referrals.csv``, ``compliance.csv`` (``passed`` as bool), ``indicators.csv``;
+        ``grid_id`` / ``facility_id`` kept as text.
+    record
+        ``run.json`` (empty dict when absent).
+    """
+
+    path: Path
+    units: gpd.GeoDataFrame
+    grids: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    groups: pd.DataFrame
+    referrals: pd.DataFrame
+    compliance: pd.DataFrame
+    indicators: pd.DataFrame
+    record: dict[str, Any]
+
+    @property
+    def scenario(self) -> dict[str, Any]:
+        """The scenario as recorded in ``run.json``."""
+        return self.record.get(s.RunKey.SCENARIO) or {}
+
+    @property
+    def name(self) -> str:
+        """Scenario name (or city, or the folder name)."""
+        sc = self.scenario
+        return str(sc.get("name") or sc.get("city") or self.path.name)
+
+    @property
+    def failed(self) -> int:
+        """Number of failed rule checks (rows of ``compliance.csv``)."""
+        if self.compliance.empty:
+            return 0
+        return int((~self.compliance["passed"]).sum())
+
+    @property
+    def verdict(self) -> tuple[str, str]:
+        """(English, Chinese) compliance verdict."""
+        n = len(self.compliance)
+        if self.failed == 0:
+            return f"all {n} rule checks passed", "全部规则通过"
+        return f"{self.failed} of {n} rule checks failed", f"{self.failed} 项未通过"
+
+    @property
+    def population_modelled(self) -> bool:
+        """True when any unit's residents are modelled (disaggregated from census totals), not observed."""
+        st = self.units.get("population_status")
+        return st is not None and bool((st.astype(str) == "modelled").any())
+
+    @property
+    def city_indicators(self) -> pd.Series:
+        """The city-wide row of ``indicators.csv``."""
+        return self.indicators[self.indicators["grid_id"] == s.CITY].iloc[0]
+
+    @property
+    def grid_indicators(self) -> pd.DataFrame:
+        """The per-grid rows of ``indicators.csv``."""
+        return self.indicators[self.indicators["grid_id"] != s.CITY]
+
+
+def _check_files(run_dir: Path, required: Iterable[str]) -> None:
+    for name in required:
+        if not (run_dir / name).exists():
+            raise InputError(
+                run_dir / name, "missing: not a complete run folder (write one with `caregrid run RUN_DIR`)"
+            )
+
+
+def _csv(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        return pd.DataFrame()
+    return pd.read_csv(path, dtype=dict.fromkeys(s.ID_COLUMNS, str))
+
+
+def _layer(gpkg: Path, layer: str) -> gpd.GeoDataFrame:
+    return gpd.read_file(gpkg, layer=layer).to_crs(4326)
+
+
+def read_run(run_dir: str | Path, *, required: Iterable[str] = s.REQUIRED_FOR_MAPS) -> RunFolder:
+    """Read a run folder written by ``caregrid run`` (:func:`simulator.runfolder.writer.write_plan`).
+
+    Parameters
+    ----------
+    run_dir
+        The run folder.
+    required
+        File names that must exist (:data:`~simulator.runfolder.schema.REQUIRED_FOR_MAPS` by default;
+        :data:`~simulator.runfolder.schema.REQUIRED_COMPLETE` for a comparison or a report).
+
+    Raises
+    ------
+    InputError
+        When a required file is missing.
+    """
+    run_dir = Path(run_dir)
+    _check_files(run_dir, required)
+    gpkg = run_dir / s.PLAN_GPKG
+    facilities = _layer(gpkg, s.FACILITIES_LAYER)
+    for col in s.FACILITY_BOOL_COLUMNS:
+        if col in facilities:
+            facilities[col] = as_bool(facilities[col])
+    compliance = _csv(run_dir / s.COMPLIANCE_CSV)
+    if "passed" in compliance:
+        compliance["passed"] = as_bool(compliance["passed"])
+    record_path = run_dir / s.RUN_JSON
+    return RunFolder(
+        path=run_dir,
+        units=_layer(gpkg, s.UNITS_LAYER),
+        grids=_layer(gpkg, s.GRIDS_LAYER),
+        facilities=facilities,
+        groups=_csv(run_dir / s.GROUPS_CSV),
+        referrals=_csv(run_dir / s.REFERRALS_CSV),
+        compliance=compliance,
+        indicators=_csv(run_dir / s.INDICATORS_CSV),
+        record=json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {},
+    )

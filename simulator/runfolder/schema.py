@@ -1,0 +1,139 @@
+"""The run folder's one schema: file names, GeoPackage layers, columns and ``run.json`` keys.
+
+A run folder (``caregrid run --out DIR``) holds::
+
+    plan.gpkg          layers units, grids, facilities (EPSG:4326)
+    groups.csv         one row per (grid, facility) in a medical group, with its role
+    referrals.csv      referral reservations of each lead to its primary-care members
+    compliance.csv     one row per rule per scope (grid or city)
+    indicators.csv     one row per grid and one "city" row (indicators.json: the same as JSON)
+    adjacency.csv      unit pairs sharing an edge
+    moves.csv          units moved by ``--repair`` (only then)
+    run.json           the run record (scenario, solver, status, notes, versions, timings)
+    map.html / map.png / map.pdf / report.html    drawn from the files above by :mod:`simulator.render`
+
+:mod:`simulator.runfolder.writer` writes these names and :mod:`simulator.runfolder.reader` reads them; the
+independent verifier (:mod:`simulator.evaluate.verify`) deliberately keeps its own reading.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# ------------------------------------------------------------------------------------------------------- files
+
+PLAN_GPKG: Final = "plan.gpkg"
+GROUPS_CSV: Final = "groups.csv"
+REFERRALS_CSV: Final = "referrals.csv"
+COMPLIANCE_CSV: Final = "compliance.csv"
+INDICATORS_CSV: Final = "indicators.csv"
+INDICATORS_JSON: Final = "indicators.json"
+ADJACENCY_CSV: Final = "adjacency.csv"
+MOVES_CSV: Final = "moves.csv"
+RUN_JSON: Final = "run.json"
+MAP_HTML: Final = "map.html"
+MAP_PNG: Final = "map.png"
+MAP_PDF: Final = "map.pdf"
+REPORT_HTML: Final = "report.html"
+#: written by ``caregrid units`` into the same folder; a run keeps it
+UNITS_GPKG: Final = "units.gpkg"
+
+#: files without which a folder is not a run folder at all (the maps need nothing else)
+REQUIRED_FOR_MAPS: Final = (PLAN_GPKG,)
+#: files a comparison or a report needs
+REQUIRED_COMPLETE: Final = (RUN_JSON, INDICATORS_CSV, COMPLIANCE_CSV, PLAN_GPKG)
+
+# ------------------------------------------------------------------------------------------------------ layers
+
+UNITS_LAYER: Final = "units"
+GRIDS_LAYER: Final = "grids"
+FACILITIES_LAYER: Final = "facilities"
+CRS: Final = "EPSG:4326"
+
+#: columns of the units layer (``lon``/``lat`` of the plan are dropped on writing)
+UNIT_COLUMNS: Final = (
+    "unit_id",
+    "district",
+    "district_name",
+    "population",
+    "population_status",
+    "area_km2",
+    "geometry",
+    "grid_id",
+    "lead_facility_id",
+    "travel_min_to_lead",
+)
+GRID_COLUMNS: Final = ("grid_id", "lead_facility_id", "lead_name", "population", "area_km2", "geometry")
+#: columns of the facilities layer, in this order (those the plan has)
+FACILITY_COLUMNS: Final = (
+    "facility_id",
+    "name",
+    "level",
+    "grade",
+    "kind",
+    "ownership",
+    "beds",
+    "beds_status",
+    "outpatient_daily",
+    "outpatient_status",
+    "location_quality",
+    "modelled",
+    "in_city",
+    "grid_id",
+    "role",
+    "reserved_outpatient_slots",
+    "reserved_beds",
+    "source",
+    "geometry",
+)
+#: boolean columns of the facilities layer (GeoPackage stores them as integers)
+FACILITY_BOOL_COLUMNS: Final = ("modelled", "in_city")
+#: id columns kept as text when CSVs are read back (a planner's grid "01" must not become 1)
+ID_COLUMNS: Final = ("grid_id", "facility_id")
+#: the "grid" of the city-wide row of indicators.csv and the scope of city-wide rule checks
+CITY: Final = "city"
+
+#: ``location_quality`` values that are a real address (others are district seats or modelled)
+EXACT_LOCATIONS: Final = ("exact", "street")
+#: roles in groups.csv
+ROLES: Final = ("lead", "member", "cross_grid", "collaborating")
+
+
+# ---------------------------------------------------------------------------------------------------- run.json
+
+
+class RunKey:
+    """Keys of ``run.json`` that other code reads (the record holds more: solver details, model size, ...)."""
+
+    SCENARIO: Final = "scenario"
+    MODE: Final = "mode"
+    RULES: Final = "rules"
+    POPULATION_STATUS: Final = "population_status"
+    SOLVER: Final = "solver"
+    STATUS: Final = "status"
+    CONTIGUITY: Final = "contiguity"
+    NOTES: Final = "notes"
+    SOLVER_NOTES: Final = "solver_notes"
+    COMPLIANCE_PASSED: Final = "compliance_passed"
+    FAILED_RULES: Final = "failed_rules"
+    BRIDGES: Final = "bridges"
+    #: vary from run to run on the same input: left out when two run folders are compared for sameness
+    TIMINGS: Final = "timings"
+    VERSIONS: Final = "versions"
+
+
+#: keys of ``run.json`` that differ between two runs of one scenario (machine speed, installed packages)
+VOLATILE_KEYS: Final = (RunKey.TIMINGS, RunKey.VERSIONS)
+#: packages whose versions ``run.json`` records
+VERSIONED_PACKAGES: Final = (
+    "caregrid",
+    "numpy",
+    "pandas",
+    "geopandas",
+    "shapely",
+    "scipy",
+    "pulp",
+    "highspy",
+    "h3",
+    "pyproj",
+)

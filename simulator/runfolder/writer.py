@@ -1,0 +1,117 @@
+"""Writing the run folder (the one writer; names and columns from :mod:`simulator.runfolder.schema`)."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Callable, Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import schema as s
+from .atomic import atomic_output_dir
+
+if TYPE_CHECKING:  # the plan stage imports this module; a runtime import back would be circular
+    from ..plan.make import Plan
+
+
+def versions() -> dict[str, str]:
+    """Python and package versions for ``run.json`` ("not installed" for a missing package)."""
+    out = {"python": platform.python_version()}
+    for pkg in s.VERSIONED_PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+#: the name make.py used; kept so ``from simulator.runfolder.writer import _versions`` reads like the old code
+_versions = versions
+
+
+def json_default(o: Any) -> Any:
+    """``json.dumps`` fallback: numpy scalars and arrays as Python values, NaN/inf as null, anything else as text."""
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return None if not np.isfinite(o) else float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
+
+
+_json_default = json_default
+
+
+def write_json(obj: Any, path: Path) -> None:
+    """UTF-8 JSON, Chinese kept readable (``ensure_ascii=False``), indented by 2."""
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2, default=json_default), encoding="utf-8")
+
+
+def _write_layers(plan: Plan, gpkg: Path) -> None:
+    units = plan.units.drop(columns=["lon", "lat"])
+    units.to_file(gpkg, layer=s.UNITS_LAYER, driver="GPKG")
+    plan.grids.to_file(gpkg, layer=s.GRIDS_LAYER, driver="GPKG")
+    fac = plan.facilities[[c for c in s.FACILITY_COLUMNS if c in plan.facilities.columns]].copy()
+    for col in s.FACILITY_BOOL_COLUMNS:
+        fac[col] = fac[col].astype(bool)
+    gpd.GeoDataFrame(fac, geometry="geometry", crs=s.CRS).to_file(gpkg, layer=s.FACILITIES_LAYER, driver="GPKG")
+
+
+def _write_indicators(indicators: pd.DataFrame, folder: Path) -> None:
+    indicators.to_csv(folder / s.INDICATORS_CSV, index=False)
+    city = indicators.grid_id == s.CITY
+    write_json(
+        {"city": indicators[city].iloc[0].to_dict(), "grids": indicators[~city].to_dict("records")},
+        folder / s.INDICATORS_JSON,
+    )
+
+
+def _write_adjacency(plan: Plan, path: Path) -> None:
+    adj = plan.adjacency.tocoo()
+    keep = adj.row < adj.col  # each pair once
+    ids = plan.units["unit_id"].to_numpy()
+    pd.DataFrame({"unit_a": ids[adj.row[keep]], "unit_b": ids[adj.col[keep]]}).to_csv(path, index=False)
+
+
+def write_plan(plan: Plan, out: str | Path, extras: Iterable[Callable[[Path], Any]] = ()) -> Path:
+    """Write the run folder (atomically: a failed write leaves an existing folder as it was).
+
+    Parameters
+    ----------
+    plan
+        The plan and its evaluation (:class:`simulator.plan.make.Plan`).
+    out
+        The run folder to write or replace.
+    extras
+        Callables ``f(folder)`` run on the complete temporary folder before it replaces ``out`` (the maps, then the
+        report), so they land together with the plan or not at all.
+
+    Returns
+    -------
+    Path
+        ``out``. Of an existing folder only ``units.gpkg`` (written by ``caregrid units``) is kept.
+    """
+    out = Path(out)
+    with atomic_output_dir(out, preserve=(s.UNITS_GPKG,)) as tmp:
+        _write_layers(plan, tmp / s.PLAN_GPKG)
+        plan.groups.to_csv(tmp / s.GROUPS_CSV, index=False)
+        plan.referrals.to_csv(tmp / s.REFERRALS_CSV, index=False)
+        plan.compliance.to_csv(tmp / s.COMPLIANCE_CSV, index=False)
+        if plan.indicators is not None:
+            _write_indicators(plan.indicators, tmp)
+        if plan.moves is not None:
+            plan.moves.to_csv(tmp / s.MOVES_CSV, index=False)
+        _write_adjacency(plan, tmp / s.ADJACENCY_CSV)
+        write_json(plan.record, tmp / s.RUN_JSON)
+        for extra in extras:
+            extra(tmp)
+    return out
