@@ -1,0 +1,211 @@
+"""The one catalogue of bilingual (English 中文) labels the maps, the report and ``caregrid compare`` show.
+
+Rule texts are not here: they come from the rule files (``config/rules/*.toml``). Facility names stay Chinese and
+are data, not labels.
+
+A :class:`Label` prints as "English 中文" (``str(label)``); :meth:`Label.text` gives English alone where Chinese
+cannot be drawn (a static map without a CJK font); :attr:`Label.zh_en` puts Chinese first (legend rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True)
+class Label:
+    """A label in English and Chinese."""
+
+    en: str
+    zh: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.en} {self.zh}" if self.zh else self.en
+
+    @property
+    def zh_en(self) -> str:
+        """Chinese first: "中文 English"."""
+        return f"{self.zh} {self.en}" if self.zh else self.en
+
+    def text(self, chinese: bool = True) -> str:
+        """"English 中文", or English alone when ``chinese`` is False (no CJK font to draw it)."""
+        return str(self) if chinese else self.en
+
+
+@dataclass(frozen=True)
+class KindLabel(Label):
+    """A facility kind: label plus the one letter drawn inside its marker (Chinese, Latin fallback)."""
+
+    letter_zh: str = ""
+    letter_en: str = ""
+
+
+@dataclass(frozen=True)
+class IndicatorLabel:
+    """An indicator's heading: ``short`` in the report's table, ``long`` in a comparison (defaults to short)."""
+
+    short: str
+    long: str = ""
+
+    @property
+    def full(self) -> str:
+        return self.long or self.short
+
+
+#: display role of a facility on the maps (groups.csv roles, plus facilities no group holds)
+ROLES: Final[dict[str, Label]] = {
+    "lead": Label("Lead hospital", "牵头医院"),
+    "member": Label("Member", "成员单位"),
+    "cross_grid": Label("Cross-grid", "跨网格"),
+    "collaborating": Label("Collaborating unit", "协作单位"),
+    "other": Label("Not in a group", "未纳入集团"),
+}
+
+LEVELS: Final[dict[str, Label]] = {
+    "tertiary": Label("tertiary", "三级"),
+    "secondary": Label("secondary", "二级"),
+    "primary": Label("primary care", "基层"),
+    "unrated": Label("unrated", "未定级"),
+}
+
+KINDS: Final[dict[str, KindLabel]] = {
+    "general": KindLabel("general hospital", "综合医院", "综", "G"),
+    "tcm": KindLabel("TCM hospital", "中医医院", "中", "T"),
+    "integrated": KindLabel("integrated TCM–western", "中西医结合", "结", "I"),
+    "maternal_child": KindLabel("maternal–child", "妇幼保健", "妇", "M"),
+    "specialty": KindLabel("specialty hospital", "专科医院", "专", "S"),
+    "rehab": KindLabel("rehabilitation", "康复", "康", "R"),
+    "nursing": KindLabel("nursing", "护理", "护", "N"),
+    "public_health": KindLabel("public health", "公共卫生", "疾", "P"),
+    "community_health_centre": KindLabel("community health centre", "社区卫生服务中心", "社", "C"),
+    "township_hospital": KindLabel("township hospital", "乡镇卫生院", "乡", "H"),
+}
+
+#: indicators.csv columns; the report shows them in this order (those a run has)
+INDICATORS: Final[dict[str, IndicatorLabel]] = {
+    "population": IndicatorLabel("Residents 常住人口"),
+    "population_share": IndicatorLabel("Share of city 占全市"),
+    "area_km2": IndicatorLabel("Area km² 面积"),
+    "units": IndicatorLabel("Units 单元"),
+    "travel_mean_min": IndicatorLabel("Mean min to lead 平均时间", "Mean minutes to lead 平均到牵头医院时间"),
+    "travel_median_min": IndicatorLabel("Median min 中位"),
+    "travel_p90_min": IndicatorLabel("P90 min", "P90 minutes to lead"),
+    "travel_max_min": IndicatorLabel("Max min 最长"),
+    "share_within_access": IndicatorLabel(
+        "Within access threshold 可达比例", "Share within access threshold 可达比例"
+    ),
+    "share_within_primary_care": IndicatorLabel(
+        "Within 15 min of primary care 15分钟医疗服务圈", "Share within 15 min of primary care 15分钟医疗服务圈"
+    ),
+    "beds_per_1000": IndicatorLabel("Beds /1,000 每千人床位", "Group beds per 1,000 每千人床位"),
+    "tertiary_beds_per_1000": IndicatorLabel("Tertiary beds /1,000 三级床位", "Tertiary beds per 1,000"),
+    "outpatient_slots_per_1000": IndicatorLabel("Outpatient slots /1,000 门诊号源", "Outpatient slots per 1,000"),
+    "reserved_slots_per_10000": IndicatorLabel(
+        "Reserved slots /10,000 下沉号源", "Reserved slots per 10,000 下沉号源"
+    ),
+    "reserved_beds_per_10000": IndicatorLabel("Reserved beds /10,000 下沉床位", "Reserved beds per 10,000 下沉床位"),
+    "share_nearest_lead_elsewhere": IndicatorLabel(
+        "Nearest lead in another grid 就近牵头医院在他网格", "Share whose nearest lead is in another grid"
+    ),
+    "extra_min_nearest_lead_elsewhere": IndicatorLabel("…extra min 额外时间"),
+    "polsby_popper": IndicatorLabel("Compactness (Polsby–Popper) 紧凑度", "Mean compactness (Polsby–Popper)"),
+    "cut_edges": IndicatorLabel("Cut edges 边界边数"),
+    "nurses_per_doctor": IndicatorLabel("Nurses per doctor 医护比"),
+    "ambulances_per_30000": IndicatorLabel("Ambulances /30,000 救护车"),
+    "aeds_per_10000": IndicatorLabel("AEDs /10,000"),
+    "population_cv": IndicatorLabel("Population CV 人口变异系数", "Population CV across grids 人口变异系数"),
+    "population_max_min_ratio": IndicatorLabel("Max/min population 最大最小比", "Max/min grid population"),
+}
+#: rows of a comparison that are not columns of indicators.csv
+COMPARISON_ROWS: Final[dict[str, IndicatorLabel]] = {
+    "grids": IndicatorLabel("Grids 网格数"),
+    "rules_failed": IndicatorLabel("Rule checks failed 未通过规则数"),
+}
+#: indicators shown as percentages
+SHARES: Final = frozenset(
+    {"population_share", "share_within_access", "share_within_primary_care", "share_nearest_lead_elsewhere"}
+)
+
+
+class Text:
+    """Headings, layer names, tooltip fields and legend rows of the maps, the report and the comparison."""
+
+    # things on the map
+    grid = Label("Grid", "网格")
+    grids = Label("Grids", "网格")
+    grids_lower = Label("grids", "网格")
+    lead_hospital = Label("Lead hospital", "牵头医院")
+    no_lead = Label("no lead", "无牵头医院")
+    none = Label("none", "无")
+    residents = Label("Residents", "常住人口")
+    residents_lower = Label("residents", "常住人口")
+    residents_served = Label("Residents served", "服务人口")
+    residents_served_lower = Label("residents", "服务人口")
+    beds_per_1000 = Label("Beds per 1,000", "每千人床位")
+    mean_travel = Label("Mean travel to lead", "平均到达时间")
+    estimate = Label("estimate", "估算")
+    modelled = Label("modelled", "模拟")
+    district = Label("District", "区")
+    district_boundary = Label("District boundary", "区界")
+    district_boundaries = Label("District boundaries", "区界")
+    unit = Label("Unit", "单元")
+    density = Label("Population density", "人口密度")
+    travel_to_lead = Label("Travel minutes to lead", "到牵头医院时间")
+    travel_to_the_lead = Label("Travel minutes to the lead", "到牵头医院时间")
+    group_links = Label("Group links", "集团连线")
+    referral_reservations = Label("Referral reservations", "下沉号源")
+    referral_reservation = Label("referral reservation", "下沉号源")
+    collaborating_units = Label("Collaborating units", "协作单位")
+    collaborating_unit = Label("collaborating unit", "协作单位")
+    collaborating_outside = Label("collaborating unit outside the city", "市外协作单位")
+    facilities = Label("Facilities", "医疗机构")
+    links = Label("Links", "连线")
+    lead_to_member = Label("lead → member", "集团成员")
+    lead_to_cross_grid = Label("lead → cross-grid unit", "跨网格")
+    outpatient_slots_day = Label("outpatient slots/day", "门诊号源")
+    beds = Label("beds", "床位")
+    legend = Label("Legend", "图例")
+    approximate_location = Label("approximate location", "近似位置")
+    modelled_facility = Label("modelled facility", "模拟机构")
+    modelled_or_approximate = Label("modelled / approximate location", "模拟/近似位置")
+    kind_letter = Label("letter = kind", "类别")
+    size_by_level = "size: tertiary 三级 › secondary 二级 › primary 基层"
+    full_screen = Label("Full screen", "全屏")
+    exit_full_screen = Label("Exit full screen", "退出全屏")
+    grids_and_groups = Label("Grids and tight urban medical groups", "网格与紧密型城市医疗集团")
+    compliance = Label("Compliance", "规则核查")
+    # facility popup
+    role = Label("Role", "角色")
+    level = Label("Level", "等级")
+    kind = Label("Kind", "类别")
+    beds_heading = Label("Beds", "床位")
+    reserved_for_primary_care = Label("Reserved for primary care", "下沉")
+    allocated = Label("Allocated", "分配号源")
+    status = Label("Status", "状态")
+    not_real = Label("MODELLED, not a real facility", "模拟机构")
+    location = Label("Location", "位置")
+    approximate = Label("approximate", "近似")
+    # report
+    all_rules_passed = Label("All rules passed", "全部规则通过")
+    rule_checks_failed = Label("rule check(s) failed", "未通过")
+    mode = Label("mode", "模式")
+    rules = Label("rules", "规则")
+    contiguity = Label("contiguity", "连片")
+    map = Label("Map", "地图")
+    interactive_map = Label("Interactive map", "交互地图")
+    rule_compliance = Label("Rule compliance", "规则核查")
+    requirement = Label("requirement", "要求")
+    passed = Label("passed", "通过")
+    failed = Label("FAILED", "未通过")
+    indicators = Label("Indicators", "指标")
+    indicator = Label("indicator", "指标")
+    charts = Label("Charts", "图表")
+    population_per_grid = Label("Population per grid", "各网格人口")
+    travel_distribution = Label("Travel time distribution per grid", "到牵头医院时间分布")
+    beds_per_1000_short = Label("Beds per 1,000", "每千人床位")
+    notes = Label("Notes", "说明")
+    # comparison
+    scenario_comparison = Label("Scenario comparison", "方案比较")
+    changed_units = Label("Units that changed lead hospital", "调整单元")
+    side_by_side_map = Label("Side-by-side map", "对比地图")

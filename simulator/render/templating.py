@@ -1,0 +1,70 @@
+"""The jinja2 environment of ``simulator/render/templates`` (HTML autoescaped) and escaping for other contexts.
+
+Names in run folders come from planners' files and must show as text wherever they land:
+
+* HTML text and attributes: the templates autoescape every value (``{{ name }}``);
+* a JavaScript string inside ``<script>``: :func:`js_string` (JSON with ``<``, ``>``, ``&``, ``'`` as ``\\uXXXX``,
+  so a name cannot close the script element);
+* a JavaScript template literal (folium's ``Tooltip`` puts its text between backticks): :func:`tooltip_html`
+  additionally writes `````, ``$`` and ``\\`` as HTML character references.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup, escape
+
+from ..config import labels
+from .layers import fmt_num
+
+__all__ = ["Markup", "escape", "js_string", "render", "macros", "tooltip_html"]
+
+
+def js_string(value: Any) -> Markup:
+    """``value`` as a JavaScript literal that is safe inside an HTML ``<script>`` element."""
+    return htmlsafe_json_dumps(value)
+
+
+_TEMPLATE_LITERAL = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+
+
+def tooltip_html(html: str) -> str:
+    """HTML (already escaped) made safe to sit inside a JavaScript template literal (folium ``Tooltip``)."""
+    return str(html).translate(_TEMPLATE_LITERAL)
+
+
+@cache
+def environment() -> Environment:
+    """The shared environment: templates from the package, autoescape on, undefined names are errors."""
+    env = Environment(
+        loader=PackageLoader("simulator.render", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.globals.update(
+        T=labels.Text,
+        ROLES=labels.ROLES,
+        LEVELS=labels.LEVELS,
+        KINDS=labels.KINDS,
+        INDICATORS=labels.INDICATORS,
+    )
+    env.filters["num"] = fmt_num
+    env.filters["js"] = js_string
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    """Render the template ``name`` (e.g. ``"report.html.j2"``) with ``context``."""
+    return environment().get_template(name).render(**context)
+
+
+def macros(name: str) -> Any:
+    """The macros of template ``name`` as callables returning :class:`~markupsafe.Markup`."""
+    return environment().get_template(name).module
