@@ -7,104 +7,126 @@ units that changed lead hospital are listed (grids are matched by their lead, si
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .config.labels import COMPARISON_ROWS, INDICATORS, Text
 from .errors import InputError
 from .runfolder.atomic import atomic_output_dir
+from .runfolder.reader import RunFolder, read_run
+from .runfolder.schema import REQUIRED_COMPLETE
 
-#: (column, label, normalised?) of the city row of indicators.csv
+#: (column of the city row of indicators.csv, or a row of COMPARISON_ROWS; normalised?) in table order
 COMPARED = [
-    ("population", "Residents 常住人口", False),
-    ("area_km2", "Area km² 面积", False),
-    ("grids", "Grids 网格数", False),
-    ("travel_mean_min", "Mean minutes to lead 平均到牵头医院时间", True),
-    ("travel_p90_min", "P90 minutes to lead", True),
-    ("share_within_access", "Share within access threshold 可达比例", True),
-    ("share_within_primary_care", "Share within 15 min of primary care 15分钟医疗服务圈", True),
-    ("beds_per_1000", "Group beds per 1,000 每千人床位", True),
-    ("tertiary_beds_per_1000", "Tertiary beds per 1,000", True),
-    ("outpatient_slots_per_1000", "Outpatient slots per 1,000", True),
-    ("reserved_slots_per_10000", "Reserved slots per 10,000 下沉号源", True),
-    ("reserved_beds_per_10000", "Reserved beds per 10,000 下沉床位", True),
-    ("share_nearest_lead_elsewhere", "Share whose nearest lead is in another grid", True),
-    ("population_cv", "Population CV across grids 人口变异系数", True),
-    ("population_max_min_ratio", "Max/min grid population", True),
-    ("polsby_popper", "Mean compactness (Polsby–Popper)", True),
-    ("rules_failed", "Rule checks failed 未通过规则数", True),
+    ("population", False),
+    ("area_km2", False),
+    ("grids", False),
+    ("travel_mean_min", True),
+    ("travel_p90_min", True),
+    ("share_within_access", True),
+    ("share_within_primary_care", True),
+    ("beds_per_1000", True),
+    ("tertiary_beds_per_1000", True),
+    ("outpatient_slots_per_1000", True),
+    ("reserved_slots_per_10000", True),
+    ("reserved_beds_per_10000", True),
+    ("share_nearest_lead_elsewhere", True),
+    ("population_cv", True),
+    ("population_max_min_ratio", True),
+    ("polsby_popper", True),
+    ("rules_failed", True),
 ]
 
 
 @dataclass
 class Comparison:
+    """The comparison tables (see :func:`compare_runs`) and the runs they came from."""
+
     table: pd.DataFrame
     compliance: pd.DataFrame
     changed_units: pd.DataFrame | None
     names: list[str]
+    runs: list[RunFolder] = field(default_factory=list)
 
 
-def _load(run_dir: Path) -> dict:
-    for f in ("run.json", "indicators.csv", "compliance.csv", "plan.gpkg"):
-        if not (run_dir / f).exists():
-            raise InputError(run_dir / f, "missing: not a complete run folder (run `caregrid run` first)")
-    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    ind = pd.read_csv(run_dir / "indicators.csv")
-    comp = pd.read_csv(run_dir / "compliance.csv")
-    return {"record": record, "ind": ind, "comp": comp, "dir": run_dir}
+def _label(col: str) -> str:
+    label = INDICATORS.get(col) or COMPARISON_ROWS[col]
+    return label.full
 
 
-def compare_runs(run_dirs: list[str | Path]) -> Comparison:
-    """Compare run folders (the first is the reference for differences)."""
-    if len(run_dirs) < 2:
-        raise InputError(None, "compare needs at least two run folders", field="RUN_DIR")
-    runs = [_load(Path(d)) for d in run_dirs]
-    names = []
+def _value(run: RunFolder, col: str) -> float:
+    """The city-wide value of ``col`` for one run (NaN when the run has none)."""
+    if col == "grids":
+        return float(len(run.grid_indicators))
+    if col == "rules_failed":
+        return float(run.failed)
+    city = run.city_indicators
+    return float(city[col]) if col in city and pd.notna(city[col]) else np.nan
+
+
+def _run_names(runs: list[RunFolder]) -> list[str]:
+    """Scenario names, made unique by the folder name."""
+    names: list[str] = []
     for r in runs:
-        base = r["record"]["scenario"]["name"]
-        name = base if base not in names else f"{base} ({r['dir'].name})"
-        names.append(name)
+        base = r.scenario["name"]
+        names.append(base if base not in names else f"{base} ({r.path.name})")
+    return names
+
+
+def _indicator_table(runs: list[RunFolder], names: list[str]) -> pd.DataFrame:
     rows = []
-    for col, label, norm in COMPARED:
-        vals = []
-        for r in runs:
-            city = r["ind"][r["ind"].grid_id == "city"].iloc[0]
-            if col == "grids":
-                vals.append(float((r["ind"].grid_id != "city").sum()))
-            elif col == "rules_failed":
-                vals.append(float((~r["comp"]["passed"].astype(bool)).sum()))
-            else:
-                vals.append(float(city[col]) if col in city and pd.notna(city[col]) else np.nan)
-        row = {"indicator": col, "label": label, "normalised": norm}
-        for n, v in zip(names, vals, strict=True):
-            row[n] = v
+    for col, norm in COMPARED:
+        vals = [_value(r, col) for r in runs]
+        row: dict[str, Any] = {"indicator": col, "label": _label(col), "normalised": norm}
+        row.update(zip(names, vals, strict=True))
         for n, v in zip(names[1:], vals[1:], strict=True):
             row[f"Δ {n}"] = v - vals[0] if norm else np.nan
         rows.append(row)
-    table = pd.DataFrame(rows)
-    comp_rows = []
-    rule_ids = list(dict.fromkeys(rid for r in runs for rid in r["comp"]["rule_id"]))
-    for rid in rule_ids:
+    return pd.DataFrame(rows)
+
+
+def _compliance_table(runs: list[RunFolder], names: list[str]) -> pd.DataFrame:
+    rows = []
+    for rid in dict.fromkeys(rid for r in runs for rid in r.compliance["rule_id"]):
         row = {"rule_id": rid}
         for n, r in zip(names, runs, strict=True):
-            sub = r["comp"][r["comp"]["rule_id"] == rid]
-            row[n] = "n/a" if sub.empty else f"{int(sub.passed.astype(bool).sum())}/{len(sub)} passed"
-        comp_rows.append(row)
-    compliance = pd.DataFrame(comp_rows)
-    changed = _changed_units(runs, names)
-    return Comparison(table=table, compliance=compliance, changed_units=changed, names=names)
+            sub = r.compliance[r.compliance["rule_id"] == rid]
+            row[n] = "n/a" if sub.empty else f"{int(sub['passed'].sum())}/{len(sub)} passed"
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
-def _changed_units(runs: list[dict], names: list[str]) -> pd.DataFrame | None:
+def compare_runs(run_dirs: list[str | Path]) -> Comparison:
+    """Compare run folders (the first is the reference for differences).
+
+    Raises
+    ------
+    InputError
+        Fewer than two folders, or a folder that is not a complete run folder.
+    """
+    if len(run_dirs) < 2:
+        raise InputError(None, "compare needs at least two run folders", field="RUN_DIR")
+    runs = [read_run(d, required=REQUIRED_COMPLETE) for d in run_dirs]
+    names = _run_names(runs)
+    return Comparison(
+        table=_indicator_table(runs, names),
+        compliance=_compliance_table(runs, names),
+        changed_units=_changed_units(runs, names),
+        names=names,
+        runs=runs,
+    )
+
+
+def _changed_units(runs: list[RunFolder], names: list[str]) -> pd.DataFrame | None:
     """Units whose lead hospital differs from the first run (only for runs over the same units)."""
-    first = gpd.read_file(runs[0]["dir"] / "plan.gpkg", layer="units", ignore_geometry=True)
+    first = pd.DataFrame(runs[0].units.drop(columns="geometry"))
     out = []
     for name, r in zip(names[1:], runs[1:], strict=True):
-        other = gpd.read_file(r["dir"] / "plan.gpkg", layer="units", ignore_geometry=True)
+        other = pd.DataFrame(r.units.drop(columns="geometry"))
         m = first.merge(other, on="unit_id", suffixes=("_a", "_b"))
         if len(m) < 0.9 * max(len(first), len(other)):
             continue  # different cities or unit sets: no unit-level comparison
@@ -125,66 +147,66 @@ def _changed_units(runs: list[dict], names: list[str]) -> pd.DataFrame | None:
     return pd.concat(out, ignore_index=True) if out else None
 
 
+def _cell(v: Any) -> str:
+    """A table cell: floats with 3 decimals and thousands separators, missing values empty."""
+    if isinstance(v, float) and np.isfinite(v):
+        return f"{v:,.3f}"
+    return "" if pd.isna(v) else str(v)
+
+
+def _rows(df: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """(column names, rows of cell text) of a table."""
+    return [str(c) for c in df.columns], [[_cell(v) for v in r] for r in df.itertuples(index=False)]
+
+
 def _markdown(df: pd.DataFrame) -> str:
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
-    for _, r in df.iterrows():
-        cells = []
-        for c in cols:
-            v = r[c]
-            cells.append(f"{v:,.3f}" if isinstance(v, float) and np.isfinite(v) else ("" if pd.isna(v) else str(v)))
-        lines.append("| " + " | ".join(cells) + " |")
+    cols, rows = _rows(df)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     return "\n".join(lines)
 
 
+def _changed_summary(changed: pd.DataFrame) -> pd.DataFrame:
+    return changed.groupby("compared_with").agg(units=("unit_id", "size"), residents=("residents", "sum")).reset_index()
+
+
+def _write_markdown(cmp: Comparison, path: Path) -> None:
+    md = [
+        f"# {Text.scenario_comparison}",
+        "",
+        _markdown(cmp.table.drop(columns=["indicator"])),
+        "",
+        f"## {Text.compliance}",
+        "",
+        _markdown(cmp.compliance),
+    ]
+    if cmp.changed_units is not None:
+        md += ["", f"## {Text.changed_units}", "", _markdown(_changed_summary(cmp.changed_units))]
+    path.write_text("\n".join(md) + "\n", encoding="utf-8")
+
+
 def write_comparison(cmp: Comparison, run_dirs: list[str | Path], out: str | Path) -> Path:
-    """Write compare.csv, compare.md, compare.html (+ compare_compliance.csv, changed_units.csv, compare map)."""
+    """Write compare.csv, compare.md, compare_table.html (+ compare_compliance.csv, changed_units.csv and, for
+    two runs, the side-by-side map compare.html) into ``out`` (replaced atomically)."""
+    from .render.compare_map import write_compare_map
+    from .render.templating import render
+
     out = Path(out)
+    runs = cmp.runs or [Path(d) for d in run_dirs]
     with atomic_output_dir(out, preserve=()) as tmp:
         cmp.table.to_csv(tmp / "compare.csv", index=False)
         cmp.compliance.to_csv(tmp / "compare_compliance.csv", index=False)
-        md = [
-            "# Scenario comparison 方案比较",
-            "",
-            _markdown(cmp.table.drop(columns=["indicator"])),
-            "",
-            "## Compliance 规则核查",
-            "",
-            _markdown(cmp.compliance),
-        ]
         if cmp.changed_units is not None:
             cmp.changed_units.to_csv(tmp / "changed_units.csv", index=False)
-            summary = cmp.changed_units.groupby("compared_with").agg(
-                units=("unit_id", "size"), residents=("residents", "sum")
-            )
-            md += ["", "## Units that changed lead hospital 调整单元", "", _markdown(summary.reset_index())]
-        (tmp / "compare.md").write_text("\n".join(md) + "\n", encoding="utf-8")
-        body = [
-            "<!doctype html><html><head><meta charset='utf-8'><title>caregrid compare</title><style>"
-            "body{font-family:'Noto Sans CJK SC',sans-serif;font-size:10pt;margin:1.5em}"
-            "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 6px;text-align:right}"
-            "td:first-child,th:first-child{text-align:left}</style></head><body>",
-            "<h1>Scenario comparison 方案比较</h1>",
-            "<p>Differences (Δ) are against the first run and shown only for normalised indicators "
-            "(shares, per 1,000 / 10,000 residents, minutes).</p>",
-            cmp.table.drop(columns=["indicator"]).to_html(index=False, float_format=lambda v: f"{v:,.3f}", na_rep=""),
-            "<h2>Compliance 规则核查</h2>",
-            cmp.compliance.to_html(index=False),
-        ]
-        if cmp.changed_units is not None:
-            body += [
-                "<h2>Units that changed lead hospital 调整单元</h2>",
-                cmp.changed_units.groupby("compared_with")
-                .agg(units=("unit_id", "size"), residents=("residents", "sum"))
-                .to_html(),
-            ]
-        try:
-            from .render.maps import write_compare_map
-
-            write_compare_map([Path(d) for d in run_dirs], tmp / "compare.html")
-            body.append("<p><a href='compare.html'>Side-by-side map 对比地图</a></p>")
-        except ImportError:
-            pass
-        body.append("</body></html>")
-        (tmp / "compare_table.html").write_text("\n".join(body), encoding="utf-8")
+        _write_markdown(cmp, tmp / "compare.md")
+        if len(runs) == 2:  # the side-by-side map holds two runs
+            write_compare_map(runs, tmp / "compare.html")
+        page = render(
+            "compare_table.html.j2",
+            indicators=_rows(cmp.table.drop(columns=["indicator"])),
+            compliance=_rows(cmp.compliance),
+            changed=_rows(_changed_summary(cmp.changed_units)) if cmp.changed_units is not None else None,
+            map_link=len(runs) == 2,
+        )
+        (tmp / "compare_table.html").write_text(page, encoding="utf-8")
     return out

@@ -60,9 +60,9 @@ def environment() -> Environment:
     return env
 
 
-def render(name: str, **context: Any) -> str:
-    """Render the template ``name`` (e.g. ``"report.html.j2"``) with ``context``."""
-    return environment().get_template(name).render(**context)
+def render(template: str, **context: Any) -> str:
+    """Render ``template`` (a file name in templates/, e.g. ``"report.html.j2"``) with ``context``."""
+    return environment().get_template(template).render(**context)
 
 
 def macros(name: str) -> Any:
