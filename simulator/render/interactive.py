@@ -48,7 +48,7 @@ from .layers import (
 )
 from .markers import marker_svg
 from .style import GRID_PALETTE, LEVEL_SIZE, NEUTRAL, OTHER, ROLE_SHAPE, SOURCE_LINE, darken, marker_style
-from .templating import Markup, escape, macros, render, tooltip_html
+from .templating import Markup, escape, folium_html, macros, render
 
 #: above this many planning units the choropleths are dissolved by colour class (keeps map.html small)
 PER_UNIT_LIMIT = 3000
@@ -86,8 +86,8 @@ def _scripts() -> Any:
 
 
 def _esc(values: Any) -> list[str]:
-    """HTML-escaped text of each value (GeoJSON properties that folium's tooltips insert as HTML)."""
-    return [str(escape(v)) for v in values]
+    """Each value as escaped HTML text safe to hand to folium (GeoJSON properties its tooltips insert as HTML)."""
+    return [folium_html(escape(v)) for v in values]
 
 
 # ------------------------------------------------------------------------------------------------------- scene
@@ -177,6 +177,7 @@ def _grid_tooltip_table(sc: _Scene) -> Any:
     g["t_res"] = [f"{int(x):,}{mod}" for x in g["residents"]]
     g["t_beds"] = [f"{fmt_num(b, 1)}{n}" for b, n in zip(g["beds_per_1000"], est_note, strict=True)]
     g["t_travel"] = [f"{fmt_num(t, 1)} min" for t in g["mean_travel_min"]]
+    g["grid_id"] = _esc(g["grid_id"].astype(str))  # a planner's label, embedded in the page
     return g
 
 
@@ -250,7 +251,7 @@ def _draw_districts(m: Any, sc: _Scene) -> int:
         folium.Marker(
             [float(np.asarray(y)[0]), float(np.asarray(x)[0])],
             icon=folium.DivIcon(
-                html=str(_parts().district_label(str(d.district_name))),
+                html=folium_html(_parts().district_label(str(d.district_name))),
                 icon_size=(120, 16),
                 icon_anchor=(60, 8),
                 class_name="cg-district-label",
@@ -324,7 +325,7 @@ def _draw_choropleths(m: Any, sc: _Scene) -> None:
         ).add_to(fg)
         b = c["breaks"]
         legend = _parts().class_legend(captions[key], [(col, b[i], b[i + 1]) for i, col in enumerate(cols)])
-        m.add_child(_Script(_scripts().toggled_box(legend, "cg-cmap", "bottomleft", fg.get_name())))
+        m.add_child(_Script(_scripts().toggled_box(folium_html(legend), "cg-cmap", "bottomleft", fg.get_name())))
 
 
 # ------------------------------------------------------------------------------------------------------- links
@@ -342,7 +343,7 @@ def _collaborating_line(sc: _Scene, lead: str, fid: str) -> Any:
         opacity=0.9,
         pane="cg_links",
         class_name="cg-collab-line",
-        tooltip=tooltip_html(tip),
+        tooltip=folium_html(tip),
     )
 
 
@@ -365,7 +366,7 @@ def _referral_line(sc: _Scene, lead: str, fid: str, colour: str, max_slots: floa
         opacity=0.6,
         pane="cg_links",
         class_name="cg-referral",
-        tooltip=tooltip_html(tip),
+        tooltip=folium_html(tip),
     )
 
 
@@ -461,10 +462,10 @@ def _facility_marker(row: pd.Series, st: dict[str, Any], offset: np.ndarray, ref
             popup_anchor=(int(round(dx)), int(round(dy - s / 2))),
             class_name=f"cg-fac cg-role-{role}" + (" cg-approx" if row["approximate"] or row["modelled"] else ""),
         ),
-        tooltip=folium.Tooltip(tooltip_html(_parts().facility_tooltip(str(row["name"]), role)), permanent=False),
+        tooltip=folium.Tooltip(folium_html(_parts().facility_tooltip(str(row["name"]), role)), permanent=False),
         z_index_offset=1000 if role == "lead" else 0,
     )
-    marker.add_child(_Script(_scripts().bind_popup(_parts().popup(_popup_fields(row, referral)))))
+    marker.add_child(_Script(_scripts().bind_popup(folium_html(_parts().popup(_popup_fields(row, referral))))))
     return marker
 
 
@@ -474,7 +475,7 @@ def _lead_label(row: pd.Series, size: int) -> Any:
     return folium.Marker(
         [float(row["y"]), float(row["x"])],
         icon=folium.DivIcon(
-            html=str(_parts().lead_label(str(row["display_grid"]), short_name(row["name"]))),
+            html=folium_html(_parts().lead_label(str(row["display_grid"]), short_name(row["name"]))),
             icon_size=None,
             icon_anchor=(-int(size / 2 + 4), int(size / 2 + 22)),
             class_name="cg-lead-label",
@@ -562,8 +563,9 @@ def _legend_html(sc: _Scene, *, open_: bool) -> str:
 
 def _add_boxes(m: Any, sc: _Scene, tiles: str, compact: bool) -> None:
     """Title (top centre), legend (bottom right), data sources (attribution line)."""
-    m.add_child(_Script(_scripts().box(_title_html(sc), "cg-title")))
-    m.add_child(_Script(_scripts().box(_legend_html(sc, open_=not compact), "cg-legend", "bottomright")))
+    m.add_child(_Script(_scripts().box(folium_html(_title_html(sc)), "cg-title")))
+    legend = folium_html(_legend_html(sc, open_=not compact))
+    m.add_child(_Script(_scripts().box(legend, "cg-legend", "bottomright")))
     extra = " · tiles © OpenStreetMap contributors" if tiles == "osm" else ""
     m.add_child(_Script(_scripts().attribution(_html.escape(SOURCE_LINE) + extra)))
 

