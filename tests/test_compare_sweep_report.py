@@ -39,6 +39,27 @@ def runs(tmp_path_factory):
     return {"a": a, "b": b, "fx": fx, "moved": set(units.unit_id[g2]), "base": base}
 
 
+def md_tables(text: str) -> dict[str, list[dict[str, str]]]:
+    """The pipe tables of a markdown file, keyed by the heading above each (rows as dicts of cell text)."""
+    tables, heading, rows, header = {}, "", None, None
+    for line in text.splitlines() + [""]:
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        elif line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if header is None:
+                header, rows = cells, []
+            elif not set("".join(cells)) <= {"-"}:
+                rows.append(dict(zip(header, cells, strict=True)))
+        elif header is not None:
+            tables[heading], header = rows, None
+    return tables
+
+
+def num(cell: str) -> float:
+    return float(cell.replace(",", "")) if cell else float("nan")
+
+
 def test_compare_two_layouts_of_one_city(runs, capsys):
     out = runs["base"] / "cmp_same"
     assert cli.main(["compare", str(runs["a"]), str(runs["b"]), "--out", str(out)]) == 0
@@ -51,8 +72,43 @@ def test_compare_two_layouts_of_one_city(runs, capsys):
     assert ib["travel_mean_min"] > ia["travel_mean_min"]  # the optimum got worse by hand-moving units
     changed = pd.read_csv(out / "changed_units.csv")
     assert set(changed.unit_id) == runs["moved"]
-    assert (out / "compare.md").read_text(encoding="utf-8").count("|") > 50
-    assert "<table" in (out / "compare_table.html").read_text(encoding="utf-8")
+    check_markdown(out / "compare.md", runs["a"], runs["b"], changed=runs["moved"])
+    page = (out / "compare_table.html").read_text(encoding="utf-8")
+    assert page.count("<table>") == 3 and "compare.html" in page
+
+
+def check_markdown(md: Path, run_a: Path, run_b: Path, changed: set | None) -> None:
+    """compare.md against the two runs' own files (indicators.csv, compliance.csv, plan.gpkg)."""
+    tables = md_tables(md.read_text(encoding="utf-8"))
+    ind = {k: pd.read_csv(r / "indicators.csv").set_index("grid_id") for k, r in (("a", run_a), ("b", run_b))}
+    comp = {k: pd.read_csv(r / "compliance.csv") for k, r in (("a", run_a), ("b", run_b))}
+    label_of = pd.read_csv(md.parent / "compare.csv").set_index("indicator")["label"]
+    rows = {r["label"]: r for r in tables["Scenario comparison 方案比较"]}
+    name_a, name_b = [c for c in tables["Scenario comparison 方案比较"][0] if c not in ("label", "normalised")][:2]
+    facts = {
+        "grids": {k: float((v.index != "city").sum()) for k, v in ind.items()},
+        "rules_failed": {k: float((~v["passed"]).sum()) for k, v in comp.items()},
+    }
+    for col in ("travel_mean_min", "share_within_access", "beds_per_1000", "population", "polsby_popper"):
+        facts[col] = {k: float(v.loc["city", col]) for k, v in ind.items()}
+    for col, vals in facts.items():
+        row = rows[label_of[col]]
+        assert num(row[name_a]) == pytest.approx(vals["a"], abs=5e-4), col
+        assert num(row[name_b]) == pytest.approx(vals["b"], abs=5e-4), col
+        delta = num(row[f"Δ {name_b}"])
+        if row["normalised"] == "True":
+            assert delta == pytest.approx(vals["b"] - vals["a"], abs=1e-3), col
+        else:
+            assert np.isnan(delta), col  # absolute sizes are not differenced
+    for r in tables["Compliance 规则核查"]:
+        for k, name in (("a", name_a), ("b", name_b)):
+            sub = comp[k][comp[k]["rule_id"] == r["rule_id"]]
+            assert r[name] == f"{int(sub['passed'].sum())}/{len(sub)} passed"
+    if changed is not None:
+        units = gpd.read_file(run_a / "plan.gpkg", layer="units")
+        (row,) = tables["Units that changed lead hospital 调整单元"]
+        assert int(row["units"]) == len(changed)
+        assert num(row["residents"]) == units.loc[units["unit_id"].isin(changed), "population"].sum()
 
 
 def test_compare_two_cities_is_normalised_and_has_no_unit_diff(runs):
@@ -63,6 +119,18 @@ def test_compare_two_cities_is_normalised_and_has_no_unit_diff(runs):
     delta_col = [c for c in table.columns if c.startswith("Δ")][0]
     assert np.isnan(table.loc["population", delta_col])  # absolute sizes are not differenced
     assert table.loc["rules_failed"].iloc[2] > 0  # the Fuxin district layout fails rules
+    check_markdown(out / "compare.md", runs["fx"], runs["a"], changed=None)
+    assert "Units that changed" not in (out / "compare.md").read_text(encoding="utf-8")
+
+
+def test_compare_three_runs(runs):
+    """More than two runs: the tables hold all of them; the side-by-side map (two panes) is left out."""
+    out = runs["base"] / "cmp_three"
+    assert cli.main(["compare", str(runs["a"]), str(runs["b"]), str(runs["fx"]), "--out", str(out)]) == 0
+    table = pd.read_csv(out / "compare.csv")
+    assert len([c for c in table.columns if c.startswith("Δ")]) == 2
+    assert not (out / "compare.html").exists()
+    assert "compare.html" not in (out / "compare_table.html").read_text(encoding="utf-8")
 
 
 def test_compare_needs_complete_run_folders(runs, capsys):
@@ -76,6 +144,8 @@ def test_report_is_self_contained_and_shows_failures(runs):
     for rid in comp.rule_id:
         assert rid in html
     assert html.count("FAILED 未通过") == int((~comp.passed).sum())
+    assert html.count("<td class='pass'>passed 通过</td>") == int(comp.passed.sum())
+    assert f"{int((~comp.passed).sum())} rule check(s) failed 未通过" in html
     assert not re.search(r"""(src|href)=["']https?://""", html), "report must not load anything from the internet"
     assert html.count("data:image/png;base64,") >= 3
 
