@@ -29,7 +29,7 @@ class Label:
         return f"{self.zh} {self.en}" if self.zh else self.en
 
     def text(self, chinese: bool = True) -> str:
-        """"English 中文", or English alone when ``chinese`` is False (no CJK font to draw it)."""
+        """Text as "English 中文", or English alone when ``chinese`` is False (no CJK font to draw it)."""
         return str(self) if chinese else self.en
 
 
@@ -92,18 +92,14 @@ INDICATORS: Final[dict[str, IndicatorLabel]] = {
     "travel_median_min": IndicatorLabel("Median min 中位"),
     "travel_p90_min": IndicatorLabel("P90 min", "P90 minutes to lead"),
     "travel_max_min": IndicatorLabel("Max min 最长"),
-    "share_within_access": IndicatorLabel(
-        "Within access threshold 可达比例", "Share within access threshold 可达比例"
-    ),
+    "share_within_access": IndicatorLabel("Within access threshold 可达比例", "Share within access threshold 可达比例"),
     "share_within_primary_care": IndicatorLabel(
         "Within 15 min of primary care 15分钟医疗服务圈", "Share within 15 min of primary care 15分钟医疗服务圈"
     ),
     "beds_per_1000": IndicatorLabel("Beds /1,000 每千人床位", "Group beds per 1,000 每千人床位"),
     "tertiary_beds_per_1000": IndicatorLabel("Tertiary beds /1,000 三级床位", "Tertiary beds per 1,000"),
     "outpatient_slots_per_1000": IndicatorLabel("Outpatient slots /1,000 门诊号源", "Outpatient slots per 1,000"),
-    "reserved_slots_per_10000": IndicatorLabel(
-        "Reserved slots /10,000 下沉号源", "Reserved slots per 10,000 下沉号源"
-    ),
+    "reserved_slots_per_10000": IndicatorLabel("Reserved slots /10,000 下沉号源", "Reserved slots per 10,000 下沉号源"),
     "reserved_beds_per_10000": IndicatorLabel("Reserved beds /10,000 下沉床位", "Reserved beds per 10,000 下沉床位"),
     "share_nearest_lead_elsewhere": IndicatorLabel(
         "Nearest lead in another grid 就近牵头医院在他网格", "Share whose nearest lead is in another grid"

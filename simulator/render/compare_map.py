@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runfolder.reader import RunFolder, read_run
-from .interactive import _Script, _scripts, add_controls, draw_run, save_page
+from .interactive import MapScript, add_controls, draw_run, map_scripts, save_page
 
 
 def same_city(a: RunFolder, b: RunFolder) -> bool:
@@ -48,9 +48,7 @@ def _independent_maps() -> tuple[tuple[Any, Any], Any]:
     return maps, fig
 
 
-def write_compare_map(
-    run_dirs: Iterable[str | Path | RunFolder], out_html: str | Path, *, tiles: str = "none"
-) -> Path:
+def write_compare_map(run_dirs: Iterable[str | Path | RunFolder], out_html: str | Path, *, tiles: str = "none") -> Path:
     """Two runs side by side in ``compare.html``.
 
     Same city (the runs' grids overlap): :class:`folium.plugins.DualMap`, panning and zoom synchronised.
@@ -65,6 +63,6 @@ def write_compare_map(
     for mm, run in zip(maps, (a, b), strict=True):
         draw_run(mm, run, tiles=tiles, compact=True)
         add_controls(mm, collapsed=True)
-        mm.add_child(_Script(_scripts().side_border()))
+        mm.add_child(MapScript(map_scripts().side_border()))
     title = f"{a.name} | {b.name} — caregrid comparison" + (" (synchronised)" if same else "")
     return save_page(root, Path(out_html), title)

@@ -59,7 +59,7 @@ TILES = ("none", "osm", "amap")
 Shift = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-class _Script(MacroElement):
+class MapScript(MacroElement):
     """JavaScript that runs once its parent map exists (``map`` is the map variable).
 
     The code is a value of the template, never part of its source, so text in it is not read as jinja.
@@ -81,7 +81,8 @@ def _parts() -> Any:
     return macros("map_parts.html.j2")
 
 
-def _scripts() -> Any:
+def map_scripts() -> Any:
+    """The macros of ``map_scripts.js.j2`` (JavaScript snippets run on a map)."""
     return macros("map_scripts.js.j2")
 
 
@@ -325,7 +326,7 @@ def _draw_choropleths(m: Any, sc: _Scene) -> None:
         ).add_to(fg)
         b = c["breaks"]
         legend = _parts().class_legend(captions[key], [(col, b[i], b[i + 1]) for i, col in enumerate(cols)])
-        m.add_child(_Script(_scripts().toggled_box(folium_html(legend), "cg-cmap", "bottomleft", fg.get_name())))
+        m.add_child(MapScript(map_scripts().toggled_box(folium_html(legend), "cg-cmap", "bottomleft", fg.get_name())))
 
 
 # ------------------------------------------------------------------------------------------------------- links
@@ -434,9 +435,7 @@ def _popup_fields(row: pd.Series, referral: dict[str, Any] | None) -> dict[str, 
         "kind_text": f"{kind.en} {kind.zh}" if kind else f"{row.get('kind')} ",
         "beds_text": "no data" if beds is None or not np.isfinite(beds) else f"{beds:,.0f}",
         "beds_estimate": str(row.get("beds_status") or "").startswith("estimate"),
-        "slots_text": (
-            f"{slots:,.0f} {Text.outpatient_slots_day}, {rbeds:,.0f} {Text.beds}" if has_slots else ""
-        ),
+        "slots_text": (f"{slots:,.0f} {Text.outpatient_slots_day}, {rbeds:,.0f} {Text.beds}" if has_slots else ""),
         "residents_served_text": f"{referral['residents_served']:,.0f}" if referral else "",
         "modelled": bool(row["modelled"]),
         "approximate": bool(row["approximate"]),
@@ -465,7 +464,7 @@ def _facility_marker(row: pd.Series, st: dict[str, Any], offset: np.ndarray, ref
         tooltip=folium.Tooltip(folium_html(_parts().facility_tooltip(str(row["name"]), role)), permanent=False),
         z_index_offset=1000 if role == "lead" else 0,
     )
-    marker.add_child(_Script(_scripts().bind_popup(folium_html(_parts().popup(_popup_fields(row, referral))))))
+    marker.add_child(MapScript(map_scripts().bind_popup(folium_html(_parts().popup(_popup_fields(row, referral))))))
     return marker
 
 
@@ -563,11 +562,11 @@ def _legend_html(sc: _Scene, *, open_: bool) -> str:
 
 def _add_boxes(m: Any, sc: _Scene, tiles: str, compact: bool) -> None:
     """Title (top centre), legend (bottom right), data sources (attribution line)."""
-    m.add_child(_Script(_scripts().box(folium_html(_title_html(sc)), "cg-title")))
+    m.add_child(MapScript(map_scripts().box(folium_html(_title_html(sc)), "cg-title")))
     legend = folium_html(_legend_html(sc, open_=not compact))
-    m.add_child(_Script(_scripts().box(legend, "cg-legend", "bottomright")))
+    m.add_child(MapScript(map_scripts().box(legend, "cg-legend", "bottomright")))
     extra = " · tiles © OpenStreetMap contributors" if tiles == "osm" else ""
-    m.add_child(_Script(_scripts().attribution(_html.escape(SOURCE_LINE) + extra)))
+    m.add_child(MapScript(map_scripts().attribution(_html.escape(SOURCE_LINE) + extra)))
 
 
 def draw_run(m: Any, run: RunFolder, *, tiles: str = "none", compact: bool = False) -> dict[str, int]:
@@ -608,7 +607,7 @@ def add_controls(m: Any, *, collapsed: bool = False) -> None:
     Fullscreen(position="topleft", title=str(Text.full_screen), title_cancel=str(Text.exit_full_screen)).add_to(m)
     lc = folium.LayerControl(collapsed=collapsed, position="topright").add_to(m)
     if not collapsed:
-        m.add_child(_Script(_scripts().collapse_on_small_screen(lc.get_name())))
+        m.add_child(MapScript(map_scripts().collapse_on_small_screen(lc.get_name())))
 
 
 def page_html(fig_or_map: Any, title: str) -> str:

@@ -247,9 +247,7 @@ def _collaborating_link(ax: Any, a: tuple, b: tuple, fid: str, f: _Frame, edge_l
     bearing = math.atan2(y1 - y0, x1 - x0)
     prev = edge_labels.get(fid)  # a unit collaborating with several grids: one label between the line ends
     edge_labels[fid] = (
-        (ex, ey, km, bearing)
-        if prev is None
-        else ((prev[0] + ex) / 2, (prev[1] + ey) / 2, min(prev[2], km), bearing)
+        (ex, ey, km, bearing) if prev is None else ((prev[0] + ex) / 2, (prev[1] + ey) / 2, min(prev[2], km), bearing)
     )
 
 

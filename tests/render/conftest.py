@@ -101,9 +101,11 @@ def open_page(browser) -> Iterator[Any]:
         page.on("dialog", on_dialog)
         ctx.route(
             "**/*",
-            lambda route: route.continue_()
-            if route.request.url.startswith(("file:", "data:", "about:", "blob:"))
-            else route.abort(),
+            lambda route: (
+                route.continue_()
+                if route.request.url.startswith(("file:", "data:", "about:", "blob:"))
+                else route.abort()
+            ),
         )
         page.goto(Path(path).resolve().as_uri(), wait_until="load")
         page.wait_for_function(ready_js, timeout=60_000)

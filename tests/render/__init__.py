@@ -1,0 +1,1 @@
+"""Render tests (a package, so their conftest does not shadow the top-level tests/conftest.py module)."""
