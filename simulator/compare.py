@@ -193,7 +193,7 @@ def write_comparison(cmp: Comparison, run_dirs: list[str | Path], out: str | Pat
 
     out = Path(out)
     runs = cmp.runs or [Path(d) for d in run_dirs]
-    with atomic_output_dir(out, preserve=()) as tmp:
+    with atomic_output_dir(out, preserve=(), kind="compare") as tmp:
         cmp.table.to_csv(tmp / "compare.csv", index=False)
         cmp.compliance.to_csv(tmp / "compare_compliance.csv", index=False)
         if cmp.changed_units is not None:

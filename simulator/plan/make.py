@@ -30,7 +30,6 @@ from ..errors import CaregridError, InputError, PlanningError, RuleFailure, Solv
 from ..load.city import CityData
 from ..load.readers import read_table, read_vector
 from ..optimise import AssignmentResult, ModelSpec, Relaxation, assign_units_to_grids, diagnose_infeasibility
-from ..runfolder.writer import _json_default, _versions, write_plan  # noqa: F401 - re-exported
 from ..travel import RoadNetwork, TravelTimes, adjacency_minutes
 from ..units.planning_units import PlanningUnits, equal_area_crs
 from .groups import Groups, eligible_lead_mask, facility_units, form_groups, grid_labels
@@ -486,3 +485,20 @@ def _finish(job: _Job, unit_grid: np.ndarray, grid_lead: dict[str, str], moves: 
         notes=job.notes,
         travel_minutes=minutes,
     )
+
+
+#: names that moved to :mod:`simulator.runfolder.writer` (the run folder's one writer), still reachable here
+_MOVED_TO_WRITER = {"write_plan": "write_plan", "_json_default": "json_default", "_versions": "versions"}
+
+
+def __getattr__(name: str) -> Any:
+    """``from simulator.plan.make import write_plan`` keeps working for existing code and notebooks.
+
+    The writer belongs to the later ``runfolder`` stage, so it is looked up only when asked for: the plan stage
+    itself never imports it (see tests/test_structure.py). New code imports it from :mod:`simulator.runfolder`.
+    """
+    if name in _MOVED_TO_WRITER:
+        import importlib
+
+        return getattr(importlib.import_module("simulator.runfolder.writer"), _MOVED_TO_WRITER[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

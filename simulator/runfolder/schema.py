@@ -10,6 +10,7 @@ A run folder (``caregrid run --out DIR``) holds::
     adjacency.csv      unit pairs sharing an edge
     moves.csv          units moved by ``--repair`` (only then)
     run.json           the run record (scenario, solver, status, notes, versions, timings)
+    .caregrid          marker: a folder caregrid wrote (and may replace), see :mod:`simulator.runfolder.atomic`
     map.html / map.png / map.pdf / report.html    drawn from the files above by :mod:`simulator.render`
 
 :mod:`simulator.runfolder.writer` writes these names and :mod:`simulator.runfolder.reader` reads them; the
@@ -19,6 +20,8 @@ independent verifier (:mod:`simulator.evaluate.verify`) deliberately keeps its o
 from __future__ import annotations
 
 from typing import Final
+
+from .atomic import MARKER  # noqa: F401 - the marker file of every folder caregrid writes (``.caregrid``)
 
 # ------------------------------------------------------------------------------------------------------- files
 

@@ -74,7 +74,7 @@ def test_writer_follows_the_schema(plan, tmp_path):
     written = {p.name for p in out.iterdir()}
     assert written == {
         schema.PLAN_GPKG, schema.GROUPS_CSV, schema.REFERRALS_CSV, schema.COMPLIANCE_CSV, schema.INDICATORS_CSV,
-        schema.INDICATORS_JSON, schema.ADJACENCY_CSV, schema.RUN_JSON,
+        schema.INDICATORS_JSON, schema.ADJACENCY_CSV, schema.RUN_JSON, schema.MARKER,
     }  # fmt: skip
     import pyogrio
 
@@ -119,8 +119,7 @@ def test_reader_names_the_missing_file(plan, tmp_path):
 
 
 def test_writer_replaces_a_folder_atomically(plan, tmp_path):
-    out = tmp_path / "run"
-    out.mkdir()
+    out = write_plan(plan, tmp_path / "run")
     (out / schema.UNITS_GPKG).write_text("from caregrid units")
     (out / schema.MOVES_CSV).write_text("stale")
     write_plan(plan, out)
