@@ -30,7 +30,7 @@ import pyogrio
 ROOT = Path(__file__).resolve().parents[1]
 RENDERED = {"map.html", "map.png", "map.pdf", "report.html"}
 #: run.json keys that legitimately differ between two runs of the same plan
-VOLATILE = {"timings", "versions", "elapsed_s", "solve_time_s", "created", "output", "path", "run_id"}
+VOLATILE = {"timings", "versions", "elapsed_s", "solve_time_s", "created", "output", "path", "run_id", "written"}
 
 
 def run(tree: Path, scenario: str, out: Path) -> int:
@@ -111,7 +111,7 @@ def compare_file(old: Path, new: Path) -> str:
             if why:
                 return f"layer {layer}: {why}"
         return ""
-    if old.suffix == ".json":
+    if old.suffix == ".json" or old.name == ".caregrid":  # the marker is JSON too (its write time is volatile)
         a, b = (_strip(json.loads(p.read_text(encoding="utf-8"), parse_constant=float)) for p in (old, new))
         keys = [k for k in _diff_keys(a, b) if k not in IGNORED]
         return f"differs in {keys[:8]}" if keys else ""

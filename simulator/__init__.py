@@ -17,8 +17,9 @@ from .errors import InputError, PlanningError
 from .evaluate.indicators import compute_indicators
 from .load.city import CityData, load_city
 from .optimise import ModelSpec, assign_units_to_grids, diagnose_infeasibility
-from .plan.make import Plan, write_plan
+from .plan.make import Plan
 from .render.report import write_report
+from .runfolder.writer import write_plan
 from .sweep import run_sweep
 from .units.pipeline import planning_units
 from .units.planning_units import PlanningUnits, build_h3_units, build_polygon_units

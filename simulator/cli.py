@@ -129,7 +129,7 @@ def cmd_units(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .plan.make import write_plan
+    from .runfolder.writer import write_plan
     from .workflow import make_plan
 
     scenario = load_scenario(args.scenario, _parse_set(args.set))

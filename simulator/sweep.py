@@ -69,7 +69,7 @@ def _run_variant(args: tuple[str, dict, str, bool]) -> dict:
     scenario_path, overrides, out_dir, single_thread = args
     from .config.scenario import load_scenario
     from .load.city import load_city
-    from .plan.make import write_plan
+    from .runfolder.writer import write_plan
     from .units.pipeline import planning_units
     from .workflow import make_plan
 

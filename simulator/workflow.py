@@ -8,7 +8,8 @@ import time
 from .config.scenario import Scenario
 from .evaluate.evaluation import evaluate_plan
 from .load.city import CityData
-from .plan.make import Plan, _versions, build_plan
+from .plan.make import Plan, build_plan
+from .runfolder.writer import versions
 from .units.planning_units import PlanningUnits
 
 
@@ -36,7 +37,7 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
         {"unit_a": uid.iat[int(a)], "unit_b": uid.iat[int(b)], "km": float(d)} for a, b, d in plan.bridges
     ]
     record["notes"] = plan.notes + city.notes
-    record["versions"] = _versions()
+    record["versions"] = versions()
     # an optimised plan already holds the solver's timings: total_s joins them
     record["timings"] = dict(record.get("timings") or {}, total_s=time.perf_counter() - t0)
     return plan

@@ -1,7 +1,7 @@
 """plan stage: pre-checks (:mod:`.precheck`), the modes (:mod:`.make`) and the medical groups (:mod:`.groups`)."""
 
 from .groups import Groups, facility_units, form_groups, grid_labels, grid_sort_key
-from .make import MODES, Plan, build_plan, write_plan
+from .make import MODES, Plan, build_plan
 from .precheck import grid_range, precheck
 
 __all__ = [
@@ -15,5 +15,4 @@ __all__ = [
     "grid_range",
     "grid_sort_key",
     "precheck",
-    "write_plan",
 ]

@@ -485,20 +485,3 @@ def _finish(job: _Job, unit_grid: np.ndarray, grid_lead: dict[str, str], moves: 
         notes=job.notes,
         travel_minutes=minutes,
     )
-
-
-#: names that moved to :mod:`simulator.runfolder.writer` (the run folder's one writer), still reachable here
-_MOVED_TO_WRITER = {"write_plan": "write_plan", "_json_default": "json_default", "_versions": "versions"}
-
-
-def __getattr__(name: str) -> Any:
-    """``from simulator.plan.make import write_plan`` keeps working for existing code and notebooks.
-
-    The writer belongs to the later ``runfolder`` stage, so it is looked up only when asked for: the plan stage
-    itself never imports it (see tests/test_structure.py). New code imports it from :mod:`simulator.runfolder`.
-    """
-    if name in _MOVED_TO_WRITER:
-        import importlib
-
-        return getattr(importlib.import_module("simulator.runfolder.writer"), _MOVED_TO_WRITER[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,6 +26,7 @@ from simulator.load.readers import (
     read_vector,
 )
 from simulator.load.validate import InputWarning
+from simulator.plan.precheck import check_solver_names
 from simulator.units.population import aggregate_population
 
 # --------------------------------------------------------------------------------------------- facility tables
@@ -410,10 +411,15 @@ def test_unknown_key_in_section_lists_allowed_keys(tmp_path):
 
 
 def test_bad_choice_names_key_and_choices(tmp_path):
-    path = _scenario(tmp_path, '[solver]\ncontiguity = "foo"\n')
-    with pytest.raises(InputError, match=r"solver\.contiguity = 'foo'; expected one of exact, fast, flow, none") as ei:
+    path = _scenario(tmp_path, '[units]\nkind = "squares"\n')
+    with pytest.raises(InputError, match=r"units\.kind = 'squares'; expected one of h3, polygons") as ei:
         load_scenario(path)
-    assert (ei.value.path, ei.value.field) == (str(path), "contiguity")
+    assert (ei.value.path, ei.value.field) == (str(path), "kind")
+    # solver names are the optimiser's registry keys, checked by the plan stage (tests/optimise/test_registry.py)
+    path = _scenario(tmp_path, '[solver]\ncontiguity = "foo"\n', name="t.toml")
+    with pytest.raises(InputError, match=r"solver\.contiguity = 'foo'; expected one of exact, fast, flow, none") as ei:
+        check_solver_names(load_scenario(path))
+    assert (ei.value.path, ei.value.field) == (str(path), "solver.contiguity")
 
 
 def test_wrong_type_is_an_input_error(tmp_path):

@@ -27,7 +27,7 @@ from simulator.config.scenario import load_scenario
 from simulator.errors import PlanningError
 from simulator.evaluate.verify import MIN_EDGE_M, SURE_EDGE_M, grid_pieces, unit_adjacency, verify_run
 from simulator.load.city import load_city
-from simulator.plan.make import write_plan
+from simulator.runfolder.writer import write_plan
 from simulator.units.pipeline import planning_units
 from simulator.workflow import make_plan
 
