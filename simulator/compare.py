@@ -19,6 +19,7 @@ from .errors import InputError
 from .runfolder.atomic import atomic_output_dir
 from .runfolder.reader import RunFolder, read_run
 from .runfolder.schema import REQUIRED_COMPLETE
+from .runfolder.writer import write_csv
 
 #: (column of the city row of indicators.csv, or a row of COMPARISON_ROWS; normalised?) in table order
 COMPARED = [
@@ -194,10 +195,10 @@ def write_comparison(cmp: Comparison, run_dirs: list[str | Path], out: str | Pat
     out = Path(out)
     runs = cmp.runs or [Path(d) for d in run_dirs]
     with atomic_output_dir(out, preserve=(), kind="compare") as tmp:
-        cmp.table.to_csv(tmp / "compare.csv", index=False)
-        cmp.compliance.to_csv(tmp / "compare_compliance.csv", index=False)
+        write_csv(cmp.table, tmp / "compare.csv")
+        write_csv(cmp.compliance, tmp / "compare_compliance.csv")
         if cmp.changed_units is not None:
-            cmp.changed_units.to_csv(tmp / "changed_units.csv", index=False)
+            write_csv(cmp.changed_units, tmp / "changed_units.csv")
         _write_markdown(cmp, tmp / "compare.md")
         if len(runs) == 2:  # the side-by-side map holds two runs
             write_compare_map(runs, tmp / "compare.html")

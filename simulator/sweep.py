@@ -22,6 +22,7 @@ import pandas as pd
 
 from .errors import CaregridError, ErrorRecord, InputError, PlanningError
 from .runfolder.atomic import atomic_output_dir
+from .runfolder.writer import write_csv
 
 #: short names accepted by --set in a sweep
 ALIASES = {"grids": "grids.count", "resolution": "units.resolution", "speed": "travel.speed_kmh"}
@@ -147,7 +148,7 @@ def run_sweep(
                 futures = [pool.submit(_run_variant, t) for t in tasks]
                 rows = list(_progress((f.result() for f in as_completed(futures)), len(tasks), progress))
         table = pd.DataFrame(rows).sort_values("variant").reset_index(drop=True)
-        table.to_csv(tmp / "sweep.csv", index=False)
+        write_csv(table, tmp / "sweep.csv")
         (tmp / "sweep.md").write_text(_markdown(table), encoding="utf-8")
         _chart(table, list(combos[0]) if combos else [], tmp / "sweep.png")
     return table

@@ -103,7 +103,18 @@ def _check_files(run_dir: Path, required: Iterable[str]) -> None:
 def _csv(path: Path) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame()
-    return pd.read_csv(path, dtype=dict.fromkeys(s.ID_COLUMNS, str))
+    return csv_unsafe(pd.read_csv(path, dtype=dict.fromkeys(s.ID_COLUMNS, str)))
+
+
+def csv_unsafe(df: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`simulator.runfolder.writer.csv_safe`: drop the apostrophe written before formula-like text."""
+    for col in df.columns:
+        if df[col].dtype == object or pd.api.types.is_string_dtype(df[col]):
+            text = df[col]
+            guarded = text.map(lambda v: isinstance(v, str) and len(v) > 1 and v[0] == "'" and v[1] in s.FORMULA_CHARS)
+            if guarded.any():
+                df[col] = text.where(~guarded, text.str[1:])
+    return df
 
 
 def _layer(gpkg: Path, layer: str) -> gpd.GeoDataFrame:

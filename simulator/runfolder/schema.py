@@ -140,3 +140,6 @@ VERSIONED_PACKAGES: Final = (
     "h3",
     "pyproj",
 )
+
+#: first characters that make a spreadsheet read a CSV cell as a formula; such text cells get a leading apostrophe
+FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")

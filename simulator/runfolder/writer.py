@@ -51,9 +51,43 @@ def json_default(o: Any) -> Any:
 _json_default = json_default
 
 
+def _finite(obj: Any) -> Any:
+    """``obj`` with every NaN/inf float replaced by ``None`` (JSON has no NaN: ``JSON.parse`` rejects it)."""
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def write_json(obj: Any, path: Path) -> None:
-    """UTF-8 JSON, Chinese kept readable (``ensure_ascii=False``), indented by 2."""
-    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2, default=json_default), encoding="utf-8")
+    """UTF-8 JSON, Chinese kept readable (``ensure_ascii=False``), indented by 2; NaN and inf as ``null``."""
+    text = json.dumps(_finite(obj), ensure_ascii=False, indent=2, default=json_default, allow_nan=False)
+    path.write_text(text, encoding="utf-8")
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells that a spreadsheet would run as a formula start with an apostrophe.
+
+    ``=HYPERLINK(…)`` as a facility name becomes ``'=HYPERLINK(…)`` in the CSV (shown as text by Excel and
+    LibreOffice); numbers are untouched, and the GeoPackage keeps the raw name. :func:`simulator.runfolder.reader`
+    removes the apostrophe again when reading a run folder.
+    """
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            text = out[col]
+            risky = text.map(lambda v: isinstance(v, str) and v.startswith(s.FORMULA_CHARS))
+            if risky.any():
+                out[col] = text.where(~risky, "'" + text.astype(str))
+    return out
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    """Write a CSV output (UTF-8, no index) with formula-like text neutralised (:func:`csv_safe`)."""
+    csv_safe(df).to_csv(path, index=False)
 
 
 def _write_layers(plan: Plan, gpkg: Path) -> None:
@@ -67,7 +101,7 @@ def _write_layers(plan: Plan, gpkg: Path) -> None:
 
 
 def _write_indicators(indicators: pd.DataFrame, folder: Path) -> None:
-    indicators.to_csv(folder / s.INDICATORS_CSV, index=False)
+    write_csv(indicators, folder / s.INDICATORS_CSV)
     city = indicators.grid_id == s.CITY
     write_json(
         {"city": indicators[city].iloc[0].to_dict(), "grids": indicators[~city].to_dict("records")},
@@ -79,7 +113,7 @@ def _write_adjacency(plan: Plan, path: Path) -> None:
     adj = plan.adjacency.tocoo()
     keep = adj.row < adj.col  # each pair once
     ids = plan.units["unit_id"].to_numpy()
-    pd.DataFrame({"unit_a": ids[adj.row[keep]], "unit_b": ids[adj.col[keep]]}).to_csv(path, index=False)
+    write_csv(pd.DataFrame({"unit_a": ids[adj.row[keep]], "unit_b": ids[adj.col[keep]]}), path)
 
 
 def write_plan(plan: Plan, out: str | Path, extras: Iterable[Callable[[Path], Any]] = ()) -> Path:
@@ -103,13 +137,13 @@ def write_plan(plan: Plan, out: str | Path, extras: Iterable[Callable[[Path], An
     out = Path(out)
     with atomic_output_dir(out, preserve=(s.UNITS_GPKG,)) as tmp:
         _write_layers(plan, tmp / s.PLAN_GPKG)
-        plan.groups.to_csv(tmp / s.GROUPS_CSV, index=False)
-        plan.referrals.to_csv(tmp / s.REFERRALS_CSV, index=False)
-        plan.compliance.to_csv(tmp / s.COMPLIANCE_CSV, index=False)
+        write_csv(plan.groups, tmp / s.GROUPS_CSV)
+        write_csv(plan.referrals, tmp / s.REFERRALS_CSV)
+        write_csv(plan.compliance, tmp / s.COMPLIANCE_CSV)
         if plan.indicators is not None:
             _write_indicators(plan.indicators, tmp)
         if plan.moves is not None:
-            plan.moves.to_csv(tmp / s.MOVES_CSV, index=False)
+            write_csv(plan.moves, tmp / s.MOVES_CSV)
         _write_adjacency(plan, tmp / s.ADJACENCY_CSV)
         write_json(plan.record, tmp / s.RUN_JSON)
         for extra in extras:
