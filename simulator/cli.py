@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from .config.rules import load_rules
 from .config.scenario import load_scenario
 from .errors import CaregridError, InputError
 from .load.city import CityData, load_city
-from .plan.precheck import check_solver_names
+from .plan.precheck import check_rule_fields, check_solver_names
 from .runfolder.atomic import _check_target, atomic_output_dir
 from .units.pipeline import planning_units
 from .units.planning_units import PlanningUnits
@@ -87,6 +88,7 @@ def cmd_validate(args) -> int:
     scenario = load_scenario(args.scenario, _parse_set(args.set))
     check_solver_names(scenario)
     city = load_city(scenario)
+    check_rule_fields(city, load_rules(scenario.rules))  # a field a rule reads is missing: say which rule
     units = planning_units(scenario, city)
     print(f"Scenario 方案: {scenario.name} ({scenario.path})")
     print(summary_tables(city, units))

@@ -33,7 +33,14 @@ from ..optimise import AssignmentResult, ModelSpec, Relaxation, assign_units_to_
 from ..travel import RoadNetwork, TravelTimes, adjacency_minutes
 from ..units.planning_units import PlanningUnits, equal_area_crs
 from .groups import Groups, eligible_lead_mask, facility_units, form_groups, grid_labels
-from .precheck import check_grid_count, check_named_leads_apart, check_solver_names, grid_range, precheck
+from .precheck import (
+    check_grid_count,
+    check_named_leads_apart,
+    check_rule_fields,
+    check_solver_names,
+    grid_range,
+    precheck,
+)
 
 #: columns of the planning units carried into the plan's units layer (grid, lead and travel time are added)
 UNIT_COLUMNS = ["unit_id", "district", "district_name", "population", "population_status", "area_km2", "lon", "lat",
@@ -151,6 +158,7 @@ def _read_layout(scenario: Scenario, units: gpd.GeoDataFrame) -> np.ndarray:
 def _job(scenario: Scenario, city: CityData, units: PlanningUnits, repair: bool) -> _Job:
     """Rules, travel times and the run record every mode starts from."""
     rules = load_rules(scenario.rules)
+    check_rule_fields(city, rules)
     ug = units.gdf
     f = city.facilities
     tr = scenario.travel

@@ -13,6 +13,7 @@ from ..config.rules import RuleSet, primary_care
 from ..config.scenario import Scenario
 from ..errors import InputError, PlanningError, RuleFailure
 from ..load.city import CityData
+from ..load.validate import row_label
 from ..optimise import CONTIGUITY, OBJECTIVES, SOLVERS
 from ..units.planning_units import PlanningUnits
 from .groups import eligible_lead_mask, required_member_mask
@@ -32,6 +33,36 @@ def check_solver_names(scenario: Scenario) -> None:
             raise InputError(
                 scenario.path, f"solver.{key} = {value!r}; expected one of {', '.join(allowed)}", field=f"solver.{key}"
             )
+
+
+def check_rule_fields(city: CityData, rules: RuleSet) -> None:
+    """Facilities a rule must judge carry the fields it reads, else an :class:`InputError` naming the rule.
+
+    Lead eligibility (rule 2) reads ``ownership`` (city or district level 市属/区属): a tertiary comprehensive
+    hospital in the city without it would silently drop out of the candidates ("0 hospitals eligible to lead").
+    """
+    f = city.facilities
+    lead = rules["lead"]
+    judged = (
+        f["level"].isin(lead["levels"]).to_numpy()
+        & f["kind"].isin(lead["kinds"]).to_numpy()
+        & f["in_city"].to_numpy()
+        & ~f["modelled"].to_numpy()
+    )
+    blank = judged & (f["ownership"].astype(str).str.strip() == "").to_numpy()
+    if blank.any():
+        i = int(np.flatnonzero(blank)[0])
+        row = f.iloc[i]
+        entry = rules.text("R2.lead")
+        src = row.get("source_path") or None
+        raise InputError(
+            src,
+            f"{row['facility_id']} {row['name']} has no ownership, which {entry.label} ({entry.short_en}) needs; "
+            f"expected one of {', '.join(lead['ownerships'])}, enterprise, … (市属, 区属, 企业 …); "
+            f"{int(blank.sum())} such facilit{'y' if blank.sum() == 1 else 'ies'} in all",
+            row=row_label(src, int(row["source_row"])) if src else None,
+            field="ownership",
+        )
 
 
 def _facts(names: list[str], limit: int = 8) -> str:

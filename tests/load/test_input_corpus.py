@@ -215,3 +215,22 @@ def test_a_district_seat_outside_its_district(tmp_path):
     with pytest.raises(InputError, match="seat of 兴隆台区 .* outside its district") as ei:
         load_city(load_scenario(_write(tmp_path / "s.toml", base)))
     assert ei.value.row == "row 2" and ei.value.field == "seat_lon/seat_lat"
+
+
+def test_a_field_a_rule_needs_is_missing_and_validate_names_the_rule(tmp_path, capsys):
+    """A planner's tertiary hospital without ownership: not "OK" and "0 eligible to lead" but rule 2 named."""
+    from simulator import cli
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    mine = write_csv(
+        tmp_path / "mine.csv",
+        [dict(FACILITY_ROWS[0], facility_id="NEW-T", district="211103", lon="122.07", lat="41.12")],
+    )
+    base = (root / "scenarios" / "panjin.toml").read_text(encoding="utf-8")
+    base = base.replace('data = "../geodata/panjin"', f'data = "{root}/geodata/panjin"').replace(
+        '"../liaoning/collaborating_units.csv"]', f'"../liaoning/collaborating_units.csv", "{mine}"]'
+    )
+    rc = cli.main(["validate", str(_write(tmp_path / "s.toml", base))])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert f"{mine}: row 1: field 'ownership': NEW-T 测试医院甲 has no ownership, which rule 2" in err
