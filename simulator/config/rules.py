@@ -139,8 +139,13 @@ def load_rules(name_or_path: str) -> RuleSet:
         unknown id, or a catalogue that lacks a rule id the code checks, a text field, or names an unknown threshold
     """
     path = Path(name_or_path)
-    if path.suffix == ".toml" and path.exists():
-        text, source = path.read_text(encoding="utf-8"), str(path)
+    if path.suffix == ".toml" or "/" in name_or_path:
+        if not path.is_file():
+            raise InputError(path, "rule file not found (rules = … in the scenario names it)", field="rules")
+        try:
+            text, source = path.read_text(encoding="utf-8-sig"), str(path)
+        except UnicodeDecodeError as exc:
+            raise InputError(path, "the rule file is not UTF-8 text; save it as UTF-8") from exc
     else:
         res = resources.files("simulator.config") / "rules" / f"{name_or_path}.toml"
         if not res.is_file():
@@ -152,7 +157,45 @@ def load_rules(name_or_path: str) -> RuleSet:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(source, f"not valid TOML: {exc}") from None
+    _check_thresholds(source, raw)
     return RuleSet(id=raw["id"], title=raw.get("title", raw["id"]), raw=raw, catalogue=_catalogue(source, raw))
+
+
+#: every threshold the code reads: (table, key) → the kind of value expected (None: the top level)
+THRESHOLDS: dict[tuple[str | None, str], str] = {
+    (None, "id"): "text",
+    ("grids", "min_count"): "count",
+    ("lead", "levels"): "list",
+    ("lead", "kinds"): "list",
+    ("lead", "ownerships"): "list",
+    ("members", "required_levels"): "list",
+    ("members", "required_kinds"): "list",
+    ("members", "continuing_care_kinds"): "list",
+    ("members", "min_required"): "count",
+    ("cross_grid", "kinds"): "list",
+    ("collaborating", "min_per_group"): "count",
+    ("referral", "outpatient_share"): "share",
+    ("referral", "bed_share"): "share",
+    ("referral", "primary_care_kinds"): "list",
+}
+_KINDS_OF_VALUE = {
+    "text": (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty text"),
+    "count": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number ≥ 0"),
+    "list": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of texts"),
+    "share": (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1, "a share in [0, 1]"),
+}
+
+
+def _check_thresholds(source: str, raw: dict[str, Any]) -> None:
+    """Every threshold the code reads is present and of the right kind, named with its table."""
+    for (table, key), kind in THRESHOLDS.items():
+        node = raw if table is None else raw.get(table)
+        where = key if table is None else f"{table}.{key}"
+        if not isinstance(node, dict) or key not in node:
+            raise InputError(source, f"the rule file lacks {where}", field=where)
+        test, expected = _KINDS_OF_VALUE[kind]
+        if not test(node[key]):
+            raise InputError(source, f"{where} = {node[key]!r}; expected {expected}", field=where)
 
 
 def eligible_leads(facilities: gpd.GeoDataFrame, rules: RuleSet, allow_enterprise: bool) -> np.ndarray:

@@ -6,6 +6,7 @@ compliance table, the pre-check messages and the verifier without any code chang
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -135,3 +136,30 @@ def test_a_broken_catalogue_is_an_input_error(old, new, says, tmp_path):
         load_rules(str(path))
     assert ei.value.path == str(path) and ei.value.field == "catalogue"
     assert says in ei.value.detail
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "says"),
+    [
+        (("min_count = 2", "min_count = -1"), "grids.min_count", "expected a whole number ≥ 0"),
+        (("bed_share = 0.25", "bed_share = 1.5"), "referral.bed_share", "expected a share in [0, 1]"),
+        (('id = "liaoning-2023"\n', ""), "id", "the rule file lacks id"),
+        (("[cross_grid]", "[cross_grid_typo]"), "cross_grid.kinds", "the rule file lacks cross_grid.kinds"),
+    ],
+)
+def test_broken_thresholds_are_named(tmp_path, change, field, says):
+    from simulator.config.rules import load_rules as load
+
+    text = (ROOT / "simulator" / "config" / "rules" / "liaoning-2023.toml").read_text(encoding="utf-8")
+    assert change[0] in text
+    path = tmp_path / "broken.toml"
+    path.write_text(text.replace(*change, 1), encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape(says)) as ei:
+        load(str(path))
+    assert ei.value.field == field and ei.value.path == str(path)
+
+
+def test_a_missing_rule_file_is_named(tmp_path):
+    with pytest.raises(InputError, match="rule file not found") as ei:
+        load_rules(str(tmp_path / "none.toml"))
+    assert ei.value.path == str(tmp_path / "none.toml")
