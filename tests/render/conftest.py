@@ -40,6 +40,10 @@ XSS_NAME = "<script>alert(1)</script>"
 TEMPLATE_NAME = "盘锦{{ 7*7 }}医院`${1+1}`\\"
 #: facilities renamed in the hostile run: the two hospitals that lead Panjin's grids
 RENAMED = {"PJ-H01": XSS_NAME, "PJ-H04": TEMPLATE_NAME}
+#: a district name that breaks out of an HTML attribute and runs a handler if written raw (GeoJsonTooltip)
+ATTR_NAME = '"><img src=x onerror="alert(2)">双台子区'
+#: the district renamed in the hostile run (双台子区)
+RENAMED_DISTRICT = "211102"
 
 
 def chromium_path() -> str | None:
@@ -151,6 +155,27 @@ def _rename_facilities(csv_path: Path, names: dict[str, str]) -> None:
         w.writerows(rows)
 
 
+def _rename_district(folder: Path, adcode: str, name: str) -> None:
+    """Give one district a new name in both the boundaries and the district table."""
+    import json
+
+    path = folder / "boundaries.geojson"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for feat in data["features"]:
+        if str(feat["properties"]["adcode"]) == adcode:
+            feat["properties"]["name"] = name
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    with (folder / "districts.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        if r["adcode"] == adcode:
+            r["name"] = name
+    with (folder / "districts.csv").open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
 @pytest.fixture(scope="session")
 def hostile_run(tmp_path_factory) -> Path:
     """Panjin run whose two lead hospitals are named like markup and template code (:data:`RENAMED`)."""
@@ -159,6 +184,7 @@ def hostile_run(tmp_path_factory) -> Path:
     shutil.copytree(ROOT / "geodata" / "panjin", data / "panjin")
     shutil.copytree(ROOT / "geodata" / "liaoning", data / "liaoning")
     _rename_facilities(data / "panjin" / "facilities.csv", RENAMED)
+    _rename_district(data / "panjin", RENAMED_DISTRICT, ATTR_NAME)
     out = base / "run"
     args = ["run", str(ROOT / "scenarios" / "panjin.toml"), "--out", str(out), "--set", f'data="{data / "panjin"}"']
     assert cli.main(args) == 0

@@ -200,6 +200,25 @@ def _hover_and_click_leads(page) -> str:
     return "\n".join(texts)
 
 
+def test_hostile_district_name_on_hover_is_text(hostile_run, open_page, map_ready):
+    """A district name that closes an attribute and adds an <img onerror> shows as text in the hover tooltip."""
+    from .conftest import ATTR_NAME
+
+    seen = open_page(hostile_run / "map.html", map_ready)
+    page = seen.page
+    districts = page.locator("path.cg-district")
+    assert districts.count() >= 3
+    shown = []
+    for i in range(districts.count()):
+        districts.nth(i).dispatch_event("mouseover")
+        page.wait_for_function("document.querySelector('.leaflet-tooltip') !== null")
+        shown.append(page.inner_text(".leaflet-tooltip-pane"))
+        districts.nth(i).dispatch_event("mouseout")
+    assert any(ATTR_NAME in s for s in shown), shown
+    assert page.evaluate("document.querySelectorAll('img[onerror]').length") == 0
+    assert seen.dialogs == [] and seen.errors == [], (seen.dialogs, seen.errors)
+
+
 def test_hostile_names_show_as_text(hostile_run, hostile_names, open_page, map_ready):
     """Facility names that look like markup or template code are shown as text, never run or evaluated."""
     xss_name = hostile_names[0]
