@@ -141,6 +141,7 @@ class Text:
     beds_per_1000 = Label("Beds per 1,000", "每千人床位")
     mean_travel = Label("Mean travel to lead", "平均到达时间")
     estimate = Label("estimate", "估算")
+    not_drawn = Label("facilities not drawn (map limit; all are in plan.gpkg)", "个机构未绘制")
     modelled = Label("modelled", "模拟")
     district = Label("District", "区")
     district_boundary = Label("District boundary", "区界")

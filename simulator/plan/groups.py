@@ -161,19 +161,17 @@ def form_groups(
             largest_remainder(int(res_slots), served, tie) if np.isfinite(res_slots) else np.full(len(pcs), np.nan)
         )
         alloc_b = largest_remainder(int(res_beds), served, tie) if np.isfinite(res_beds) else np.full(len(pcs), np.nan)
-        for k, i in enumerate(pcs):
-            ref_rows.append(
-                (
-                    g,
-                    grid_lead[g],
-                    f["facility_id"].iat[i],
-                    float(served[k]),
-                    alloc_s[k],
-                    alloc_b[k],
-                    float(pop[in_grid].sum()),
-                )
+        grid_pop = float(pop[in_grid].sum())
+        ids = f["facility_id"].to_numpy()[pcs]
+        ref_rows.extend(
+            zip(
+                [g] * len(pcs), [grid_lead[g]] * len(pcs), ids, served.astype(float), alloc_s, alloc_b,
+                [grid_pop] * len(pcs), strict=True,
             )
-            f.loc[f.index[i], ["reserved_outpatient_slots", "reserved_beds"]] = [alloc_s[k], alloc_b[k]]
+        )  # fmt: skip
+        # one assignment per grid, not per facility: a city may list 100,000 primary-care sites
+        f.loc[f.index[pcs], "reserved_outpatient_slots"] = alloc_s
+        f.loc[f.index[pcs], "reserved_beds"] = alloc_b
     referrals = pd.DataFrame(
         ref_rows,
         columns=[

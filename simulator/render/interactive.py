@@ -530,6 +530,7 @@ def _title_html(sc: _Scene) -> str:
         run.failed == 0,
         en,
         zh,
+        sc.fac.attrs.get("not_drawn", 0),
     )
 
 

@@ -100,12 +100,31 @@ def _roles(groups: pd.DataFrame, facility_ids: pd.Series) -> tuple[pd.Series, pd
     return role.where(role.isin(list(ROLE_ORDER)), "other"), grid
 
 
-def facility_roles(run: RunFolder) -> pd.DataFrame:
+#: most facility markers a map draws; beyond it the least important are left out and the map says how many
+MAX_DRAWN_FACILITIES = 3000
+
+
+def _most_important(f: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """The ``limit`` facilities a map draws: by role (leads first), hospitals before primary care, real first."""
+    if len(f) <= limit:
+        return f
+    primary = f["kind"].isin(("community_health_centre", "township_hospital")) if "kind" in f else False
+    key = pd.DataFrame(
+        {"role": [-ROLE_RANK[r] for r in f["display_role"]], "primary": primary, "modelled": f["modelled"]},
+        index=f.index,
+    )
+    keep = key.sort_values(["role", "primary", "modelled"], kind="stable").index[:limit]
+    return f.loc[sorted(keep)]
+
+
+def facility_roles(run: RunFolder, limit: int | None = None) -> pd.DataFrame:
     """The facilities drawn on the maps, with their display role and grid.
 
     Role from ``groups.csv`` (lead > cross-grid > member > collaborating); facilities in the city that no group
     holds are drawn as "not in a group"; units outside the city are drawn only when they collaborate with a group.
     Adds ``display_role``, ``display_grid``, ``approximate`` (location not an address), ``lon``, ``lat``.
+    Above ``limit`` facilities (default :data:`MAX_DRAWN_FACILITIES`) the least important are left out (a map of
+    200,000 markers neither renders nor reads); ``attrs["not_drawn"]`` counts them, and the maps say so.
     """
     f = run.facilities.copy()
     f["display_role"], f["display_grid"] = _roles(run.groups, f["facility_id"])
@@ -115,7 +134,10 @@ def facility_roles(run: RunFolder) -> pd.DataFrame:
     f["modelled"] = f["modelled"].astype(bool)
     f["lon"] = f.geometry.x
     f["lat"] = f.geometry.y
-    return f.reset_index(drop=True)
+    drawn = _most_important(f, MAX_DRAWN_FACILITIES if limit is None else limit)
+    out = drawn.reset_index(drop=True)
+    out.attrs["not_drawn"] = len(f) - len(drawn)
+    return out
 
 
 def leads_by_grid(groups: pd.DataFrame) -> dict[str, str]:

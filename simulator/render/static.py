@@ -419,12 +419,14 @@ def _draw_title(fig: Any, d: _Data) -> None:
     name = lang.cn(run.name, re.sub(r"[^\x00-\x7f]+", "", run.name).strip() or run.path.name)
     fig.text(f.fx(MARGIN_IN), f.fy(0.2), name, fontsize=14, fontweight="bold", va="top")
     pop = int(run.units["population"].sum())
+    hidden = int(d.fac.attrs.get("not_drawn", 0))
     fig.text(
         f.fx(MARGIN_IN),
         f.fy(0.52),
         lang.t(Text.grids_and_groups)
         + f" · {len(d.summary)} grids · {pop:,} residents"
-        + (" (modelled)" if run.population_modelled else ""),
+        + (" (modelled)" if run.population_modelled else "")
+        + (f" · {hidden:,} " + lang.t(Text.not_drawn) if hidden else ""),
         fontsize=9.5,
         va="top",
     )

@@ -399,3 +399,22 @@ def test_plan_map_for_notebooks(run_dir, tmp_path):
         assert "<script src=" not in page and 'rel="stylesheet" href=' not in page
         assert expected_verdict(run_dir) in page
         assert page.count("cg-role-lead") == len(grids)
+
+
+def test_a_map_draws_at_most_its_limit_of_facilities_and_says_so(run_dir, tmp_path, monkeypatch, open_page, map_ready):
+    from simulator.render import layers
+    from simulator.render.interactive import write_map
+    from simulator.runfolder.reader import read_run
+
+    run = read_run(run_dir)
+    everything = layers.facility_roles(run, limit=10**9)
+    some = layers.facility_roles(run, limit=5)
+    assert len(some) == 5 and some.attrs["not_drawn"] == len(everything) - 5
+    assert set(everything.loc[everything["display_role"] == "lead", "facility_id"]) <= set(some["facility_id"])
+    monkeypatch.setattr(layers, "MAX_DRAWN_FACILITIES", 5)
+    out = tmp_path / "map.html"
+    write_map(run_dir, out)
+    seen = open_page(out, map_ready)
+    assert seen.page.locator(".cg-fac").count() == 5
+    note = seen.page.inner_text(".cg-not-drawn")
+    assert note.startswith(f"{len(everything) - 5:,} facilities not drawn")
