@@ -118,8 +118,9 @@ def lead_eligible(ctx: RuleContext, g: str) -> Outcome:
 def required_member(ctx: RuleContext, g: str) -> Outcome:
     """R3.member: at least ``members.min_required`` secondary comprehensive / continuing-care members."""
     p = ctx.partition
-    fid = p.facilities["facility_id"].to_numpy()
-    n_req = int(ctx.required_member[np.isin(fid, p.group_ids(g))].sum())
+    # hash lookup (pandas), not numpy's sort of text arrays: a group may hold 100,000 primary-care sites
+    in_group = p.facilities["facility_id"].isin(p.group_ids(g)).to_numpy()
+    n_req = int(ctx.required_member[in_group].sum())
     need = ctx.rules["members"]["min_required"]
     return Outcome(f">= {need}", n_req, n_req >= need)
 
