@@ -22,7 +22,7 @@ from .config.scenario import load_scenario
 from .errors import CaregridError, InputError
 from .load.city import CityData, load_city
 from .plan.precheck import check_rule_fields, check_solver_names
-from .runfolder.atomic import _check_target, atomic_output_dir
+from .runfolder.atomic import check_output_target, atomic_output_dir
 from .units.pipeline import planning_units
 from .units.planning_units import PlanningUnits
 
@@ -109,7 +109,7 @@ def output_dir(path: str | Path) -> Path:
         the path is a file, a broken link, or a folder caregrid did not write (the same check as when writing)
     """
     out = Path(path)
-    _check_target(out.absolute())
+    check_output_target(out.absolute())
     return out
 
 

@@ -44,7 +44,7 @@ def is_caregrid_folder(path: Path) -> bool:
     return (path / MARKER).is_file() or (path / "run.json").is_file()
 
 
-def _check_target(target: Path) -> Path:
+def check_output_target(target: Path) -> Path:
     """The real folder to write; refuse a file, a non-caregrid folder or a dangling link."""
     if target.is_symlink() and not target.exists():
         raise OutputError(f"{target}: broken symbolic link; expected a folder for the outputs")
@@ -186,7 +186,7 @@ def atomic_output_dir(
         the target is a file or a folder caregrid did not write, another command is writing it, or the
         file system refuses the write (read-only, full, no permission); the old output is unchanged.
     """
-    real = _check_target(Path(target).absolute())
+    real = check_output_target(Path(target).absolute())
     try:
         real.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -194,7 +194,7 @@ def atomic_output_dir(
     with _lock(real):
         try:
             _recover(real)
-            _check_target(real)  # a restored folder is checked like any other
+            check_output_target(real)  # a restored folder is checked like any other
             tmp = _make_tmp(real)
         except OSError as exc:
             raise _as_output_error(exc, real) from exc
