@@ -22,7 +22,7 @@ from .config.scenario import load_scenario
 from .errors import CaregridError, InputError
 from .load.city import CityData, load_city
 from .plan.precheck import check_rule_fields, check_solver_names
-from .runfolder.atomic import check_output_target, atomic_output_dir
+from .runfolder.atomic import atomic_output_dir, check_output_target
 from .units.pipeline import planning_units
 from .units.planning_units import PlanningUnits
 
