@@ -15,6 +15,7 @@ Output contract of ``caregrid run SCENARIO --out DIR``:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from ..config.scenario import Scenario
 from ..errors import CaregridError, InputError, PlanningError, RuleFailure, SolverError, SolverTimeLimit
 from ..load.city import CityData
 from ..load.readers import read_table, read_vector
+from ..load.validate import InputWarning
 from ..optimise import AssignmentResult, ModelSpec, Relaxation, assign_units_to_grids, diagnose_infeasibility
 from ..travel import RoadNetwork, TravelTimes, adjacency_minutes
 from ..units.planning_units import PlanningUnits, equal_area_crs
@@ -116,8 +118,12 @@ class _Candidates:
     reference: np.ndarray | None = None  # (n,) candidate per unit of a layout to repair (−1: none)
 
 
-def _read_layout(scenario: Scenario, units: gpd.GeoDataFrame) -> np.ndarray:
-    """Grid id per unit from the planner's layout (polygons with a grid field, or a unit_id → grid_id table)."""
+def _read_layout(scenario: Scenario, units: gpd.GeoDataFrame, notes: list[str] | None = None) -> np.ndarray:
+    """Grid id per unit from the planner's layout (polygons with a grid field, or a unit_id → grid_id table).
+
+    Overlapping polygons are reported (``notes`` and an :class:`InputWarning`) with the overlap area; a unit
+    inside several polygons goes to the first in the file.
+    """
     p = scenario.plan
     path = scenario.input_path(p.layout)
     field_ = p.layout_grid_field
@@ -152,7 +158,33 @@ def _read_layout(scenario: Scenario, units: gpd.GeoDataFrame) -> np.ndarray:
             "residents) are not inside any layout polygon; the grids must cover the whole planning area",
             field="geometry",
         )
+    for text in _layout_overlaps(polys, field_, ui, pi):
+        warnings.warn(f"{path}: {text}", InputWarning, stacklevel=2)
+        if notes is not None:
+            notes.append(text)
     return grid.astype(str)
+
+
+def _layout_overlaps(polys: gpd.GeoDataFrame, field_: str, ui: np.ndarray, pi: np.ndarray) -> list[str]:
+    """One sentence per pair of overlapping layout polygons: overlap area (km²), units inside both, the winner."""
+    geoms = polys.to_crs(equal_area_crs(polys.geometry)).geometry.to_numpy()
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    names = polys[field_].astype(str).to_numpy()
+    inside = pd.DataFrame({"unit": ui, "poly": pi})
+    out = []
+    for i, j in zip(a, b, strict=True):
+        if i >= j:
+            continue
+        km2 = float(shapely.area(shapely.intersection(geoms[i], geoms[j]))) / 1e6
+        if km2 < 1e-4:  # shared edges, not overlaps (< 100 m²)
+            continue
+        both = len(set(inside.loc[inside.poly == i, "unit"]) & set(inside.loc[inside.poly == j, "unit"]))
+        out.append(
+            f"layout polygons overlap 网格重叠: grid {names[i]} (feature {i}) and grid {names[j]} (feature {j}) "
+            f"share {km2:,.2f} km²; the {both} planning unit(s) inside both go to grid {names[i]}, the first in "
+            "the file"
+        )
+    return out
 
 
 def _job(scenario: Scenario, city: CityData, units: PlanningUnits, repair: bool) -> _Job:
@@ -194,7 +226,7 @@ def build_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repa
     job = _job(scenario, city, units, repair)
     mode = scenario.plan.mode
     if mode == "given_layout":
-        layout_grid = _read_layout(scenario, units.gdf)
+        layout_grid = _read_layout(scenario, units.gdf, job.notes)
         return _repair_layout(job, layout_grid) if repair else _check_layout(job, layout_grid)
     return MODES[mode](job)
 
@@ -238,31 +270,87 @@ def _check_layout(job: _Job, layout_grid: np.ndarray) -> Plan:
 
 
 def _repair_layout(job: _Job, layout_grid: np.ndarray) -> Plan:
-    """Mode ``given_layout`` with ``--repair``: the compliant plan that moves the fewest residents."""
-    f = job.f
+    """Mode ``given_layout`` with ``--repair``: the compliant plan that moves the fewest residents, then travels least.
+
+    Each layout grid holding an eligible lead keeps its name and lead; a layout grid without one is dissolved: its
+    residents move to grids with a lead and count as moved. A grid the optimiser must add gets a new name (never one
+    of the layout's), so ``moves.csv`` never shows a move from a grid to a grid of the same name.
+    """
+    f, rules = job.f, job.rules
     c = _candidates(job)
     grids_given = sorted(set(layout_grid))
     ref_cand = _layout_leads(layout_grid, c.cand, f, job.fac_unit)
     missing = [g for g in grids_given if g not in ref_cand]
     if missing:
+        pop = job.units.gdf["population"].to_numpy(dtype=float)
+        lost = pop[np.isin(layout_grid, missing)].sum()
         job.notes.append(
-            f"layout grid(s) {', '.join(missing)} contain no eligible lead; repair lets the optimiser "
-            "choose their leads"
+            f"layout grid(s) {', '.join(missing)} contain no hospital eligible to lead "
+            f"({rules.text('R2.lead').label}); "
+            f"repair moves their {lost:,.0f} residents to grids with a lead, and they count as moved"
         )
     c.reference = np.array([ref_cand.get(g, -1) for g in layout_grid])
-    c.lo = c.hi = max(len(grids_given), job.rules.min_grids)
+    c.lo = max(len(ref_cand), rules.min_grids)
+    c.hi = max(len(grids_given), c.lo)
+    check_grid_count(rules, c.lo, len(c.cand), c.member_units, asked=_asked(len(grids_given), len(ref_cand), rules))
     c.must_open = np.zeros(len(c.cand), dtype=bool)
     c.must_open[list(ref_cand.values())] = True
     result = _solve(job, c)
     lead_ids = [f["facility_id"].iat[c.cand[j]] for j in result.open_leads]
-    # keep the planner's grid names: each lead keeps the name of the layout grid it led
-    labels = grid_labels(lead_ids)
     named = {f["facility_id"].iat[c.cand[j]]: g for g, j in ref_cand.items()}
-    spare = [g for g in grids_given if g not in named.values()]
+    taken = set(grids_given)
     for fid in sorted(lead_ids):
         if fid not in named:
-            named[fid] = spare.pop(0) if spare else labels[fid]
-    return _assemble(job, c, result, {fid: named[fid] for fid in lead_ids}, layout_grid)
+            named[fid] = _fresh_name(taken)
+            taken.add(named[fid])
+    plan = _assemble(job, c, result, {fid: named[fid] for fid in lead_ids}, layout_grid)
+    plan.notes.extend(_extreme_grid_notes(job.scenario, plan.grids, set(grids_given)))
+    return plan
+
+
+def _asked(n_layout: int, n_led: int, rules: RuleSet) -> str:
+    """Where repair's grid count comes from, for messages ("the layout has 3 grid(s), 2 with an eligible lead")."""
+    text = f"the layout has {n_layout} grid(s)" + (f", {n_led} with an eligible lead" if n_led < n_layout else "")
+    if n_led < rules.min_grids:
+        text += f"; {rules.id} requires at least {rules.min_grids}"
+    return text
+
+
+def _fresh_name(taken: set[str]) -> str:
+    """The first grid id G1, G2, … not in ``taken``."""
+    k = 1
+    while f"G{k}" in taken:
+        k += 1
+    return f"G{k}"
+
+
+#: a repaired grid below this share of the average grid's residents is reported as extreme
+EXTREME_SHARE = 0.1
+
+
+def _extreme_grid_notes(scenario: Scenario, grids: gpd.GeoDataFrame, layout_names: set[str]) -> list[str]:
+    """Say why a repaired plan has a tiny grid and which option avoids it (none when the scenario bounds grids)."""
+    pop = grids["population"].to_numpy(dtype=float)
+    if len(pop) < 2 or scenario.grids.min_population is not None or pop.sum() <= 0:
+        return []
+    mean = pop.sum() / len(pop)
+    notes = []
+    for g, p_, km2 in zip(grids["grid_id"], pop, grids["area_km2"], strict=True):
+        if p_ >= EXTREME_SHARE * mean:
+            continue
+        if g in layout_names:
+            why = (f"repair keeps layout grid {g} only as far as the rules allow it to hold its residents and moves "
+                   "the rest; it minimises residents moved and does not balance grid sizes")
+        else:
+            why = (f"grid {g} is not in the layout: the rules need more grids than the layout has with an eligible "
+                   "lead, and every resident of a new grid counts as moved, so repair gives it as few as the rules "
+                   "allow")
+        notes.append(
+            f"repaired grid {g} holds {p_:,.0f} residents ({p_ / pop.sum():.1%} of the city) on {km2:,.1f} km²: "
+            f"{why}. Set grids.min_population (e.g. {0.5 * mean:,.0f}, half the average grid) to make repair keep "
+            "every grid populous, or plan with plan.mode = \"optimise\""
+        )
+    return notes
 
 
 #: plan modes that optimise, by ``plan.mode`` (``given_layout`` is dispatched on ``--repair`` in build_plan)
@@ -334,7 +422,7 @@ def _solve(job: _Job, c: _Candidates) -> AssignmentResult:
     )
     result = assign_units_to_grids(spec, objective=scenario.solver.objective, **how)
     if not result.has_plan:
-        raise _no_plan_error(result, spec, how, f, cand, job.rules)
+        raise _no_plan_error(result, spec, how, f, cand, job.rules, ug["unit_id"].to_numpy())
     return result
 
 
@@ -351,34 +439,62 @@ _FAMILY_RULES = {
 _MEMBER_RULES = (
     (
         "R3.member",
-        "grid of candidate {r.candidate} ({r.grid_units} units) has no unit with a secondary general hospital or "
-        "continuing-care facility: {label} needs {r.amount:.0f} more member",
+        "{grid} has no unit with a secondary general hospital or continuing-care facility: {label} needs "
+        "{r.amount:.0f} more member",
         "locate a {short} in the grid, or plan fewer grids",
     ),
     (
         "R5.primary_care",
-        "the grid has no primary-care facility to receive the lead's referrals ({label})",
+        "{grid} has no primary-care facility to receive the lead's referrals ({label})",
         "locate a {short} in the grid, or plan fewer grids",
     ),
 )
+# what the diagnosis asks of one grid, in the planner's words ({grid}: "the grid led by 某医院 (ID, 5 units)")
+_GRID_TEXT = {
+    "pop_lower": "{grid} cannot reach grids.min_population: it must fall by {r.amount:,.0f} residents",
+    "pop_upper": "{grid} cannot stay within grids.max_population: it must rise by {r.amount:,.0f} residents",
+    "beds": "{grid} needs {r.amount:,.0f} more beds to reach grids.min_beds_per_1000 = {rate:g}",
+    "must_open": "{lead} cannot be kept as a lead of its own grid",
+}
 
 
-def _rule_failure(r: Relaxation, f: gpd.GeoDataFrame, cand: np.ndarray, rules: RuleSet) -> RuleFailure:
-    """The relaxation the optimiser's diagnosis asks for, as a failing rule with the facility named."""
+def _rule_failure(
+    r: Relaxation, f: gpd.GeoDataFrame, cand: np.ndarray, rules: RuleSet, unit_ids: np.ndarray, rate: float | None
+) -> RuleFailure:
+    """The relaxation the optimiser's diagnosis asks for, as a failing rule in the planner's words.
+
+    Grids are named by their lead hospital and units by their unit id, never by the solver's candidate index.
+    """
+    lead = grid = ""
+    if r.candidate is not None:
+        i = cand[r.candidate]
+        lead = f"{f['name'].iat[i]} ({f['facility_id'].iat[i]})"
+        size = "" if r.grid_units is None else f", {r.grid_units} planning unit(s)"
+        grid = f"the grid led by {f['name'].iat[i]} ({f['facility_id'].iat[i]}{size})"
     if r.family == "member_units":
         rule_id, text, fix = _MEMBER_RULES[r.kind]
         entry = rules.text(rule_id)
-        text, fix = text.format(r=r, label=entry.label), fix.format(short=entry.short_en)
+        return RuleFailure(rule_id, text.format(r=r, label=entry.label, grid=grid or "a grid"),
+                           fix.format(short=entry.short_en))
+    rule_id, fix = _FAMILY_RULES[r.family]
+    if r.family == "reachability" and r.unit is not None:
+        text = (f"planning unit {unit_ids[r.unit]} cannot join any grid through shared edges (not connected to an "
+                "open lead, or every such grid is blocked)")
+    elif r.family in _GRID_TEXT and lead:
+        text = _GRID_TEXT[r.family].format(r=r, grid=grid, lead=lead, rate=rate or 0.0)
     else:
-        (rule_id, fix), text = _FAMILY_RULES[r.family], r.message
-    if r.candidate is not None:
-        i = cand[r.candidate]
-        text = f"{f['name'].iat[i]} ({f['facility_id'].iat[i]}): {text}"
+        text = r.message
     return RuleFailure(rule_id, text, fix)
 
 
 def _no_plan_error(
-    result: AssignmentResult, spec: ModelSpec, how: dict, f: gpd.GeoDataFrame, cand: np.ndarray, rules: RuleSet
+    result: AssignmentResult,
+    spec: ModelSpec,
+    how: dict,
+    f: gpd.GeoDataFrame,
+    cand: np.ndarray,
+    rules: RuleSet,
+    unit_ids: np.ndarray,
 ) -> CaregridError:
     """The error to raise when the optimiser returned no plan: time limit, solver failure, or the failing rules."""
     if result.status.startswith("time_limit"):
@@ -394,7 +510,7 @@ def _no_plan_error(
             + (f" ({'; '.join(result.notes)})" if result.notes else "")
         )
     diag = diagnose_infeasibility(spec, **how)
-    failures = [_rule_failure(r, f, cand, rules) for r in diag.relaxations]
+    failures = [_rule_failure(r, f, cand, rules, unit_ids, spec.min_beds_per_1000) for r in diag.relaxations]
     msgs = [x.message for x in failures] or [diag.status]
     return PlanningError("no plan satisfies the rules; to make one possible: " + "; ".join(msgs), failures=failures)
 
@@ -420,12 +536,14 @@ def _assemble(
                 "residents": pop[moved],
             }
         )
-        job.notes.append(f"repair moved {len(moved)} unit(s), {pop[moved].sum():,.0f} residents")
+        job.notes.append(
+            f"repair moved {len(moved)} unit(s), {pop[moved].sum():,.0f} residents (the objective residents_moved)"
+        )
     job.record.update(
         {
             "solver": result.solver,
             "status": result.status,
-            "objective_name": job.scenario.solver.objective,
+            "objective_name": result.objective_name,
             "objective": result.objective,
             "best_bound": result.bound,
             "gap": result.gap,

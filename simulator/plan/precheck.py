@@ -180,24 +180,30 @@ def grid_range(scenario: Scenario, rules: RuleSet, n_candidates: int) -> tuple[i
     return lo, hi
 
 
-def check_grid_count(rules: RuleSet, lo: int, n_candidates: int, member_units: np.ndarray) -> None:
-    """Enough distinct units with primary care (rule 5), a rule-3 member and an eligible lead for ``lo`` grids."""
+def check_grid_count(
+    rules: RuleSet, lo: int, n_candidates: int, member_units: np.ndarray, asked: str | None = None
+) -> None:
+    """Enough distinct units with primary care (rule 5), a rule-3 member and an eligible lead for ``lo`` grids.
+
+    ``asked`` says where the count comes from (repair: "the layout's 3 grid(s)"), for the message.
+    """
+    how = f"{lo} grids are asked for" + (f" ({asked})" if asked else "")
     if member_units[1].sum() < lo:
         _raise([rules.failure(
             "R5.primary_care",
-            f"{lo} grids are asked for, but only {int(member_units[1].sum())} planning unit(s) hold a "
+            f"{how}, but only {int(member_units[1].sum())} planning unit(s) hold a "
             f"{rules.text('R5.primary_care').short_en}, and each grid needs one",
         )])
     if member_units[0].sum() < lo:
         _raise([rules.failure(
             "R3.member",
-            f"{lo} grids are asked for, but only {int(member_units[0].sum())} planning unit(s) hold a "
+            f"{how}, but only {int(member_units[0].sum())} planning unit(s) hold a "
             f"{rules.text('R3.member').short_en}, and each grid needs one inside it",
         )])
     if n_candidates < lo:
         _raise([rules.failure(
             "R2.lead",
-            f"{lo} grids are asked for, but only {n_candidates} eligible lead hospital(s) stand in distinct "
+            f"{how}, but only {n_candidates} eligible lead hospital(s) stand in distinct "
             "planning units",
         )])
 

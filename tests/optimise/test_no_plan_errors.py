@@ -46,7 +46,8 @@ def test_infeasible_population_bound_fails_the_scenario_population_rule(panjin):
     )
     for f in err.failures:
         assert re.fullmatch(
-            r"[^;]+ \(PJ-H\d+\): population upper bound must rise by [\d,]+ residents \(grid of candidate \d\)",
+            r"the grid led by [^;]+ \(PJ-H\d+, \d+ planning unit\(s\)\) cannot stay within grids.max_population: "
+            r"it must rise by [\d,]+ residents",
             f.message,
         ), f.message
         assert "max_population" in f.fix
@@ -77,9 +78,10 @@ def test_member_kinds_map_to_rules_3_and_5_with_the_old_wording(panjin, monkeypa
     assert exc.value.rule_ids == ["R3.member", "R5.primary_care", "R1.grids"]
     assert re.fullmatch(
         r"no plan satisfies the rules; to make one possible: "
-        r"[^;]+ \(PJ-H\d+\): grid of candidate 0 \(5 units\) has no unit with a secondary general hospital or "
+        r"the grid led by [^;]+ \(PJ-H\d+, 5 planning unit\(s\)\) has no unit with a secondary general hospital or "
         r"continuing-care facility: rule 3 needs 1 more member; "
-        r"[^;]+ \(PJ-H\d+\): the grid has no primary-care facility to receive the lead's referrals \(rule 5\); "
+        r"the grid led by [^;]+ \(PJ-H\d+, 7 planning unit\(s\)\) has no primary-care facility to receive the "
+        r"lead's referrals \(rule 5\); "
         r"grid count lower bound must fall by 1 \(at most 1 grids are possible\)",
         str(exc.value),
     ), str(exc.value)

@@ -1,21 +1,42 @@
-"""Repair: minimise residents moved away from a reference assignment, keeping every constraint.
+"""Repair: minimise residents moved away from a reference assignment, keeping every constraint; then travel.
 
-``sum_i pop[i] (1 - x[i, ref[i]])`` with a weighted-time tie-break (as in coverage). Chosen automatically
-when the spec carries ``reference_assignment``; solved to an absolute gap of half a resident.
+Lexicographic: stage 1 minimises ``sum_i pop[i] (1 - x[i, ref[i]])`` (with a weighted-time tie-break worth less
+than half a resident, solved to an absolute gap of half a resident); stage 2 keeps the residents moved at most
+the stage-1 figure (one row ``sum pop[i] x[i, ref[i]] >= kept*``) and minimises weighted time, so that among plans
+that move equally few residents the one with the least travel wins whatever the gap. Units without a reference
+grid (``ref[i] < 0``: a layout grid with no eligible lead) always count as moved.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from ..pairs import Pairs
+from ..graph import is_contiguous
+from ..pairs import Pairs, make_pairs
 from ..result import Note
 from ..spec import ModelSpec
 from .base import Objective, Terms, max_tie, tie_weight, weighted_time_terms
+from .weighted_time import WeightedTime
+
+if TYPE_CHECKING:
+    from ..constraints import ModelBuild
+    from ..stages import Context, StageOut
+
+
+def _kept_coefficients(spec: ModelSpec, pairs: Pairs) -> np.ndarray:
+    """(K,) residents a pair keeps in their reference grid (``pop[i]`` where ``j == ref[i]``, else 0)."""
+    ref = spec.reference_assignment
+    ok = (ref >= 0) & (ref < spec.m)
+    hit = ok[pairs.i] & (pairs.j == ref[pairs.i])
+    return spec.population[pairs.i] * hit
 
 
 class ResidentsMoved(Objective):
-    """Residents whose grid differs from ``spec.reference_assignment``."""
+    """Residents whose grid differs from ``spec.reference_assignment`` (units without one always count)."""
 
     name = "residents_moved"
 
@@ -28,26 +49,71 @@ class ResidentsMoved(Objective):
         """Say that this is repair mode."""
         return Note(
             "repair_objective",
-            "repair mode: objective = residents moved from reference_assignment "
-            "(tie-break: weighted time with a tiny weight)",
+            "repair mode: objective = residents moved from reference_assignment, then the least weighted time "
+            "among plans that move as few residents",
         )
 
     def terms(self, spec: ModelSpec, pairs: Pairs) -> Terms:
-        """Coefficients ``-pop[i] [j == ref[i]] + eps * pop[i] * cost[i, j]``, constant = residents with a reference."""
-        pop, ref = spec.population, spec.reference_assignment
+        """Coefficients ``-pop[i] [j == ref[i]] + eps * pop[i] * cost[i, j]``, constant = all residents."""
         tie = tie_weight(spec) * weighted_time_terms(spec, pairs)
-        ok = (ref >= 0) & (ref < spec.m)
-        hit = ok[pairs.i] & (pairs.j == ref[pairs.i])
-        return Terms(-pop[pairs.i] * hit + tie, const=float(pop[ok].sum()), tie=tie, abs_gap=0.5)
+        return Terms(-_kept_coefficients(spec, pairs) + tie, const=float(spec.population.sum()), tie=tie,
+                     abs_gap=0.5)
 
     def value(self, spec: ModelSpec, lab: np.ndarray) -> float:
-        """Residents of plan ``lab`` outside their reference grid."""
-        ref = spec.reference_assignment
-        ok = (ref >= 0) & (ref < spec.m)
-        return float(spec.population[ok & (lab != ref)].sum())
+        """Residents of plan ``lab`` outside their reference grid (or without one)."""
+        return float(spec.population[np.asarray(lab) != spec.reference_assignment].sum())
 
     def user_bound(self, spec: ModelSpec, pairs: Pairs, terms: Terms, solver_bound: float | None) -> float | None:
         """Lower bound on residents moved: ``bound - largest tie-break``."""
         if solver_bound is None:
             return None
         return solver_bound - max_tie(spec, pairs, terms)
+
+    def refine(
+        self,
+        ctx: Context,
+        allowed: np.ndarray,
+        first: StageOut,
+        deadline: float,
+        account: Callable[[StageOut], None],
+    ) -> tuple[np.ndarray | None, str]:
+        """Stage 2: least weighted time among plans moving at most the stage-1 plan's residents."""
+        from ..stages import solve_stage  # stages imports the objective registry
+
+        lab, status = first.lab, first.status
+        if lab is None or (lab < 0).any():
+            return lab, status
+        spec = ctx.spec
+        kept = float(spec.population.sum()) - self.value(spec, lab)
+        stage2 = _LeastTravelKeeping(kept)
+        pairs2 = make_pairs(allowed, spec, ctx.dist, ctx.pred, ctx.family)
+        inc2 = (lab, stage2.value(spec, lab)) if is_contiguous(lab, spec.graph, spec.lead_unit) else None
+        out2 = solve_stage(ctx, pairs2, stage2, stage2.terms(spec, pairs2), max(deadline, time.perf_counter() + 1.0),
+                           start=lab, incumbent=inc2)
+        account(out2)
+        if out2.lab is None or self.value(spec, out2.lab) > self.value(spec, lab) + 1e-6:
+            ctx.notes.append(Note("repair_tie_break_failed",
+                                  f"repair: least-travel stage failed ({out2.status}); kept the stage-1 plan",
+                                  status=out2.status))
+            return lab, status
+        ctx.notes.append(Note("repair_tie_break",
+                              "repair: second solve minimised weighted time among plans moving as few residents"))
+        if out2.status != "optimal" and status == "optimal":
+            status = out2.status
+        return out2.lab, status
+
+
+class _LeastTravelKeeping(WeightedTime):
+    """Weighted time, subject to keeping at least ``kept`` residents in their reference grid (repair stage 2)."""
+
+    def __init__(self, kept: float) -> None:
+        self.kept = kept
+
+    def extend(self, build: ModelBuild) -> None:
+        """Row ``sum pop[i] x[i, ref[i]] >= kept - tol`` (tol below half the smallest unit's residents)."""
+        spec = build.spec
+        coef = _kept_coefficients(spec, build.pairs)
+        sel = np.flatnonzero(coef > 0)
+        pos = spec.population[spec.population > 0]
+        tol = min(0.25 * float(pos.min()) if pos.size else 0.25, 1e-6 * max(1.0, self.kept))
+        build.mp.add_rows(np.zeros(sel.size), build.x[sel], coef[sel], 1, self.kept - tol, 1)
