@@ -27,6 +27,7 @@ from simulator.config.scenario import load_scenario
 from simulator.errors import PlanningError
 from simulator.evaluate.verify import MIN_EDGE_M, SURE_EDGE_M, grid_pieces, unit_adjacency, verify_run
 from simulator.load.city import load_city
+from simulator.load.validate import InputWarning
 from simulator.runfolder.writer import write_plan
 from simulator.units.pipeline import planning_units
 from simulator.workflow import make_plan
@@ -345,6 +346,120 @@ def test_given_layout_grid_without_a_lead(city, optimised, tmp_path):
     found = verify_run(out)
     assert "R2 lead: grid G3 has 0 lead(s) in groups.csv; exactly one is required" in found
     assert not [m for m in found if m.startswith("compliance.csv")], found
+
+
+def _console_objective(text: str) -> tuple[str, float]:
+    """Name and value of the objective line ``objective (NAME) VALUE; bound …`` the CLI prints."""
+    line = next(x for x in text.splitlines() if x.startswith("objective ("))
+    name, rest = line[len("objective ("):].split(")", 1)
+    return name, float(rest.split(";")[0].replace(",", ""))
+
+
+def test_repair_console_run_json_and_moves_agree(city, broken_layout, tmp_path, capsys):
+    """The objective of a repair is residents moved, with one figure in the console, run.json and moves.csv."""
+    out = tmp_path / "repaired_cli"
+    rc = cli.main(["run", str(city / "city.toml"), "--out", str(out), "--repair", "--set", 'plan.mode="given_layout"',
+                   "--set", f"plan.layout={json.dumps(str(broken_layout['path']))}"])
+    assert rc == 0
+    name, shown = _console_objective(capsys.readouterr().out)
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    moves = pd.read_csv(out / "moves.csv")
+    assert name == record["objective_name"] == "residents_moved"
+    assert record["objective"] == pytest.approx(moves["residents"].sum())
+    assert shown == pytest.approx(record["objective"], abs=0.05)
+    assert any(f"{moves['residents'].sum():,.0f} residents" in n for n in record["notes"]), record["notes"]
+
+
+def _layout_with_leadless_grid(optimised: Path, tmp_path: Path) -> tuple[Path, gpd.GeoDataFrame, np.ndarray]:
+    """The optimised plan with the north of G2 relabelled G3, a grid that holds no eligible lead."""
+    units = read_units(optimised)
+    layout = units[["unit_id", "grid_id"]].copy()
+    north = units.geometry.representative_point().y.to_numpy() > 41.09
+    g3 = (units.grid_id == "G2").to_numpy() & north
+    layout.loc[g3, "grid_id"] = "G3"
+    path = tmp_path / "layout3.csv"
+    layout.to_csv(path, index=False)
+    return path, units, g3
+
+
+def test_repair_dissolves_a_grid_without_a_lead(city, optimised, tmp_path):
+    """Residents of a lead-less layout grid move to grids with a lead and count as moved; grid names follow the
+    leads (no G3 rebuilt elsewhere, no move from a grid to a grid of the same name)."""
+    path, units, g3 = _layout_with_leadless_grid(optimised, tmp_path)
+    out = tmp_path / "repaired3"
+    plan = run_plan(city, out, {"plan.mode": "given_layout", "plan.layout": str(path), "solver.gap": 1e-6},
+                    repair=True)
+    assert plan.passed
+    assert verify_run(out) == []
+    assert "G3" not in set(plan.grids["grid_id"])
+    assert set(plan.grid_lead) == {"G1", "G2"}
+    assert plan.grid_lead == leads_of(optimised)  # each layout grid with a lead keeps its name and lead
+    moves = pd.read_csv(out / "moves.csv", dtype={"unit_id": str, "from_grid": str, "to_grid": str})
+    assert (moves["from_grid"] != moves["to_grid"]).all()
+    assert set(units.loc[g3, "unit_id"]) <= set(moves["unit_id"])
+    assert moves["residents"].sum() >= units.loc[g3, "population"].sum() - 0.5
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert record["objective_name"] == "residents_moved"
+    assert record["objective"] == pytest.approx(moves["residents"].sum())
+    assert any("G3 contain no hospital eligible to lead" in n and "count as moved" in n for n in record["notes"])
+
+
+def test_repair_of_a_one_grid_layout_says_why_a_grid_is_tiny_and_honours_min_population(city, optimised, tmp_path):
+    """A layout of one grid must become two (rule 1): every resident of the new grid counts as moved, so repair
+    makes it as small as the rules allow and says so in run.json; grids.min_population bounds it during repair."""
+    units = read_units(optimised)
+    path = tmp_path / "one_grid.csv"
+    pd.DataFrame({"unit_id": units["unit_id"], "grid_id": "all"}).to_csv(path, index=False)
+    base = {"plan.mode": "given_layout", "plan.layout": str(path)}
+    plan = run_plan(city, tmp_path / "tiny", base, repair=True)
+    pop = plan.grids.set_index("grid_id")["population"]
+    assert set(pop.index) == {"all", "G1"}
+    record = json.loads((tmp_path / "tiny" / "run.json").read_text(encoding="utf-8"))
+    tiny = [n for n in record["notes"] if n.startswith("repaired grid G1 holds")]
+    assert len(tiny) == 1 and "grids.min_population" in tiny[0] and "counts as moved" in tiny[0], record["notes"]
+    floor = 0.3 * pop.sum()
+    assert pop.min() < floor
+    bounded = run_plan(city, tmp_path / "bounded", {**base, "grids.min_population": floor}, repair=True)
+    assert bounded.grids["population"].min() >= floor - 1e-6
+    assert bounded.passed
+    record = json.loads((tmp_path / "bounded" / "run.json").read_text(encoding="utf-8"))
+    assert not [n for n in record["notes"] if n.startswith("repaired grid")]
+
+
+def test_overlapping_layout_polygons_are_reported(city, tmp_path):
+    """Two layout polygons overlapping by a 0.04° strip: a warning and a run note name the area and the winner."""
+    layout = gpd.GeoDataFrame({"grid_id": ["W", "E"]},
+                              geometry=[box(121.99, 40.99, 122.12, 41.11), box(122.08, 40.99, 122.21, 41.11)],
+                              crs="EPSG:4326")
+    path = tmp_path / "overlap.geojson"
+    layout.to_file(path, driver="GeoJSON")
+    with pytest.warns(InputWarning, match=r"grid W .* and grid E .* share [\d.]+ km²"):
+        plan = run_plan(city, tmp_path / "given", {"plan.mode": "given_layout", "plan.layout": str(path)})
+    note = next(n for n in plan.notes if n.startswith("layout polygons overlap"))
+    km2 = float(note.split("share ")[1].split(" km²")[0].replace(",", ""))
+    assert 40 < km2 < 56  # 0.04° × 0.12° at lat 41: about 3.4 km × 13.3 km
+    assert "go to grid W, the first in the file" in note
+    u = plan.units
+    strip = ((u["lon"] > 122.085) & (u["lon"] < 122.115)).to_numpy()
+    assert strip.any() and (u.loc[strip, "grid_id"] == "W").all()
+
+
+def test_repair_with_more_grids_than_member_units_speaks_the_planners_language(city, optimised, tmp_path):
+    """Three layout grids with a lead each, but only two units hold a secondary hospital (S3 left out)."""
+    _write_facilities(city / "data" / "facilities_no_s3.csv", drop=("S3",))
+    units = read_units(optimised)
+    pt = units.geometry.representative_point()
+    lon, lat = pt.x.to_numpy(), pt.y.to_numpy()
+    grid = np.where(lon > 122.1, "east", np.where(lat < 41.035, "south", "north"))
+    path = tmp_path / "three.csv"
+    pd.DataFrame({"unit_id": units["unit_id"], "grid_id": grid}).to_csv(path, index=False)
+    with pytest.raises(PlanningError) as exc:
+        run_plan(city, tmp_path / "x", {"plan.mode": "given_layout", "plan.layout": str(path),
+                                        "inputs.facilities": ["facilities_no_s3.csv"]}, repair=True)
+    msg = str(exc.value)
+    assert exc.value.rule_ids == ["R3.member"]
+    assert "3 grids are asked for (the layout has 3 grid(s)), but only 2 planning unit(s) hold a" in msg, msg
+    assert "candidate" not in msg
 
 
 def test_exclave_is_joined_by_a_bridge(city, tmp_path):
