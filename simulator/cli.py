@@ -186,13 +186,12 @@ def cmd_map(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .compare import compare_runs, write_comparison
+    from .compare import compare_runs, display_table, write_comparison
 
     out_dir = output_dir(args.out)
     cmp = compare_runs(args.runs)
     out = write_comparison(cmp, args.runs, out_dir)
-    cols = ["label", *cmp.names]
-    print(cmp.table[cols].to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    print(display_table(cmp)[["indicator 指标", *cmp.names]].to_string(index=False))
     if cmp.changed_units is not None:
         print(
             f"units that changed lead hospital: {len(cmp.changed_units)} "

@@ -1,6 +1,11 @@
 """Plan indicators, per grid and for the city (``indicators.csv`` / ``indicators.json`` in the run folder).
 
 All travel figures are minutes of the scenario's travel model; shares are of residents (population-weighted).
+City figures cover every resident: residents of a grid without a lead (hence without a medical group), or of no grid,
+are *unserved* (``unserved_residents`` / ``unserved_share``); the access shares (``share_within_access``,
+``share_within_primary_care``) are of all residents and count unserved residents as not reached, while the minutes
+(``travel_mean_min``, ``travel_median_min``, ``travel_p90_min``, ``travel_max_min``) are of served residents only and
+are to be read beside the unserved count.
 Readiness indicators need facility fields (doctors, nurses, ambulances, ambulances_negative_pressure, aeds); where
 the facilities of a grid carry none of them the value is ``None`` ("no data"), never zero.
 """
@@ -101,9 +106,10 @@ class _Facts:
 
 
 def _primary_care_minutes(p: GridPartition, is_pc: np.ndarray, fgrid: np.ndarray, minutes: Callable) -> np.ndarray:
-    """Minutes from each unit to its nearest in-grid primary-care facility (``inf`` where the grid has none)."""
+    """Minutes from each unit to its nearest in-grid primary-care facility (``inf`` where the grid has none, or has
+    no lead: without a medical group there is no grid 15-minute medical service circle)."""
     pc_time = np.full(len(p.unit_grid), np.inf)
-    for g in p.grids:
+    for g in p.led_grids:
         sel = np.flatnonzero(p.unit_grid == g)
         pcs = np.flatnonzero(is_pc & (fgrid == g))
         if len(pcs) and len(sel):
@@ -151,6 +157,7 @@ def _grid_row(x: _Facts, g: str, access_minutes: float, primary_care_minutes: fl
     sel = np.ones(len(pop), bool) if city else p.unit_grid == g
     in_group = np.isin(x.role, ["lead", "member", "cross_grid"]) & ((x.fgrid != "") if city else (x.fgrid == g))
     gpop = pop[sel].sum()
+    unserved = pop[sel & ~np.isfinite(x.travel)].sum()  # residents without a lead: lead-less grid or no grid
     per1000 = 1000 / gpop if gpop else np.nan
     tert = in_group & (x.facilities["level"].to_numpy() == "tertiary")
     ref = x.referrals if city else x.referrals[x.referrals["grid_id"] == g]
@@ -164,6 +171,8 @@ def _grid_row(x: _Facts, g: str, access_minutes: float, primary_care_minutes: fl
         "area_km2": float(x.units["area_km2"].to_numpy()[sel].sum()),
         "units": int(sel.sum()),
         "population_share": float(gpop / pop.sum()) if pop.sum() else np.nan,
+        "unserved_residents": float(unserved),
+        "unserved_share": float(unserved / gpop) if gpop else np.nan,
         **_access(x.travel[sel], pop[sel], access_minutes),
         "share_within_primary_care": float(pop[sel & (x.pc_time <= primary_care_minutes)].sum() / gpop)
         if gpop
