@@ -181,6 +181,20 @@ def test_compare_three_runs(runs):
     assert "compare.html" not in (out / "compare_table.html").read_text(encoding="utf-8")
 
 
+def test_estimated_capacities_are_marked_in_compliance_csv(runs):
+    """Panjin's leads carry estimated beds and slots (grade rule): rule 5's required text says so."""
+    fac = gpd.read_file(runs["a"] / "plan.gpkg", layer="facilities").set_index("facility_id")
+    comp = pd.read_csv(runs["a"] / "compliance.csv")
+    groups = pd.read_csv(runs["a"] / "groups.csv")
+    lead = groups[groups.role == "lead"].set_index("grid_id")["facility_id"]
+    checked = 0
+    for _, r in comp[comp.rule_id.str.startswith("R5.")].iterrows():
+        status = fac.loc[lead[r.scope], "beds_status" if r.rule_id == "R5.beds" else "outpatient_status"]
+        assert ("estimate 估算" in r.required) == str(status).startswith("estimate"), r.required
+        checked += str(status).startswith("estimate")
+    assert checked  # the embedded roster's leads have estimated capacities
+
+
 def test_compare_needs_complete_run_folders(runs, capsys):
     assert cli.main(["compare", str(runs["a"]), str(runs["base"]), "--out", str(runs["base"] / "x")]) == 2
     assert "not a complete run folder" in capsys.readouterr().err
