@@ -1,7 +1,10 @@
 """Lay run folders side by side: city-level indicators and compliance, differences against the first run.
 
 Indicators are normalised (shares, per 1,000 / 10,000 residents, minutes) so cities of different size compare;
-absolute sizes (residents, area, grids) are shown but marked as not normalised. For two layouts of one city the
+absolute sizes (residents, area, grids) are shown but marked as not normalised. Every figure covers all residents:
+the unserved count (residents of grids without a lead) stands beside the minutes, which are of served residents only,
+are differenced only when every run serves everyone, and rank a run that leaves residents unserved after one that
+does not (column ``best 最优``). The compliance summary counts every grid of a run. For two layouts of one city the
 units that changed lead hospital are listed (grids are matched by their lead, since grid labels may differ).
 """
 
