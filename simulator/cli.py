@@ -197,12 +197,13 @@ def cmd_compare(args) -> int:
             f"units that changed lead hospital: {len(cmp.changed_units)} "
             f"({cmp.changed_units['residents'].sum():,.0f} residents)"
         )
-    print(f"wrote {out.resolve()} (compare.csv, compare.md, compare_table.html, compare.html)")
+    files = sorted(f.name for f in out.iterdir() if not f.name.startswith("."))
+    print(f"wrote {out.resolve()} ({', '.join(files)})")
     return 0
 
 
 def cmd_sweep(args) -> int:
-    from .sweep import run_sweep
+    from .sweep import format_table, run_sweep
 
     table = run_sweep(args.scenario, args.set or [], output_dir(args.out), jobs=args.jobs)
     show = [
@@ -219,7 +220,7 @@ def cmd_sweep(args) -> int:
         )
         if c in table
     ]
-    print(table[show].to_string(index=False))
+    print(format_table(table[show]).to_string(index=False))
     print(f"wrote {Path(args.out).resolve()} (sweep.csv, sweep.md, sweep.png, variants/)")
     code = sweep_exit_code(table)
     if code:

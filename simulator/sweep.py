@@ -181,6 +181,13 @@ def _format(col: str, v) -> str:
     return f"{v:,.2f}"
 
 
+def format_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The sweep table as text for people (see :func:`_format`; ``passed`` as passed / FAILS)."""
+    return pd.DataFrame(
+        {c: [("passed" if v else "FAILS") if c == "passed" else _format(c, v) for v in table[c]] for c in table.columns}
+    )
+
+
 def _markdown(table: pd.DataFrame) -> str:
     cols = list(table.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]

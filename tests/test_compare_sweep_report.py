@@ -171,10 +171,14 @@ def test_compare_two_cities_is_normalised_and_has_no_unit_diff(runs):
     assert "Units that changed" not in (out / "compare.md").read_text(encoding="utf-8")
 
 
-def test_compare_three_runs(runs):
+def test_compare_three_runs(runs, capsys):
     """More than two runs: the tables hold all of them; the side-by-side map (two panes) is left out."""
     out = runs["base"] / "cmp_three"
+    capsys.readouterr()
     assert cli.main(["compare", str(runs["a"]), str(runs["b"]), str(runs["fx"]), "--out", str(out)]) == 0
+    console = capsys.readouterr().out
+    assert "1,166,481" in console and "compare.html" not in console  # counts for people; only files written
+    assert len(md_tables((out / "compare.md").read_text(encoding="utf-8"))["Compliance 规则核查"][0]) == 4
     table = pd.read_csv(out / "compare.csv")
     assert len([c for c in table.columns if c.startswith("Δ")]) == 2
     assert not (out / "compare.html").exists()
