@@ -43,6 +43,8 @@ COMPARED = [
     ("outpatient_slots_per_1000", True, NUMBER, +1),
     ("reserved_slots_per_10000", True, NUMBER, +1),
     ("reserved_beds_per_10000", True, NUMBER, +1),
+    ("beds_estimated_share", False, SHARE, 0),
+    ("outpatient_estimated_share", False, SHARE, 0),
     ("share_nearest_lead_elsewhere", True, SHARE, -1),
     ("population_cv", True, NUMBER, -1),
     ("population_max_min_ratio", True, NUMBER, -1),
@@ -60,6 +62,14 @@ NOTE = (
     "'best 最优' names the run that does best on a figure; on minutes the run with fewer unserved residents "
     "ranks first."
 )
+#: capacity rows and the row saying how much of their figure rests on estimated capacities
+ESTIMATED_BY = {
+    "beds_per_1000": "beds_estimated_share",
+    "tertiary_beds_per_1000": "beds_estimated_share",
+    "reserved_beds_per_10000": "beds_estimated_share",
+    "outpatient_slots_per_1000": "outpatient_estimated_share",
+    "reserved_slots_per_10000": "outpatient_estimated_share",
+}
 #: the column naming the run that does best on a row (ties: all of them)
 BEST = "best 最优"
 
@@ -238,6 +248,10 @@ def display_table(cmp: Comparison) -> pd.DataFrame:
             u = float(unserved[n]) if unserved is not None else 0.0
             if col in SERVED_ONLY and text and u > 0:
                 text += f" (served only; {u:,.0f} unserved 未覆盖)"
+            est = float(table.loc[ESTIMATED_BY[col], n]) if ESTIMATED_BY.get(col) in table.index else np.nan
+            if text and est > 0:
+                what = "group beds" if ESTIMATED_BY[col].startswith("beds") else "outpatient slots"
+                text += f" (estimate 估算: {est:.0%} of {what})"
             row[n] = text
         for d in deltas:
             row[d] = _fmt(float(r[d]), r["kind"], delta=True)

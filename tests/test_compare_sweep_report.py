@@ -154,6 +154,9 @@ def test_failing_layout_never_ranks_better_than_a_compliant_plan(runs):
     assert "540,257 unserved" in mean[fx] and "served" in table.loc["travel_mean_min", "label"]
     assert mean[pj] == f"{table.loc['travel_mean_min', pj]:.1f}"
     assert rows[table.loc["population", "label"]][pj] == "1,166,481"
+    ind = pd.read_csv(runs["a"] / "indicators.csv").set_index("grid_id").loc["city"]
+    beds = rows[table.loc["beds_per_1000", "label"]][pj]
+    assert ind["beds_estimated_share"] > 0 and f"estimate 估算: {ind['beds_estimated_share']:.0%} of group beds" in beds
     comp = {r["rule_id"]: r[fx] for r in md["Compliance 规则核查"]}
     assert comp["R4.collaborating"].startswith("1/5 grids passed")
     check_markdown(out / "compare.md", runs["a"], runs["fxd"], changed=None)

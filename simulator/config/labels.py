@@ -108,6 +108,12 @@ INDICATORS: Final[dict[str, IndicatorLabel]] = {
     "beds_per_1000": IndicatorLabel("Beds /1,000 每千人床位", "Group beds per 1,000 每千人床位"),
     "tertiary_beds_per_1000": IndicatorLabel("Tertiary beds /1,000 三级床位", "Tertiary beds per 1,000"),
     "outpatient_slots_per_1000": IndicatorLabel("Outpatient slots /1,000 门诊号源", "Outpatient slots per 1,000"),
+    "beds_estimated_share": IndicatorLabel(
+        "Beds from estimates 床位估算占比", "Share of group beds from estimated capacities 床位估算占比"
+    ),
+    "outpatient_estimated_share": IndicatorLabel(
+        "Slots from estimates 号源估算占比", "Share of outpatient slots from estimated capacities 号源估算占比"
+    ),
     "reserved_slots_per_10000": IndicatorLabel("Reserved slots /10,000 下沉号源", "Reserved slots per 10,000 下沉号源"),
     "reserved_beds_per_10000": IndicatorLabel("Reserved beds /10,000 下沉床位", "Reserved beds per 10,000 下沉床位"),
     "share_nearest_lead_elsewhere": IndicatorLabel(
@@ -132,6 +138,8 @@ SHARES: Final = frozenset(
     {
         "population_share",
         "unserved_share",
+        "beds_estimated_share",
+        "outpatient_estimated_share",
         "share_within_access",
         "share_within_primary_care",
         "share_nearest_lead_elsewhere",

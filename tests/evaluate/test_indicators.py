@@ -167,3 +167,16 @@ def test_unserved_residents_of_a_grid_without_lead():
 
 def test_everyone_served_when_every_grid_has_a_lead(ind):
     assert (ind["unserved_residents"] == 0).all() and (ind["unserved_share"] == 0).all()
+
+
+def test_estimated_capacity_shares():
+    """LA's 500 beds are a grade-rule estimate, SA's 100 a sourced fact, LB's 300 modelled: A 500/600, B all, city
+    800/900; without an outpatient_status column the slots are the planner's figures, taken as given."""
+    fac = FAC.assign(beds_status=["estimate (rule: 三级 → 500)", "modelled", "gap", "gap", "fact (annual report)", ""])
+    ind = compute_indicators(
+        UNITS, fac, GROUPS, REFERRALS, ADJ, load_rules("liaoning-2023"), lambda u, f: MINUTES[np.ix_(u, f)],
+    ).set_index("grid_id")
+    assert ind.loc["A", "beds_estimated_share"] == pytest.approx(500 / 600)
+    assert ind.loc["B", "beds_estimated_share"] == 1.0
+    assert ind.loc["city", "beds_estimated_share"] == pytest.approx(800 / 900)
+    assert (ind["outpatient_estimated_share"] == 0).all()  # no outpatient_status column: the planner's figures
