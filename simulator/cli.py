@@ -186,24 +186,24 @@ def cmd_map(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .compare import compare_runs, write_comparison
+    from .compare import compare_runs, display_table, write_comparison
 
     out_dir = output_dir(args.out)
     cmp = compare_runs(args.runs)
     out = write_comparison(cmp, args.runs, out_dir)
-    cols = ["label", *cmp.names]
-    print(cmp.table[cols].to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    print(display_table(cmp)[["indicator 指标", *cmp.names]].to_string(index=False))
     if cmp.changed_units is not None:
         print(
             f"units that changed lead hospital: {len(cmp.changed_units)} "
             f"({cmp.changed_units['residents'].sum():,.0f} residents)"
         )
-    print(f"wrote {out.resolve()} (compare.csv, compare.md, compare_table.html, compare.html)")
+    files = sorted(f.name for f in out.iterdir() if not f.name.startswith("."))
+    print(f"wrote {out.resolve()} ({', '.join(files)})")
     return 0
 
 
 def cmd_sweep(args) -> int:
-    from .sweep import run_sweep
+    from .sweep import format_table, run_sweep
 
     table = run_sweep(args.scenario, args.set or [], output_dir(args.out), jobs=args.jobs)
     show = [
@@ -220,7 +220,7 @@ def cmd_sweep(args) -> int:
         )
         if c in table
     ]
-    print(table[show].to_string(index=False))
+    print(format_table(table[show]).to_string(index=False))
     print(f"wrote {Path(args.out).resolve()} (sweep.csv, sweep.md, sweep.png, variants/)")
     code = sweep_exit_code(table)
     if code:

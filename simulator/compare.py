@@ -1,7 +1,10 @@
 """Lay run folders side by side: city-level indicators and compliance, differences against the first run.
 
 Indicators are normalised (shares, per 1,000 / 10,000 residents, minutes) so cities of different size compare;
-absolute sizes (residents, area, grids) are shown but marked as not normalised. For two layouts of one city the
+absolute sizes (residents, area, grids) are shown but marked as not normalised. Every figure covers all residents:
+the unserved count (residents of grids without a lead) stands beside the minutes, which are of served residents only,
+are differenced only when every run serves everyone, and rank a run that leaves residents unserved after one that
+does not (column ``best 最优``). The compliance summary counts every grid of a run. For two layouts of one city the
 units that changed lead hospital are listed (grids are matched by their lead, since grid labels may differ).
 """
 
@@ -18,29 +21,57 @@ from .config.labels import COMPARISON_ROWS, INDICATORS, Text
 from .errors import InputError
 from .runfolder.atomic import atomic_output_dir
 from .runfolder.reader import RunFolder, read_run
-from .runfolder.schema import REQUIRED_COMPLETE
+from .runfolder.schema import CITY, REQUIRED_COMPLETE
 from .runfolder.writer import write_csv
 
-#: (column of the city row of indicators.csv, or a row of COMPARISON_ROWS; normalised?) in table order
+#: how a row is shown: count (no decimals), share (percent), minutes (one decimal), number (two decimals)
+COUNT, SHARE, MINUTES, NUMBER = "count", "share", "minutes", "number"
+#: (column of the city row of indicators.csv, or a row of COMPARISON_ROWS; normalised?; kind; better: -1 lower,
+#: +1 higher, 0 neither) in table order. Minutes are of served residents: they stand beside the unserved count.
 COMPARED = [
-    ("population", False),
-    ("area_km2", False),
-    ("grids", False),
-    ("travel_mean_min", True),
-    ("travel_p90_min", True),
-    ("share_within_access", True),
-    ("share_within_primary_care", True),
-    ("beds_per_1000", True),
-    ("tertiary_beds_per_1000", True),
-    ("outpatient_slots_per_1000", True),
-    ("reserved_slots_per_10000", True),
-    ("reserved_beds_per_10000", True),
-    ("share_nearest_lead_elsewhere", True),
-    ("population_cv", True),
-    ("population_max_min_ratio", True),
-    ("polsby_popper", True),
-    ("rules_failed", True),
+    ("population", False, COUNT, 0),
+    ("area_km2", False, NUMBER, 0),
+    ("grids", False, COUNT, 0),
+    ("unserved_residents", False, COUNT, -1),
+    ("unserved_share", True, SHARE, -1),
+    ("share_within_access", True, SHARE, +1),
+    ("share_within_primary_care", True, SHARE, +1),
+    ("travel_mean_min", True, MINUTES, -1),
+    ("travel_p90_min", True, MINUTES, -1),
+    ("beds_per_1000", True, NUMBER, +1),
+    ("tertiary_beds_per_1000", True, NUMBER, +1),
+    ("outpatient_slots_per_1000", True, NUMBER, +1),
+    ("reserved_slots_per_10000", True, NUMBER, +1),
+    ("reserved_beds_per_10000", True, NUMBER, +1),
+    ("beds_estimated_share", False, SHARE, 0),
+    ("outpatient_estimated_share", False, SHARE, 0),
+    ("share_nearest_lead_elsewhere", True, SHARE, -1),
+    ("population_cv", True, NUMBER, -1),
+    ("population_max_min_ratio", True, NUMBER, -1),
+    ("polsby_popper", True, NUMBER, +1),
+    ("rules_failed", True, COUNT, -1),
 ]
+#: minutes of served residents only: ranked after the unserved share, differenced only when no run leaves anyone out
+SERVED_ONLY = frozenset({"travel_mean_min", "travel_p90_min"})
+#: how to read the comparison (compare.md and compare_table.html)
+NOTE = (
+    "Shares are of all residents; residents of a grid without a lead hospital (or of no grid) are unserved "
+    "未覆盖 and count as not reached. Minutes are of served residents only, shown beside the unserved count. "
+    "Differences (Δ) are against the first run, for normalised figures only (shares in percentage points, per "
+    "1,000 / 10,000 residents, minutes); minutes are differenced only when every run serves every resident. "
+    "'best 最优' names the run that does best on a figure; on minutes the run with fewer unserved residents "
+    "ranks first."
+)
+#: capacity rows and the row saying how much of their figure rests on estimated capacities
+ESTIMATED_BY = {
+    "beds_per_1000": "beds_estimated_share",
+    "tertiary_beds_per_1000": "beds_estimated_share",
+    "reserved_beds_per_10000": "beds_estimated_share",
+    "outpatient_slots_per_1000": "outpatient_estimated_share",
+    "reserved_slots_per_10000": "outpatient_estimated_share",
+}
+#: the column naming the run that does best on a row (ties: all of them)
+BEST = "best 最优"
 
 
 @dataclass
@@ -66,6 +97,10 @@ def _value(run: RunFolder, col: str) -> float:
     if col == "rules_failed":
         return float(run.failed)
     city = run.city_indicators
+    if col.startswith("unserved_") and col not in city:  # a run folder from before the field: from its units
+        pop = run.units["population"].to_numpy(dtype=float)
+        unserved = float(pop[~np.isfinite(run.units["travel_min_to_lead"].to_numpy(dtype=float))].sum())
+        return unserved if col == "unserved_residents" else (unserved / pop.sum() if pop.sum() else np.nan)
     return float(city[col]) if col in city and pd.notna(city[col]) else np.nan
 
 
@@ -78,27 +113,59 @@ def _run_names(runs: list[RunFolder]) -> list[str]:
     return names
 
 
+def _best(names: list[str], vals: list[float], better: int, unserved: list[float] | None) -> str:
+    """Names of the runs that do best on a row (ties: all of them); with ``unserved`` (shares) the unserved share
+    ranks first, so a plan that leaves residents without a lead never beats one that serves them."""
+    if not better:
+        return ""
+    shares = unserved or [0.0] * len(vals)
+    keys = {n: (u, -better * v) for n, v, u in zip(names, vals, shares, strict=True) if np.isfinite(v)}
+    top = min(keys.values(), default=None)
+    return ", ".join(n for n, k in keys.items() if k == top)
+
+
 def _indicator_table(runs: list[RunFolder], names: list[str]) -> pd.DataFrame:
+    """One row per compared indicator: the value of every run, the differences against the first run (normalised
+    rows only; minutes of served residents only while no run leaves residents unserved) and the best run."""
     rows = []
-    for col, norm in COMPARED:
+    unserved = [_value(r, "unserved_share") for r in runs]
+    unserved = [0.0 if np.isnan(u) else u for u in unserved]  # run folders from before the field: all served
+    everyone_served = all(u == 0 for u in unserved)
+    for col, norm, kind, better in COMPARED:
         vals = [_value(r, col) for r in runs]
-        row: dict[str, Any] = {"indicator": col, "label": _label(col), "normalised": norm}
+        row: dict[str, Any] = {"indicator": col, "label": _label(col), "normalised": norm, "kind": kind}
         row.update(zip(names, vals, strict=True))
         for n, v in zip(names[1:], vals[1:], strict=True):
-            row[f"Δ {n}"] = v - vals[0] if norm else np.nan
+            row[f"Δ {n}"] = v - vals[0] if norm and (col not in SERVED_ONLY or everyone_served) else np.nan
+        row[BEST] = _best(names, vals, better, unserved if col in SERVED_ONLY else None)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def _compliance_table(runs: list[RunFolder], names: list[str]) -> pd.DataFrame:
+    """Per rule: city-wide checks as passed/FAILED; grid checks as grids passed of *all* the run's grids (a grid
+    without a lead has no group to check, so it counts as failing every group rule)."""
     rows = []
     for rid in dict.fromkeys(rid for r in runs for rid in r.compliance["rule_id"]):
         row = {"rule_id": rid}
         for n, r in zip(names, runs, strict=True):
-            sub = r.compliance[r.compliance["rule_id"] == rid]
-            row[n] = "n/a" if sub.empty else f"{int(sub['passed'].sum())}/{len(sub)} passed"
+            row[n] = _compliance_cell(r, rid)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _compliance_cell(run: RunFolder, rule_id: str) -> str:
+    sub = run.compliance[run.compliance["rule_id"] == rule_id]
+    if sub.empty:
+        return "n/a"
+    if (sub["scope"].astype(str) == CITY).all():
+        return "passed" if sub["passed"].all() else "FAILED"
+    grids = [str(g) for g in run.grid_indicators["grid_id"]]
+    by_grid = sub.groupby(sub["scope"].astype(str))["passed"].all()
+    passed = sum(bool(by_grid.get(g, False)) for g in grids)
+    unchecked = sum(g not in by_grid.index for g in grids)
+    note = f" ({unchecked} without a lead 无牵头医院)" if unchecked else ""
+    return f"{passed}/{len(grids)} grids passed{note}"
 
 
 def compare_runs(run_dirs: list[str | Path]) -> Comparison:
@@ -149,10 +216,50 @@ def _changed_units(runs: list[RunFolder], names: list[str]) -> pd.DataFrame | No
 
 
 def _cell(v: Any) -> str:
-    """A table cell: floats with 3 decimals and thousands separators, missing values empty."""
-    if isinstance(v, float) and np.isfinite(v):
-        return f"{v:,.3f}"
+    """A cell of a table of counts: whole numbers with thousands separators, missing values empty."""
+    if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) and np.isfinite(v):
+        return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
     return "" if pd.isna(v) else str(v)
+
+
+def _fmt(v: float, kind: str, delta: bool = False) -> str:
+    """A figure for people: counts without decimals, shares as percentages (differences in percentage points),
+    minutes with one decimal, other figures with two; missing values empty."""
+    if not np.isfinite(v):
+        return ""
+    sign = "+" if delta else ""
+    if kind == SHARE:
+        return f"{v * 100:{sign},.1f} pp" if delta else f"{v:.1%}"
+    decimals = {COUNT: 0, MINUTES: 1}.get(kind, 2)
+    return f"{v:{sign},.{decimals}f}"
+
+
+def display_table(cmp: Comparison) -> pd.DataFrame:
+    """The indicator table as text for compare.md / compare_table.html: formatted by kind, no internal columns, and
+    the minutes of served residents never alone (the unserved count stands beside them when there is one)."""
+    table = cmp.table.set_index("indicator")
+    unserved = table.loc["unserved_residents", cmp.names] if "unserved_residents" in table.index else None
+    deltas = [c for c in table.columns if str(c).startswith("Δ ")]
+    rows = []
+    for col, r in table.iterrows():
+        row = {"indicator 指标": r["label"]}
+        for n in cmp.names:
+            text = _fmt(float(r[n]), r["kind"])
+            u = float(unserved[n]) if unserved is not None else 0.0
+            if col in SERVED_ONLY and text and u > 0:
+                text += f" (served only; {u:,.0f} unserved 未覆盖)"
+            est = float(table.loc[ESTIMATED_BY[col], n]) if ESTIMATED_BY.get(col) in table.index else np.nan
+            if text and est > 0:
+                what = "group beds" if ESTIMATED_BY[col].startswith("beds") else "outpatient slots"
+                text += f" (estimate 估算: {est:.0%} of {what})"
+            row[n] = text
+        for d in deltas:
+            row[d] = _fmt(float(r[d]), r["kind"], delta=True)
+            if col in SERVED_ONLY and not row[d] and np.isfinite(float(r[d.removeprefix("Δ ")])):
+                row[d] = "not comparable: unserved residents 不可比"
+        row[BEST] = r[BEST]
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _rows(df: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
@@ -175,7 +282,9 @@ def _write_markdown(cmp: Comparison, path: Path) -> None:
     md = [
         f"# {Text.scenario_comparison}",
         "",
-        _markdown(cmp.table.drop(columns=["indicator"])),
+        NOTE,
+        "",
+        _markdown(display_table(cmp)),
         "",
         f"## {Text.compliance}",
         "",
@@ -204,7 +313,8 @@ def write_comparison(cmp: Comparison, run_dirs: list[str | Path], out: str | Pat
             write_compare_map(runs, tmp / "compare.html")
         page = render(
             "compare_table.html.j2",
-            indicators=_rows(cmp.table.drop(columns=["indicator"])),
+            indicators=_rows(display_table(cmp)),
+            note=NOTE,
             compliance=_rows(cmp.compliance),
             changed=_rows(_changed_summary(cmp.changed_units)) if cmp.changed_units is not None else None,
             map_link=len(runs) == 2,

@@ -95,6 +95,8 @@ def _run_variant(args: tuple[str, dict, str, bool]) -> dict:
         grids=int((plan.indicators.grid_id != "city").sum()),
         objective=plan.record.get("objective"),
         gap=plan.record.get("gap"),
+        unserved_residents=city_row.get("unserved_residents", np.nan),
+        unserved_share=city_row.get("unserved_share", np.nan),
         travel_mean_min=city_row["travel_mean_min"],
         travel_p90_min=city_row["travel_p90_min"],
         share_within_access=city_row["share_within_access"],
@@ -163,28 +165,47 @@ def _progress(iterable, total: int, enabled: bool):
     yield from tqdm(iterable, total=total, desc="variants", unit="run")
 
 
+def _format(col: str, v) -> str:
+    """A sweep.md cell for people: counts without decimals, shares and the gap as percentages, minutes and seconds
+    with one decimal, other figures with two; missing values empty."""
+    if isinstance(v, bool | np.bool_) or not isinstance(v, int | float | np.integer | np.floating):
+        return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+    if not np.isfinite(v):
+        return ""
+    if col.startswith("share_") or col in ("unserved_share", "gap"):
+        return f"{v:.1%}"
+    if col.endswith("_min") or col.endswith("_s"):
+        return f"{v:,.1f}"
+    if col in ("grids", "grids.count", "unserved_residents", "exit_code") or float(v).is_integer():
+        return f"{v:,.0f}"
+    return f"{v:,.2f}"
+
+
+def format_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The sweep table as text for people (see :func:`_format`; ``passed`` as passed / FAILS)."""
+    return pd.DataFrame(
+        {c: [("passed" if v else "FAILS") if c == "passed" else _format(c, v) for v in table[c]] for c in table.columns}
+    )
+
+
 def _markdown(table: pd.DataFrame) -> str:
     cols = list(table.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, r in table.iterrows():
-        cells = []
-        for c in cols:
-            v = r[c]
-            if c == "passed":
-                cells.append("passed" if v else "**FAILS**")
-            elif isinstance(v, float):
-                cells.append("" if not np.isfinite(v) else f"{v:,.3f}")
-            else:
-                cells.append(str(v))
+        cells = [("passed" if r[c] else "**FAILS**") if c == "passed" else _format(c, r[c]) for c in cols]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def _chart(table: pd.DataFrame, keys: list[str], path: Path) -> None:
+def _figure(table: pd.DataFrame, keys: list[str]):
+    """The trade-off chart: mean minutes to the lead (of served residents) per number of grids, one line per
+    combination of the other settings. A variant that fails a rule is a red ×; one without a plan has no minutes
+    and is drawn as a red ▼ "no plan" along the top edge (never at 0 minutes)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6, 4))
     if "travel_mean_min" not in table:
@@ -192,19 +213,46 @@ def _chart(table: pd.DataFrame, keys: list[str], path: Path) -> None:
     x_key = "grids.count" if "grids.count" in table else ("grids" if "grids" in table else None)
     others = [k for k in keys if k != x_key]
     groups = table.groupby(others, dropna=False) if others else [((), table)]
+    failed = no_plan = False
     for label, sub in groups:
         sub = sub.sort_values(x_key) if x_key else sub
-        x = sub[x_key] if x_key else np.arange(len(sub))
+        x = (sub[x_key] if x_key else pd.Series(np.arange(len(sub)), index=sub.index)).to_numpy(dtype=float)
+        y = sub["travel_mean_min"].to_numpy(dtype=float)
         name = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in zip(others, np.atleast_1d(label), strict=False))
-        ax.plot(x, sub["travel_mean_min"], marker="o", label=name or "mean travel")
-        bad = ~sub["passed"].astype(bool)
-        if bad.any():
-            y = sub["travel_mean_min"][bad].fillna(0)
-            ax.scatter(x[bad], y, marker="x", s=80, color="red", zorder=5)
+        ax.plot(x, y, marker="o", label=name or "mean minutes (served residents)")
+        bad = ~sub["passed"].astype(bool).to_numpy()
+        planned = np.isfinite(y)
+        if (bad & planned).any():
+            failed = True
+            ax.scatter(x[bad & planned], y[bad & planned], marker="x", s=80, color="red", zorder=5)
+        if (bad & ~planned).any():
+            no_plan = True
+            top = np.full(int((bad & ~planned).sum()), 0.97)
+            ax.scatter(x[bad & ~planned], top, marker="v", s=60, color="red", zorder=5,
+                       transform=ax.get_xaxis_transform(), clip_on=False)
+    if failed:
+        ax.scatter([], [], marker="x", s=80, color="red", label="fails a rule")
+    if no_plan:
+        ax.scatter([], [], marker="v", s=60, color="red", label="no plan")
+    xs = np.unique(table[x_key].to_numpy(dtype=float)) if x_key else np.arange(len(table), dtype=float)
+    if len(xs):  # every variant in view, planned or not (the "no plan" marks do not widen the axis by themselves)
+        ax.set_xlim(xs.min() - 0.5, xs.max() + 0.5)
+    if x_key and len(xs) <= 12:
+        ax.set_xticks(xs, [f"{x:g}" for x in xs])
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("number of grids" if x_key else "variant")
-    ax.set_ylabel("mean minutes to lead hospital")
-    ax.set_title("Trade-off: access vs number of grids (red × = fails a rule / no plan)")
+    ax.set_ylabel("mean minutes to lead (served residents)")
+    ax.set_title("Access vs number of grids")
     ax.legend(fontsize=7)
     fig.tight_layout()
+    return fig
+
+
+def _chart(table: pd.DataFrame, keys: list[str], path: Path) -> None:
+    """Write the trade-off chart (see :func:`_figure`) to ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig = _figure(table, keys)
     fig.savefig(path, dpi=150)
     plt.close(fig)

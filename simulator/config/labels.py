@@ -88,10 +88,19 @@ INDICATORS: Final[dict[str, IndicatorLabel]] = {
     "population_share": IndicatorLabel("Share of city 占全市"),
     "area_km2": IndicatorLabel("Area km² 面积"),
     "units": IndicatorLabel("Units 单元"),
-    "travel_mean_min": IndicatorLabel("Mean min to lead 平均时间", "Mean minutes to lead 平均到牵头医院时间"),
-    "travel_median_min": IndicatorLabel("Median min 中位"),
-    "travel_p90_min": IndicatorLabel("P90 min", "P90 minutes to lead"),
-    "travel_max_min": IndicatorLabel("Max min 最长"),
+    "unserved_residents": IndicatorLabel(
+        "Unserved residents 未覆盖人口", "Unserved residents (no grid lead) 未覆盖人口（网格无牵头医院）"
+    ),
+    "unserved_share": IndicatorLabel("Unserved share 未覆盖比例", "Share of residents unserved 未覆盖人口比例"),
+    "travel_mean_min": IndicatorLabel(
+        "Mean min to lead, served 平均时间（已覆盖）",
+        "Mean minutes to lead, of served residents 平均到牵头医院时间（已覆盖人口）",
+    ),
+    "travel_median_min": IndicatorLabel("Median min, served 中位（已覆盖）"),
+    "travel_p90_min": IndicatorLabel(
+        "P90 min, served（已覆盖）", "P90 minutes to lead, of served residents 到牵头医院时间P90（已覆盖人口）"
+    ),
+    "travel_max_min": IndicatorLabel("Max min, served 最长（已覆盖）"),
     "share_within_access": IndicatorLabel("Within access threshold 可达比例", "Share within access threshold 可达比例"),
     "share_within_primary_care": IndicatorLabel(
         "Within 15 min of primary care 15分钟医疗服务圈", "Share within 15 min of primary care 15分钟医疗服务圈"
@@ -99,6 +108,12 @@ INDICATORS: Final[dict[str, IndicatorLabel]] = {
     "beds_per_1000": IndicatorLabel("Beds /1,000 每千人床位", "Group beds per 1,000 每千人床位"),
     "tertiary_beds_per_1000": IndicatorLabel("Tertiary beds /1,000 三级床位", "Tertiary beds per 1,000"),
     "outpatient_slots_per_1000": IndicatorLabel("Outpatient slots /1,000 门诊号源", "Outpatient slots per 1,000"),
+    "beds_estimated_share": IndicatorLabel(
+        "Beds from estimates 床位估算占比", "Share of group beds from estimated capacities 床位估算占比"
+    ),
+    "outpatient_estimated_share": IndicatorLabel(
+        "Slots from estimates 号源估算占比", "Share of outpatient slots from estimated capacities 号源估算占比"
+    ),
     "reserved_slots_per_10000": IndicatorLabel("Reserved slots /10,000 下沉号源", "Reserved slots per 10,000 下沉号源"),
     "reserved_beds_per_10000": IndicatorLabel("Reserved beds /10,000 下沉床位", "Reserved beds per 10,000 下沉床位"),
     "share_nearest_lead_elsewhere": IndicatorLabel(
@@ -120,7 +135,15 @@ COMPARISON_ROWS: Final[dict[str, IndicatorLabel]] = {
 }
 #: indicators shown as percentages
 SHARES: Final = frozenset(
-    {"population_share", "share_within_access", "share_within_primary_care", "share_nearest_lead_elsewhere"}
+    {
+        "population_share",
+        "unserved_share",
+        "beds_estimated_share",
+        "outpatient_estimated_share",
+        "share_within_access",
+        "share_within_primary_care",
+        "share_nearest_lead_elsewhere",
+    }
 )
 
 

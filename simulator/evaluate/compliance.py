@@ -142,7 +142,25 @@ def _reservation(ctx: RuleContext, g: str, share: float, capacity_col: str, rese
     f = p.facilities
     pcs = f.facility_id.isin(p.group_ids(g, ("member",))) & f.kind.isin(ctx.rules["referral"]["primary_care_kinds"])
     alloc = f.loc[pcs, reserved_col].sum()
-    return Outcome(f">= {need} (of {cap:.0f})", f"{alloc:.0f} allocated to primary care", bool(alloc >= need))
+    note = capacity_note(p.facilities.iloc[p.lead_row(g)], capacity_col)
+    return Outcome(f">= {need} (of {cap:.0f}{note})", f"{alloc:.0f} allocated to primary care", bool(alloc >= need))
+
+
+#: the status column of each capacity figure of a facility (``fact (…)``, ``estimate (…)``, ``modelled``, …)
+CAPACITY_STATUS = {"beds": "beds_status", "outpatient_daily": "outpatient_status"}
+
+
+def capacity_note(facility: pd.Series, capacity_col: str) -> str:
+    """``", estimate 估算: <basis>"`` (or ``", modelled 模拟"``) when a facility's capacity figure is not a sourced
+    fact, else ``""``: the figure is marked where it appears (compliance.csv's required text)."""
+    status = str(facility.get(CAPACITY_STATUS.get(capacity_col, ""), "") or "").strip()
+    if status.startswith("estimate"):
+        basis = status.removeprefix("estimate").strip().strip("()").strip()
+        basis = "grade rule" if basis.startswith("rule") else basis
+        return f", estimate 估算: {basis[:60]}" if basis else ", estimate 估算"
+    if status.startswith("modelled"):
+        return ", modelled 模拟"
+    return ""
 
 
 def outpatient_reserved(ctx: RuleContext, g: str) -> Outcome:

@@ -1,6 +1,13 @@
 """Plan indicators, per grid and for the city (``indicators.csv`` / ``indicators.json`` in the run folder).
 
 All travel figures are minutes of the scenario's travel model; shares are of residents (population-weighted).
+City figures cover every resident: residents of a grid without a lead (hence without a medical group), or of no grid,
+are *unserved* (``unserved_residents`` / ``unserved_share``); the access shares (``share_within_access``,
+``share_within_primary_care``) are of all residents and count unserved residents as not reached, while the minutes
+(``travel_mean_min``, ``travel_median_min``, ``travel_p90_min``, ``travel_max_min``) are of served residents only and
+are to be read beside the unserved count. ``beds_estimated_share`` / ``outpatient_estimated_share`` say how much of
+the group's beds / outpatient slots (hence of the per-1,000 and reserved figures) rests on estimated or modelled
+capacities rather than sourced facts.
 Readiness indicators need facility fields (doctors, nurses, ambulances, ambulances_negative_pressure, aeds); where
 the facilities of a grid carry none of them the value is ``None`` ("no data"), never zero.
 """
@@ -93,6 +100,8 @@ class _Facts:
     role: np.ndarray
     beds: np.ndarray
     slots: np.ndarray
+    beds_est: np.ndarray  # (f,) the facility's beds figure is an estimate or modelled, not a sourced fact
+    slots_est: np.ndarray
     is_pc: np.ndarray  # (f,) primary-care kinds
     pc_time: np.ndarray  # (n,) minutes to the nearest in-grid primary-care facility
     other: np.ndarray  # (n,) the nearest of the plan's leads leads another grid
@@ -101,9 +110,10 @@ class _Facts:
 
 
 def _primary_care_minutes(p: GridPartition, is_pc: np.ndarray, fgrid: np.ndarray, minutes: Callable) -> np.ndarray:
-    """Minutes from each unit to its nearest in-grid primary-care facility (``inf`` where the grid has none)."""
+    """Minutes from each unit to its nearest in-grid primary-care facility (``inf`` where the grid has none, or has
+    no lead: without a medical group there is no grid 15-minute medical service circle)."""
     pc_time = np.full(len(p.unit_grid), np.inf)
-    for g in p.grids:
+    for g in p.led_grids:
         sel = np.flatnonzero(p.unit_grid == g)
         pcs = np.flatnonzero(is_pc & (fgrid == g))
         if len(pcs) and len(sel):
@@ -138,6 +148,21 @@ def _compactness(grid: np.ndarray, unit_geometry) -> dict[str, float]:
     return dict(zip(dissolved.index, polsby_popper(dissolved.to_crs(laea).geometry.to_numpy()), strict=True))
 
 
+def _estimated(facilities: pd.DataFrame, status_col: str) -> np.ndarray:
+    """(f,) whether each facility's capacity figure is an estimate or modelled (``*_status`` column); a file without
+    the column holds the planner's own figures, taken as given."""
+    if status_col not in facilities:
+        return np.zeros(len(facilities), bool)
+    status = facilities[status_col].fillna("").astype(str).str.strip()
+    return (status.str.startswith("estimate") | status.str.startswith("modelled")).to_numpy()
+
+
+def _estimated_share(total: np.ndarray, estimated: np.ndarray, mask: np.ndarray) -> float:
+    """Share of ``nansum(total[mask])`` that comes from estimated figures (NaN when there is no figure)."""
+    whole = np.nansum(total[mask])
+    return float(np.nansum(total[mask & estimated]) / whole) if np.isfinite(total[mask]).any() and whole else np.nan
+
+
 def _per(total: np.ndarray, mask: np.ndarray, scale: float) -> float:
     """``nansum(total[mask]) × scale``, or NaN when no selected facility has a figure (no data, not zero)."""
     return float(np.nansum(total[mask]) * scale) if np.isfinite(total[mask]).any() else np.nan
@@ -151,6 +176,7 @@ def _grid_row(x: _Facts, g: str, access_minutes: float, primary_care_minutes: fl
     sel = np.ones(len(pop), bool) if city else p.unit_grid == g
     in_group = np.isin(x.role, ["lead", "member", "cross_grid"]) & ((x.fgrid != "") if city else (x.fgrid == g))
     gpop = pop[sel].sum()
+    unserved = pop[sel & ~np.isfinite(x.travel)].sum()  # residents without a lead: lead-less grid or no grid
     per1000 = 1000 / gpop if gpop else np.nan
     tert = in_group & (x.facilities["level"].to_numpy() == "tertiary")
     ref = x.referrals if city else x.referrals[x.referrals["grid_id"] == g]
@@ -164,6 +190,8 @@ def _grid_row(x: _Facts, g: str, access_minutes: float, primary_care_minutes: fl
         "area_km2": float(x.units["area_km2"].to_numpy()[sel].sum()),
         "units": int(sel.sum()),
         "population_share": float(gpop / pop.sum()) if pop.sum() else np.nan,
+        "unserved_residents": float(unserved),
+        "unserved_share": float(unserved / gpop) if gpop else np.nan,
         **_access(x.travel[sel], pop[sel], access_minutes),
         "share_within_primary_care": float(pop[sel & (x.pc_time <= primary_care_minutes)].sum() / gpop)
         if gpop
@@ -171,6 +199,8 @@ def _grid_row(x: _Facts, g: str, access_minutes: float, primary_care_minutes: fl
         "beds_per_1000": _per(x.beds, in_group, per1000),
         "tertiary_beds_per_1000": _per(x.beds, tert, per1000),
         "outpatient_slots_per_1000": _per(x.slots, in_group, per1000),
+        "beds_estimated_share": _estimated_share(x.beds, x.beds_est, in_group),
+        "outpatient_estimated_share": _estimated_share(x.slots, x.slots_est, in_group),
         "reserved_slots_per_10000": float(ref["reserved_outpatient_slots"].sum() / gpop * 1e4) if gpop else np.nan,
         "reserved_beds_per_10000": float(ref["reserved_beds"].sum() / gpop * 1e4) if gpop else np.nan,
         "primary_care_members": int((x.is_pc & in_group).sum()),
@@ -231,6 +261,8 @@ def compute_indicators(
         role=facilities["role"].to_numpy(),
         beds=pd.to_numeric(facilities["beds"], errors="coerce").to_numpy(),
         slots=pd.to_numeric(facilities["outpatient_daily"], errors="coerce").to_numpy(),
+        beds_est=_estimated(facilities, "beds_status"),
+        slots_est=_estimated(facilities, "outpatient_status"),
         is_pc=is_pc,
         pc_time=_primary_care_minutes(p, is_pc, fgrid, unit_minutes_to_facility),
         other=other,

@@ -143,3 +143,40 @@ def test_access_with_a_grid_without_lead():
     assert got["share_within_access"] == pytest.approx(0.25)  # the unled residents count as not reached
     none = _access(np.array([np.nan]), np.array([50.0]), 30.0)
     assert np.isnan(none["travel_mean_min"]) and none["share_within_access"] == 0.0
+
+
+def test_unserved_residents_of_a_grid_without_lead():
+    """Grid B of the fixture without a lead (a planner's layout grid no hospital can lead): its 600 residents are
+    unserved, count as not reached in both access shares, and the minutes are of A's 400 served residents."""
+    units = UNITS.assign(travel_min_to_lead=[5.0, 20.0, np.nan, np.nan])
+    groups = GROUPS[GROUPS["grid_id"] == "A"]
+    fac = FAC.assign(role=["lead", "unassigned", "member", "unassigned", "member", "collaborating"])
+    ind = compute_indicators(
+        units, fac, groups, REFERRALS[REFERRALS["grid_id"] == "A"], ADJ, load_rules("liaoning-2023"),
+        lambda u, f: MINUTES[np.ix_(u, f)], access_minutes=30.0, primary_care_minutes=15.0,
+    ).set_index("grid_id")
+    assert ind.loc["A", "unserved_residents"] == 0 and ind.loc["A", "unserved_share"] == 0
+    assert ind.loc["B", "unserved_residents"] == 600 and ind.loc["B", "unserved_share"] == 1.0
+    assert ind.loc["city", "unserved_residents"] == 600 and ind.loc["city", "unserved_share"] == pytest.approx(0.6)
+    assert ind.loc["city", "share_within_access"] == pytest.approx(0.4)  # A's 400 of all 1,000
+    # PCB is 12 min from u2 but B has no group, hence no 15-minute circle: only u0 (100) of 1,000 is within
+    assert ind.loc["B", "share_within_primary_care"] == 0.0
+    assert ind.loc["city", "share_within_primary_care"] == pytest.approx(0.1)
+    assert ind.loc["city", "travel_mean_min"] == pytest.approx(16.25)  # of served residents only
+
+
+def test_everyone_served_when_every_grid_has_a_lead(ind):
+    assert (ind["unserved_residents"] == 0).all() and (ind["unserved_share"] == 0).all()
+
+
+def test_estimated_capacity_shares():
+    """LA's 500 beds are a grade-rule estimate, SA's 100 a sourced fact, LB's 300 modelled: A 500/600, B all, city
+    800/900; without an outpatient_status column the slots are the planner's figures, taken as given."""
+    fac = FAC.assign(beds_status=["estimate (rule: 三级 → 500)", "modelled", "gap", "gap", "fact (annual report)", ""])
+    ind = compute_indicators(
+        UNITS, fac, GROUPS, REFERRALS, ADJ, load_rules("liaoning-2023"), lambda u, f: MINUTES[np.ix_(u, f)],
+    ).set_index("grid_id")
+    assert ind.loc["A", "beds_estimated_share"] == pytest.approx(500 / 600)
+    assert ind.loc["B", "beds_estimated_share"] == 1.0
+    assert ind.loc["city", "beds_estimated_share"] == pytest.approx(800 / 900)
+    assert (ind["outpatient_estimated_share"] == 0).all()  # no outpatient_status column: the planner's figures
