@@ -247,6 +247,9 @@ def validate_facilities(gdf: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
             gdf[col] = text.isin(("true", "1", "yes"))
         else:
             gdf[col] = default
+    if "location_quality" not in gdf:
+        # a planner's file without the column gives real coordinates: exact, unless the row is a modelled facility
+        gdf["location_quality"] = np.where(gdf["modelled"], "modelled", "exact")
     for col in ("district", "grade", "ownership", "location_quality", "beds_status", "outpatient_status", "source"):
         if col not in gdf:
             gdf[col] = ""
