@@ -31,6 +31,7 @@ from ..config.labels import KINDS, LEVELS, ROLES, Text
 from ..runfolder.reader import RunFolder, read_run
 from ..runfolder.schema import MAP_HTML
 from .assets import inline_assets
+from .figures import figure_text, is_estimate
 from .layers import (
     DISPLAY_DECIMALS,
     choropleth_classes,
@@ -416,8 +417,15 @@ def _draw_links(m: Any, sc: _Scene) -> int:
 # -------------------------------------------------------------------------------------------------- facilities
 
 
-def _popup_fields(row: pd.Series, referral: dict[str, Any] | None) -> dict[str, Any]:
-    """The facts of a facility's popup as text (the template escapes them)."""
+def _popup_fields(
+    row: pd.Series, referral: dict[str, Any] | None, reservation_estimated: bool = False
+) -> dict[str, Any]:
+    """The facts of a facility's popup as text (the template escapes them).
+
+    Beds and outpatient figures carry their estimate note ("≥ 500 (estimate 估算: grade rule 等级标准下限)");
+    reserved slots and beds are shares of the lead's figures, marked estimate when those are
+    (``reservation_estimated``).
+    """
     role = row["display_role"]
     grid = f" · grid {row['display_grid']}" if row["display_grid"] else ""
     level = LEVELS.get(str(row.get("level")))
@@ -433,9 +441,10 @@ def _popup_fields(row: pd.Series, referral: dict[str, Any] | None) -> dict[str, 
         "role_text": f"{ROLES[role].en} {ROLES[role].zh}{grid}",
         "level_text": f"{level_en} {level_zh} {row.get('grade') or ''}".strip(),
         "kind_text": f"{kind.en} {kind.zh}" if kind else f"{row.get('kind')} ",
-        "beds_text": "no data" if beds is None or not np.isfinite(beds) else f"{beds:,.0f}",
-        "beds_estimate": str(row.get("beds_status") or "").startswith("estimate"),
+        "beds_text": figure_text(beds, row.get("beds_status")),
+        "outpatient_text": figure_text(row.get("outpatient_daily"), row.get("outpatient_status")),
         "slots_text": (f"{slots:,.0f} {Text.outpatient_slots_day}, {rbeds:,.0f} {Text.beds}" if has_slots else ""),
+        "slots_note": f"({Text.estimate})" if reservation_estimated and has_slots else "",
         "residents_served_text": f"{referral['residents_served']:,.0f}" if referral else "",
         "modelled": bool(row["modelled"]),
         "approximate": bool(row["approximate"]),
@@ -443,7 +452,9 @@ def _popup_fields(row: pd.Series, referral: dict[str, Any] | None) -> dict[str, 
     }
 
 
-def _facility_marker(row: pd.Series, st: dict[str, Any], offset: np.ndarray, referral: dict | None) -> Any:
+def _facility_marker(
+    row: pd.Series, st: dict[str, Any], offset: np.ndarray, referral: dict | None, reservation_estimated: bool
+) -> Any:
     import folium
 
     s, (dx, dy) = st["size"], offset
@@ -464,7 +475,7 @@ def _facility_marker(row: pd.Series, st: dict[str, Any], offset: np.ndarray, ref
         tooltip=folium.Tooltip(folium_html(_parts().facility_tooltip(str(row["name"]), role)), permanent=False),
         z_index_offset=1000 if role == "lead" else 0,
     )
-    marker.add_child(MapScript(map_scripts().bind_popup(folium_html(_parts().popup(_popup_fields(row, referral))))))
+    marker.add_child(MapScript(map_scripts().bind_popup(folium_html(_parts().popup(_popup_fields(row, referral, reservation_estimated))))))
     return marker
 
 
@@ -492,9 +503,15 @@ def _draw_facilities(m: Any, sc: _Scene) -> None:
     styles = [marker_style(row, sc.colours) for _, row in fac.iterrows()]
     sizes = np.array([s["size"] for s in styles], dtype=float)
     offsets = spread_offsets(fac["x"].to_numpy(), fac["y"].to_numpy(), sizes)
+    estimated = {
+        str(r["facility_id"]): is_estimate(r.get("outpatient_status")) or is_estimate(r.get("beds_status"))
+        for _, r in fac[fac["display_role"] == "lead"].iterrows()
+    }
     for i in drawing_order(fac["display_role"]):
         row = fac.iloc[i]
-        _facility_marker(row, styles[i], offsets[i], sc.referrals.get(row["facility_id"])).add_to(fg)
+        ref = sc.referrals.get(row["facility_id"])
+        lead = str(row["facility_id"]) if row["display_role"] == "lead" else str((ref or {}).get("lead_facility_id"))
+        _facility_marker(row, styles[i], offsets[i], ref, estimated.get(lead, False)).add_to(fg)
         if row["display_role"] == "lead":
             _lead_label(row, styles[i]["size"]).add_to(fg)
 

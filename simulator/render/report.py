@@ -16,10 +16,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..config.labels import INDICATORS, SHARES, Text
+from ..config.labels import INDICATORS, KINDS, LEVELS, ROLES, SHARES, Text
 from ..runfolder import schema as s
 from ..runfolder.reader import RunFolder, read_run
 from . import fonts
+from .figures import figure_text, is_estimate
 from .templating import render
 
 #: indicators always shown as whole numbers
@@ -111,6 +112,103 @@ def _indicator_rows(ind: pd.DataFrame) -> list[tuple[str, list[str | None]]]:
     return [(INDICATORS[c].short, [format_indicator(c, v) for v in ind[c]]) for c in INDICATORS if c in ind.columns]
 
 
+# ------------------------------------------------------------------------------------------------ medical groups
+
+#: order of the roles in a group's table
+_ROLE_ORDER = ("lead", "member", "cross_grid", "collaborating")
+
+
+def _count(v: Any) -> str:
+    """A whole number with thousands separators, "" when absent."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return ""
+    return f"{f:,.0f}" if np.isfinite(f) else ""
+
+
+def _rate(v: Any) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return ""
+    return f"{f:,.1f}" if np.isfinite(f) else ""
+
+
+def _facility_row(
+    fid: str, role: str, fac: pd.DataFrame, name: str, ref: dict[str, Any] | None, lead: pd.Series
+) -> dict[str, Any]:
+    """One facility of a group as the report shows it (text; the template escapes it).
+
+    Reserved slots and beds are shares of the lead's outpatient and bed figures: they carry the lead's estimate
+    marks (``slots_estimated``, ``beds_estimated``).
+    """
+    f = fac.loc[fid] if fid in fac.index else pd.Series(dtype=object)
+    level, kind = LEVELS.get(str(f.get("level"))), KINDS.get(str(f.get("kind")))
+    row: dict[str, Any] = {
+        "facility_id": fid,
+        "name": str(f.get("name") or name),
+        "role": role,
+        "role_text": str(ROLES[role]),
+        "modelled": bool(f.get("modelled", False)),
+        "level_text": " · ".join(str(x) for x in (level, kind) if x is not None),
+        "beds": figure_text(f.get("beds"), f.get("beds_status")),
+        "outpatient": figure_text(f.get("outpatient_daily"), f.get("outpatient_status")),
+        "estimated": is_estimate(f.get("beds_status")) or is_estimate(f.get("outpatient_status")),
+        "slots_estimated": is_estimate(lead.get("outpatient_status")),
+        "beds_estimated": is_estimate(lead.get("beds_status")),
+        "residents_served": "",
+        "slots": "",
+        "reserved_beds": "",
+        "slots_per_10000": "",
+        "beds_per_10000": "",
+    }
+    if ref is not None:
+        row.update(
+            residents_served=_count(ref.get("residents_served")),
+            slots=_count(ref.get("reserved_outpatient_slots")),
+            reserved_beds=_count(ref.get("reserved_beds")),
+            slots_per_10000=_rate(ref.get("reserved_slots_per_10000")),
+            beds_per_10000=_rate(ref.get("reserved_beds_per_10000")),
+        )
+    elif role == "lead":  # what the lead reserves for the grid's primary care (sum of the members' rows)
+        row.update(slots=_count(f.get("reserved_outpatient_slots")), reserved_beds=_count(f.get("reserved_beds")))
+    return row
+
+
+def group_sections(run: RunFolder) -> list[dict[str, Any]]:
+    """Each grid's 医疗集团: lead, members, cross-grid institutions, collaborating units, referral reservations.
+
+    One entry per grid of the plan (grids without a lead have ``rows`` empty): ``grid_id``, ``lead_name``,
+    ``rows`` (one per facility and role, in :data:`_ROLE_ORDER`; primary-care members carry their reservation from
+    ``referrals.csv``), ``n`` (facilities per role).
+    """
+    fac = run.facilities.drop_duplicates("facility_id").set_index("facility_id")
+    groups = run.groups.astype({"grid_id": str, "facility_id": str}) if not run.groups.empty else run.groups
+    refs = run.referrals.astype({"grid_id": str, "facility_id": str}) if not run.referrals.empty else run.referrals
+    ref_of = {(r["grid_id"], r["facility_id"]): r for r in refs.to_dict("records")} if len(refs) else {}
+    grid_ids = [str(g) for g in run.grids["grid_id"]]
+    if len(groups):
+        grid_ids += [g for g in groups["grid_id"].unique() if g not in grid_ids]
+    out = []
+    for gid in grid_ids:
+        sub = groups[groups["grid_id"] == gid] if len(groups) else groups
+        lead_ids = [x for x in (sub.loc[sub["role"] == "lead", "facility_id"] if len(sub) else []) if x in fac.index]
+        lead = fac.loc[lead_ids[0]] if lead_ids else pd.Series(dtype=object)
+        rows = [
+            _facility_row(
+                r["facility_id"], role, fac, str(r.get("name") or ""), ref_of.get((gid, r["facility_id"])), lead
+            )
+            for role in _ROLE_ORDER
+            for r in (sub[sub["role"] == role].to_dict("records") if len(sub) else [])
+        ]
+        lead = next((r["name"] for r in rows if r["role"] == "lead"), "")
+        n = {role: sum(r["role"] == role for r in rows) for role in _ROLE_ORDER}
+        out.append({"grid_id": gid, "lead_name": lead, "rows": rows, "n": n, "n_referrals": sum(
+            (gid, r["facility_id"]) in ref_of for r in rows)})
+    return out
+
+
 def _map_png(run: RunFolder) -> str:
     png = run.path / s.MAP_PNG
     return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode() if png.exists() else ""
@@ -139,6 +237,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         ],
         "grid_ids": [str(g) for g in run.indicators["grid_id"]],
         "indicator_rows": _indicator_rows(run.indicators),
+        "groups": group_sections(run),
         "charts": _charts(run.indicators, run.units),
         "notes": [str(n) for n in rec.get(key.NOTES, []) + rec.get(key.SOLVER_NOTES, [])],
     }
