@@ -108,8 +108,44 @@ def _draw_charts(ind: pd.DataFrame, units: gpd.GeoDataFrame) -> list[tuple[str, 
     ]
 
 
-def _indicator_rows(ind: pd.DataFrame) -> list[tuple[str, list[str | None]]]:
-    return [(INDICATORS[c].short, [format_indicator(c, v) for v in ind[c]]) for c in INDICATORS if c in ind.columns]
+#: indicators computed from facility bed or outpatient figures (estimated when a group's figures are)
+_FROM_BEDS = ("beds_per_1000", "tertiary_beds_per_1000", "reserved_beds_per_10000")
+_FROM_OUTPATIENT = ("outpatient_slots_per_1000", "reserved_slots_per_10000")
+
+
+def estimated_inputs(run: RunFolder) -> dict[str, dict[str, bool]]:
+    """Per grid (and ``city``): whether its group's beds / outpatient figures include estimates.
+
+    Returns ``{grid_id: {"beds": bool, "outpatient": bool}}`` over the lead and members of each group.
+    """
+    fac = run.facilities.drop_duplicates("facility_id").set_index("facility_id")
+    out: dict[str, dict[str, bool]] = {}
+    groups = run.groups
+    if not groups.empty:
+        held = groups[groups["role"].isin(("lead", "member"))].astype({"grid_id": str, "facility_id": str})
+        for gid, sub in held.groupby("grid_id"):
+            f = fac.loc[[x for x in sub["facility_id"] if x in fac.index]]
+            out[str(gid)] = {
+                "beds": bool(f["beds_status"].map(is_estimate).any()),
+                "outpatient": bool(f["outpatient_status"].map(is_estimate).any()),
+            }
+    out[s.CITY] = {k: any(v[k] for v in out.values()) for k in ("beds", "outpatient")}
+    return out
+
+
+def _indicator_rows(ind: pd.DataFrame, estimated: dict[str, dict[str, bool]] | None = None) -> list[tuple[str, list]]:
+    """(label, cells) per indicator; a cell is None (no data), its text, or (text, True) when built on estimates."""
+    estimated = estimated or {}
+    rows = []
+    for c in (c for c in INDICATORS if c in ind.columns):
+        field = "beds" if c in _FROM_BEDS else "outpatient" if c in _FROM_OUTPATIENT else None
+        cells: list = []
+        for gid, v in zip(ind["grid_id"].astype(str), ind[c], strict=True):
+            text = format_indicator(c, v)
+            est = field is not None and text is not None and estimated.get(gid, {}).get(field, False)
+            cells.append((text, True) if est else text)
+        rows.append((INDICATORS[c].short, cells))
+    return rows
 
 
 # ------------------------------------------------------------------------------------------------ medical groups
@@ -236,7 +272,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
             {k: (v if k == "passed" else str(v)) for k, v in r.items()} for r in run.compliance.to_dict("records")
         ],
         "grid_ids": [str(g) for g in run.indicators["grid_id"]],
-        "indicator_rows": _indicator_rows(run.indicators),
+        "indicator_rows": _indicator_rows(run.indicators, estimated_inputs(run)),
         "groups": group_sections(run),
         "charts": _charts(run.indicators, run.units),
         "notes": [str(n) for n in rec.get(key.NOTES, []) + rec.get(key.SOLVER_NOTES, [])],

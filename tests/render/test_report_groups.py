@@ -94,6 +94,20 @@ def test_estimated_figures_are_marked_in_the_report(run_dir, open_page):
     assert members.slots.str.contains("estimate 估算").all()
 
 
+def test_indicators_built_on_estimates_are_marked(run_dir, open_page):
+    from simulator.config.labels import INDICATORS
+
+    seen = open_page(run_dir / "report.html", READY)
+    table = seen.page.eval_on_selector_all(
+        "table tr", "els => els.map(tr => Array.from(tr.children).map(td => td.innerText))"
+    )
+    by_label = {r[0]: r[1:] for r in table if r}
+    beds = by_label[INDICATORS["beds_per_1000"].short]
+    assert beds and all("estimate 估算" in c for c in beds), beds  # Panjin's leads have grade-rule beds
+    residents = by_label[INDICATORS["population"].short]
+    assert not any("估算" in c for c in residents)
+
+
 def test_estimated_figures_are_marked_in_the_map_popup(run_dir, open_page, map_ready):
     seen = open_page(run_dir / "map.html", map_ready)
     page = seen.page
