@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 #: families tried in this order (Simplified Chinese first; Japanese/Traditional fonts also hold the hanzi)
@@ -66,3 +66,23 @@ def cjk_font() -> str | None:
         _register_system_cjk_fonts()
         found = choose_cjk_font(_installed_families())
     return found
+
+
+#: characters a Latin font cannot draw as text a reader understands (CJK ideographs, kana, hangul, full-width forms)
+_CJK_TEXT = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
+
+
+def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds characters that need a CJK font."""
+    return bool(_CJK_TEXT.search(str(text)))
+
+
+def drawable(text: str, chinese: bool, fallback: str) -> str:
+    """``text`` if it can be drawn (a CJK font is there, or it needs none), else ``fallback``."""
+    return str(text) if chinese or not has_cjk(text) else fallback
+
+
+def grid_names(grid_ids: Sequence[str], chinese: bool) -> dict[str, str]:
+    """The name drawn for each grid: its id, or "grid 1", "grid 2"... (in plan order) for an id that is Chinese
+    and cannot be drawn without a CJK font (a planner's layout may name its grids 西区, 东区)."""
+    return {str(g): drawable(str(g), chinese, f"grid {i}") for i, g in enumerate(grid_ids, 1)}

@@ -53,22 +53,23 @@ def _charts(ind: pd.DataFrame, units: gpd.GeoDataFrame) -> list[tuple[str, str]]
     import matplotlib
 
     matplotlib.use("Agg")
-    font = fonts.cjk_font()  # grid names may be Chinese (a planner's layout); without a CJK font they show as boxes
+    font = fonts.cjk_font()  # grid names may be Chinese (a planner's layout); without a CJK font: "grid 1", ...
+    names = fonts.grid_names([str(g) for g in ind.grid_id if g != s.CITY], font is not None)
     with matplotlib.rc_context({"font.family": [font, "DejaVu Sans"]} if font else {}):
-        return _draw_charts(ind, units)
+        return _draw_charts(ind, units, names)
 
 
-def _population_chart(grids: pd.DataFrame) -> str:
+def _population_chart(grids: pd.DataFrame, names: dict[str, str]) -> str:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4, 2.6))
-    ax.bar(grids.grid_id, grids.population / 1e4, color="#0072B2")
+    ax.bar([names.get(str(g), str(g)) for g in grids.grid_id], grids.population / 1e4, color="#0072B2")
     ax.set_ylabel("residents (10,000)")
     ax.set_title("Population per grid")
     return _png(fig)
 
 
-def _travel_chart(units: gpd.GeoDataFrame) -> str:
+def _travel_chart(units: gpd.GeoDataFrame, names: dict[str, str]) -> str:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4, 2.6))
@@ -78,7 +79,7 @@ def _travel_chart(units: gpd.GeoDataFrame) -> str:
         if len(sub):
             data.append(sub["travel_min_to_lead"].to_numpy())
             weights.append(sub["population"].to_numpy(dtype=float))
-            labels.append(g)
+            labels.append(names.get(str(g), str(g)))
     if data:
         bins = np.linspace(0, max(60.0, float(np.max(np.concatenate(data)))), 25)
         ax.hist(data, bins=bins, weights=[w / 1e3 for w in weights], label=labels, stacked=True)
@@ -89,22 +90,22 @@ def _travel_chart(units: gpd.GeoDataFrame) -> str:
     return _png(fig)
 
 
-def _beds_chart(grids: pd.DataFrame) -> str:
+def _beds_chart(grids: pd.DataFrame, names: dict[str, str]) -> str:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4, 2.6))
-    ax.bar(grids.grid_id, grids.beds_per_1000.fillna(0), color="#009E73")
+    ax.bar([names.get(str(g), str(g)) for g in grids.grid_id], grids.beds_per_1000.fillna(0), color="#009E73")
     ax.set_ylabel("beds per 1,000")
     ax.set_title("Group beds per 1,000 residents")
     return _png(fig)
 
 
-def _draw_charts(ind: pd.DataFrame, units: gpd.GeoDataFrame) -> list[tuple[str, str]]:
+def _draw_charts(ind: pd.DataFrame, units: gpd.GeoDataFrame, names: dict[str, str]) -> list[tuple[str, str]]:
     grids = ind[ind.grid_id != s.CITY]
     return [
-        (str(Text.population_per_grid), _population_chart(grids)),
-        (str(Text.travel_distribution), _travel_chart(units)),
-        (str(Text.beds_per_1000_short), _beds_chart(grids)),
+        (str(Text.population_per_grid), _population_chart(grids, names)),
+        (str(Text.travel_distribution), _travel_chart(units, names)),
+        (str(Text.beds_per_1000_short), _beds_chart(grids, names)),
     ]
 
 

@@ -12,7 +12,7 @@ import math
 import re
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,8 @@ class _Lang:
     """Whether Chinese can be drawn (a CJK font is installed); English otherwise."""
 
     chinese: bool
+    #: grid id -> the name drawn (:func:`fonts.grid_names`)
+    grids: dict[str, str] = field(default_factory=dict)
 
     def t(self, label: Label) -> str:
         return label.text(self.chinese)
@@ -57,6 +59,10 @@ class _Lang:
     def cn(self, text: str, fallback: str) -> str:
         """``text`` (may be Chinese) or, without a CJK font, ``fallback``."""
         return text if self.chinese else fallback
+
+    def grid(self, grid_id: Any) -> str:
+        """A grid's id as drawn (English stand-in for a Chinese id without a CJK font)."""
+        return self.grids.get(str(grid_id), fonts.drawable(str(grid_id), self.chinese, "grid"))
 
 
 @dataclass(frozen=True)
@@ -170,7 +176,7 @@ def _prepare(run: RunFolder, font: str | None) -> _Data:
         districts=districts_of(run.units).to_crs(crs),
         fac=fac,
         frame=_frame(crs, grids.total_bounds, len(summary)),
-        lang=_Lang(font is not None),
+        lang=_Lang(font is not None, fonts.grid_names(list(summary["grid_id"]), font is not None)),
         halo=[pe.withStroke(linewidth=2.4, foreground="white")],
     )
 
@@ -320,7 +326,7 @@ def _draw_marker(fig: Any, ax: Any, d: _Data, row: pd.Series, st: dict, diam: fl
     if is_lead:
         right = x < d.frame.box[0] + 0.62 * d.frame.span_x
         ax.annotate(
-            f"{row['display_grid']} {d.lang.cn(short_name(row['name']), str(row['facility_id']))}",
+            f"{d.lang.grid(row['display_grid'])} {d.lang.cn(short_name(row['name']), str(row['facility_id']))}",
             (x, y),
             xytext=(d_pt / 2 + 5 if right else -(d_pt / 2 + 5), 7),
             textcoords="offset points",
@@ -445,7 +451,7 @@ def _grid_legend_label(r: Any, lang: _Lang) -> str:
     lead = lang.cn(r.lead_name, r.lead_facility_id) or lang.t(Text.no_lead)
     estimate = " (estimate)" if r.beds_estimated else ""
     return (
-        f"{r.grid_id}: {lead} · {r.residents:,} residents · {fmt_num(r.beds_per_1000, 1)} beds/1,000{estimate} · "
+        f"{lang.grid(r.grid_id)}: {lead} · {r.residents:,} residents · {fmt_num(r.beds_per_1000, 1)} beds/1,000{estimate} · "
         f"{fmt_num(r.mean_travel_min, 1)} min"
     )
 
