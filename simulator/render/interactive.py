@@ -475,19 +475,23 @@ def _facility_marker(
         tooltip=folium.Tooltip(folium_html(_parts().facility_tooltip(str(row["name"]), role)), permanent=False),
         z_index_offset=1000 if role == "lead" else 0,
     )
-    marker.add_child(MapScript(map_scripts().bind_popup(folium_html(_parts().popup(_popup_fields(row, referral, reservation_estimated))))))
+    popup = _parts().popup(_popup_fields(row, referral, reservation_estimated))
+    marker.add_child(MapScript(map_scripts().bind_popup(folium_html(popup))))
     return marker
 
 
-def _lead_label(row: pd.Series, size: int) -> Any:
+def _lead_label(row: pd.Series, size: int, offset: np.ndarray = np.zeros(2)) -> Any:  # noqa: B008
+    """The lead's "grid name" label, its lower left corner on the upper right of the lead's star (moved with the
+    star where markers sharing a location are spread, ``offset`` in pixels)."""
     import folium
 
+    dx, dy = offset
     return folium.Marker(
         [float(row["y"]), float(row["x"])],
         icon=folium.DivIcon(
             html=folium_html(_parts().lead_label(str(row["display_grid"]), short_name(row["name"]))),
             icon_size=None,
-            icon_anchor=(-int(size / 2 + 4), int(size / 2 + 22)),
+            icon_anchor=(int(round(-(size / 2 - 3) - dx)), int(round(size / 2 + 16 - dy))),
             class_name="cg-lead-label",
         ),
         interactive=False,
@@ -513,7 +517,7 @@ def _draw_facilities(m: Any, sc: _Scene) -> None:
         lead = str(row["facility_id"]) if row["display_role"] == "lead" else str((ref or {}).get("lead_facility_id"))
         _facility_marker(row, styles[i], offsets[i], ref, estimated.get(lead, False)).add_to(fg)
         if row["display_role"] == "lead":
-            _lead_label(row, styles[i]["size"]).add_to(fg)
+            _lead_label(row, styles[i]["size"], offsets[i]).add_to(fg)
 
 
 # ------------------------------------------------------------------------------------------------ frame, boxes

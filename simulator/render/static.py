@@ -328,11 +328,13 @@ def _draw_marker(fig: Any, ax: Any, d: _Data, row: pd.Series, st: dict, diam: fl
         ax.annotate(
             f"{d.lang.grid(row['display_grid'])} {d.lang.cn(short_name(row['name']), str(row['facility_id']))}",
             (x, y),
-            xytext=(d_pt / 2 + 5 if right else -(d_pt / 2 + 5), 7),
+            xycoords=tr,  # the marker's own position: spread markers carry their label with them
+            xytext=(d_pt / 2 if right else -d_pt / 2, d_pt / 4),
             textcoords="offset points",
             fontsize=8.5,
             fontweight="bold",
             ha="left" if right else "right",
+            va="bottom",
             zorder=9,
             bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#333", "lw": 0.6, "alpha": 0.9},
         )
@@ -451,7 +453,8 @@ def _grid_legend_label(r: Any, lang: _Lang) -> str:
     lead = lang.cn(r.lead_name, r.lead_facility_id) or lang.t(Text.no_lead)
     estimate = " (estimate)" if r.beds_estimated else ""
     return (
-        f"{lang.grid(r.grid_id)}: {lead} · {r.residents:,} residents · {fmt_num(r.beds_per_1000, 1)} beds/1,000{estimate} · "
+        f"{lang.grid(r.grid_id)}: {lead} · {r.residents:,} residents · "
+        f"{fmt_num(r.beds_per_1000, 1)} beds/1,000{estimate} · "
         f"{fmt_num(r.mean_travel_min, 1)} min"
     )
 

@@ -64,7 +64,8 @@ def test_report_lists_each_medical_group(run_dir, open_page):
         assert ("模拟" in row.slots) == modelled
     assert fac.loc[referrals["facility_id"], "modelled"].any()  # Panjin's primary care is modelled: the mark shows
     # rows without a reservation (hospitals, collaborating units) show none; real facilities carry no mark
-    no_ref = ~rows.set_index(["grid", "facility"]).index.isin(list(zip(referrals.grid_id, referrals.facility_id)))
+    reserved = list(zip(referrals.grid_id, referrals.facility_id, strict=True))
+    no_ref = ~rows.set_index(["grid", "facility"]).index.isin(reserved)
     assert (rows.loc[no_ref & (rows.role != "lead"), "res"] == "").all()
     real = ~rows.facility.map(fac["modelled"]).fillna(False).astype(bool)
     assert (rows.loc[real, "sim_in_name"] == 0).all()
