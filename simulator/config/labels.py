@@ -198,6 +198,7 @@ class Text:
     exit_full_screen = Label("Exit full screen", "退出全屏")
     grids_and_groups = Label("Grids and tight urban medical groups", "网格与紧密型城市医疗集团")
     compliance = Label("Compliance", "规则核查")
+    urban_core = Label("Urban core, enlarged", "城区放大")
     # facility popup
     role = Label("Role", "角色")
     level = Label("Level", "等级")

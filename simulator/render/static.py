@@ -12,7 +12,7 @@ import math
 import re
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +191,7 @@ def _map_axes(fig: Any, d: _Data) -> Any:
     return ax
 
 
-def _draw_areas(ax: Any, d: _Data) -> None:
+def _draw_areas(ax: Any, d: _Data, names: bool = True) -> None:
     """Grid fills and outlines, dashed district boundaries and district names."""
     for g in d.grids.itertuples():
         c = d.colours.get(str(g.grid_id), NEUTRAL)
@@ -199,6 +199,8 @@ def _draw_areas(ax: Any, d: _Data) -> None:
         gs.plot(ax=ax, color=c, alpha=0.38, linewidth=0, zorder=1)
         gs.boundary.plot(ax=ax, color=darken(c), linewidth=1.6, zorder=2)
     d.districts.boundary.plot(ax=ax, color="#222222", linewidth=0.8, linestyle=(0, (5, 3)), zorder=3)
+    if not names:
+        return
     avoid = d.fac[["px", "py"]].to_numpy(float)
     for dist in d.districts.itertuples():
         p = label_point(dist.geometry, avoid)
@@ -276,7 +278,7 @@ def _edge_labels(ax: Any, d: _Data, edge_labels: dict) -> None:
         )
 
 
-def _draw_links(ax: Any, d: _Data) -> None:
+def _draw_links(ax: Any, d: _Data, edge_names: bool = True) -> None:
     """Lead → member lines (referral reservations wider by slots), cross-grid dotted, collaborating dashed."""
     run = d.run
     pos = {r.facility_id: (r.px, r.py) for r in d.fac.itertuples()}
@@ -299,7 +301,8 @@ def _draw_links(ax: Any, d: _Data) -> None:
         else:
             colour = col if role == "member" else "#333"
             ax.plot([x0, x1], [y0, y1], color=colour, lw=0.9, ls=":" if role == "cross_grid" else "-", zorder=5)
-    _edge_labels(ax, d, edge_labels)
+    if edge_names:
+        _edge_labels(ax, d, edge_labels)
 
 
 def _draw_marker(fig: Any, ax: Any, d: _Data, row: pd.Series, st: dict, diam: float, offset: np.ndarray) -> None:
@@ -584,6 +587,91 @@ def static_style(font: str | None) -> Iterator[None]:
         yield
 
 
+# ------------------------------------------------------------------------------------------------ urban-core inset
+
+#: fewest facilities in the core for an inset
+INSET_MIN_FACILITIES = 8
+#: the inset's side as a share of the map frame's width
+INSET_SIZE = 0.42
+#: the largest share of the map's width the core may span (the inset enlarges it at least twice)
+INSET_MAX_SHARE = INSET_SIZE / 2
+
+
+def core_box(d: _Data) -> tuple[float, float, float, float] | None:
+    """The dense urban core to enlarge (projected metres), or None when the facilities do not crowd.
+
+    The core holds the 40 % of the city's facilities nearest their median point. It gets an inset when it spans at
+    most :data:`INSET_MAX_SHARE` of the map and its markers crowd: the median distance between neighbouring
+    markers is under one and a half marker widths at the map's scale.
+    """
+    f, fr = d.fac, d.frame
+    sel = f[[fr.inside(x, y) for x, y in zip(f["px"], f["py"], strict=True)] & f["in_city"].astype(bool).to_numpy()]
+    if len(sel) < INSET_MIN_FACILITIES:
+        return None
+    xy = sel[["px", "py"]].to_numpy(float)
+    dist = np.hypot(*(xy - np.median(xy, axis=0)).T)
+    core = xy[dist <= np.quantile(dist, 0.4)]
+    (x0, y0), (x1, y1) = core.min(axis=0), core.max(axis=0)
+    side = max(x1 - x0, y1 - y0) * 1.2 + 1.0
+    if len(core) < INSET_MIN_FACILITIES or side > INSET_MAX_SHARE * fr.span_x:
+        return None
+    gaps = np.hypot(*(core[:, None, :] - core[None, :, :]).transpose(2, 0, 1)) + np.eye(len(core)) * 1e12
+    marker_m = 38 * 0.42 / 72 * fr.span_x / fr.map_w  # a hospital marker's width in metres on the page
+    if float(np.median(gaps.min(axis=1))) >= 1.5 * marker_m:
+        return None
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+
+
+def _inset_corner(d: _Data, box: tuple[float, float, float, float]) -> tuple[float, float]:
+    """Lower-left corner (axes fraction) of the inset: the corner of the map with fewest facilities under it."""
+    fr = d.frame
+    w = INSET_SIZE
+    h = w * fr.map_w / fr.map_h
+    best: tuple[int, tuple[float, float]] | None = None
+    for ox, oy in ((1 - w - 0.01, 0.01), (0.01, 1 - h - 0.01), (0.01, 0.01), (1 - w - 0.01, 1 - h - 0.01)):
+        x0, y0 = fr.box[0] + ox * fr.span_x, fr.box[1] + oy * fr.span_y
+        x1, y1 = x0 + w * fr.span_x, y0 + h * fr.span_y
+        under = int(((d.fac["px"] >= x0) & (d.fac["px"] <= x1) & (d.fac["py"] >= y0) & (d.fac["py"] <= y1)).sum())
+        overlaps = not (x1 < box[0] or box[2] < x0 or y1 < box[1] or box[3] < y0)
+        score = under + (10_000 if overlaps else 0)
+        if best is None or score < best[0]:
+            best = (score, (ox, oy))
+    assert best is not None
+    return best[1]
+
+
+def _draw_inset(fig: Any, ax: Any, d: _Data) -> Any | None:
+    """An enlarged inset of the dense urban core (when facilities crowd), its extent outlined on the map."""
+    from matplotlib.patches import Rectangle
+
+    box = core_box(d)
+    if box is None:
+        return None
+    fr = d.frame
+    ox, oy = _inset_corner(d, box)
+    w = INSET_SIZE
+    h = w * fr.map_w / fr.map_h
+    inset = ax.inset_axes([ox, oy, w, h], zorder=20)
+    inset.set_facecolor("#f7f7f4")
+    sub = replace(d, frame=replace(fr, box=box, map_w=fr.map_w * w, map_h=fr.map_w * w))
+    _draw_areas(inset, sub, names=False)
+    _set_extent(inset, sub.frame)
+    _draw_links(inset, sub, edge_names=False)
+    _draw_markers(fig, inset, sub)
+    for sp in inset.spines.values():
+        sp.set_linewidth(1.2)
+    zoom = fr.span_x / (box[2] - box[0]) * w  # page width of the core in the inset / on the map
+    inset.set_title(
+        f"{d.lang.t(Text.urban_core)} ×{zoom:,.1f}", fontsize=7.5, loc="left", pad=2, color="#222",
+        backgroundcolor="white",
+    )  # fmt: skip
+    ax.add_patch(
+        Rectangle((box[0], box[1]), box[2] - box[0], box[3] - box[1], fill=False, ec="#222", lw=1.0, zorder=19)
+    )
+    return inset
+
+
 def static_figure(run: RunFolder, font: str | None, *, dpi: int = DPI) -> Any:
     """The static map of ``run`` as a :class:`matplotlib.figure.Figure` (Chinese labels only when ``font``).
 
@@ -599,6 +687,7 @@ def static_figure(run: RunFolder, font: str | None, *, dpi: int = DPI) -> Any:
     _set_extent(ax, f)
     _draw_links(ax, d)
     _draw_markers(fig, ax, d)
+    _draw_inset(fig, ax, d)
     _draw_scale_bar(ax, d)
     _draw_north_arrow(ax, f)
     _draw_title(fig, d)
