@@ -179,7 +179,7 @@ def cmd_map(args) -> int:
     html = write_map(run_dir, args.out, tiles=args.tiles)
     written = [html]
     if not args.no_static:
-        written += write_static_map(run_dir)
+        written += write_static_map(run_dir, smooth=args.smooth)
     for path in written:
         print(f"wrote {path.resolve()} ({describe_size(path)})")
     return 0
@@ -279,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", help="path of the interactive map (default: RUN_DIR/map.html)")
     p.add_argument("--no-static", action="store_true", help="do not redraw map.png / map.pdf")
+    p.add_argument(
+        "--smooth",
+        action="store_true",
+        help="map.png / map.pdf: smoothed grid outlines for presentation (a drawing, marked so; units stay the plan)",
+    )
     p = command(
         "compare",
         help="compare run folders side by side 方案比较",

@@ -199,6 +199,10 @@ class Text:
     grids_and_groups = Label("Grids and tight urban medical groups", "网格与紧密型城市医疗集团")
     compliance = Label("Compliance", "规则核查")
     urban_core = Label("Urban core, enlarged", "城区放大")
+    smoothed_outlines = Label(
+        "Grid outlines smoothed for presentation: a drawing; the planning units (plan.gpkg) are the plan",
+        "网格边界已平滑，仅为示意，以规划单元为准",
+    )
     # facility popup
     role = Label("Role", "角色")
     level = Label("Level", "等级")

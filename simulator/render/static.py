@@ -672,14 +672,43 @@ def _draw_inset(fig: Any, ax: Any, d: _Data) -> Any | None:
     return inset
 
 
-def static_figure(run: RunFolder, font: str | None, *, dpi: int = DPI) -> Any:
+# ------------------------------------------------------------------------------------------- smoothed outlines
+
+
+def smoothed_grids(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Grid outlines simplified for presentation, as a coverage (neighbours keep one shared, smoothed edge).
+
+    The hexagon saw-tooth of the edges between grids is simplified away (tolerance: the units' typical edge length;
+    the city's outer edge is kept). A drawing only: which unit belongs to which grid is unchanged and stays in
+    ``plan.gpkg``.
+    """
+    import shapely
+
+    edge = float(np.sqrt(units.to_crs(grids.crs).area.median()))
+    out = grids.copy()
+    geoms = grids.geometry.to_numpy()
+    out["geometry"] = shapely.coverage_simplify(geoms, tolerance=0.9 * edge, simplify_boundary=False)
+    return out
+
+
+def _draw_smoothed_note(ax: Any, d: _Data) -> None:
+    ax.text(
+        0.01, 0.995, d.lang.t(Text.smoothed_outlines), transform=ax.transAxes, fontsize=7, ha="left", va="top",
+        color="#222", zorder=12, bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#999", "lw": 0.5},
+    )  # fmt: skip
+
+
+def static_figure(run: RunFolder, font: str | None, *, dpi: int = DPI, smooth: bool = False) -> Any:
     """The static map of ``run`` as a :class:`matplotlib.figure.Figure` (Chinese labels only when ``font``).
 
+    ``smooth`` draws the grid outlines smoothed (:func:`smoothed_grids`), and says on the map that it is a drawing.
     Call inside :func:`static_style` so the font applies.
     """
     from matplotlib.figure import Figure
 
     d = _prepare(run, font)
+    if smooth:
+        d = replace(d, grids=smoothed_grids(d.grids, run.units))
     f = d.frame
     fig = Figure(figsize=(f.width_in, f.height_in), dpi=dpi)  # no pyplot: no global state
     ax = _map_axes(fig, d)
@@ -688,6 +717,8 @@ def static_figure(run: RunFolder, font: str | None, *, dpi: int = DPI) -> Any:
     _draw_links(ax, d)
     _draw_markers(fig, ax, d)
     _draw_inset(fig, ax, d)
+    if smooth:
+        _draw_smoothed_note(ax, d)
     _draw_scale_bar(ax, d)
     _draw_north_arrow(ax, f)
     _draw_title(fig, d)
@@ -709,11 +740,19 @@ def _save(fig: Any, paths: list[Path], dpi: int) -> list[Path]:
 
 
 def write_static_map(
-    run_dir: str | Path, png: str | Path | None = None, pdf: str | Path | None = None, *, dpi: int = DPI
+    run_dir: str | Path,
+    png: str | Path | None = None,
+    pdf: str | Path | None = None,
+    *,
+    dpi: int = DPI,
+    smooth: bool = False,
 ) -> list[Path]:
-    """Write ``map.png`` (A4 width at 300 dpi: 2480 px) and ``map.pdf`` for the run folder; returns the paths."""
+    """Write ``map.png`` (A4 width at 300 dpi: 2480 px) and ``map.pdf`` for the run folder; returns the paths.
+
+    ``smooth`` draws smoothed grid outlines for presentation (marked on the map as a drawing).
+    """
     run = read_run(run_dir)
     font = fonts.cjk_font()
     paths = [Path(png) if png else run.path / MAP_PNG, Path(pdf) if pdf else run.path / MAP_PDF]
     with static_style(font):
-        return _save(static_figure(run, font, dpi=dpi), paths, dpi)
+        return _save(static_figure(run, font, dpi=dpi, smooth=smooth), paths, dpi)
