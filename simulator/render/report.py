@@ -20,7 +20,7 @@ from ..config.labels import INDICATORS, KINDS, LEVELS, ROLES, SHARES, Text
 from ..runfolder import schema as s
 from ..runfolder.reader import RunFolder, read_run
 from . import fonts
-from .figures import figure_text, is_estimate
+from .figures import estimate_note, figure_text, is_estimate
 from .templating import render
 
 #: indicators always shown as whole numbers
@@ -132,6 +132,39 @@ def estimated_inputs(run: RunFolder) -> dict[str, dict[str, bool]]:
             }
     out[s.CITY] = {k: any(v[k] for v in out.values()) for k in ("beds", "outpatient")}
     return out
+
+
+#: rule checks whose figures come from facility figures: rule id -> (whose figures, which figure)
+_RULE_FIGURES = {
+    "R5.outpatient": ("lead", "outpatient_status"),
+    "R5.beds": ("lead", "beds_status"),
+    "S.beds_per_1000": ("group", "beds_status"),
+}
+
+
+def _compliance_rows(run: RunFolder) -> list[dict[str, Any]]:
+    """compliance.csv as text, each row with ``estimate``: the note for figures built on estimates ("" if none).
+
+    R5.outpatient / R5.beds check shares of the lead's outpatient and bed figures, S.beds_per_1000 the group's beds:
+    where those are estimated, the required and actual values are marked "(estimate 估算: grade rule 等级标准下限)".
+    """
+    fac = run.facilities.drop_duplicates("facility_id").set_index("facility_id")
+    groups = run.groups.astype({"grid_id": str, "facility_id": str}) if not run.groups.empty else run.groups
+    rows = []
+    for r in run.compliance.to_dict("records"):
+        row = {k: (v if k == "passed" else str(v)) for k, v in r.items()}
+        whose, field = _RULE_FIGURES.get(row.get("rule_id", ""), (None, None))
+        note = ""
+        if whose and len(groups):
+            sub = groups[groups["grid_id"] == row.get("scope")]
+            roles = ("lead",) if whose == "lead" else ("lead", "member")
+            ids = [x for x in sub.loc[sub["role"].isin(roles), "facility_id"] if x in fac.index]
+            statuses = [fac.at[x, field] for x in ids if is_estimate(fac.at[x, field])]
+            if statuses:
+                note = estimate_note(statuses[0]) if whose == "lead" else f"({Text.estimate})"
+        row["estimate"] = note
+        rows.append(row)
+    return rows
 
 
 def _indicator_rows(ind: pd.DataFrame, estimated: dict[str, dict[str, bool]] | None = None) -> list[tuple[str, list]]:
@@ -269,9 +302,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         "n_approximate": int((~fac["location_quality"].isin(list(s.EXACT_LOCATIONS))).sum()),
         "map_png": _map_png(run),
         "has_map_html": (run.path / s.MAP_HTML).exists(),
-        "compliance": [
-            {k: (v if k == "passed" else str(v)) for k, v in r.items()} for r in run.compliance.to_dict("records")
-        ],
+        "compliance": _compliance_rows(run),
         "grid_ids": [str(g) for g in run.indicators["grid_id"]],
         "indicator_rows": _indicator_rows(run.indicators, estimated_inputs(run)),
         "groups": group_sections(run),

@@ -138,3 +138,27 @@ def test_figure_text():
     assert figure_text(float("nan"), "gap") == "no data 无数据"
     assert figure_text(None, "") == "no data 无数据"
     assert estimate_note("fact (x)") == "" and estimate_note("estimate") == "(estimate 估算)"
+
+
+def test_rule_checks_built_on_estimates_are_marked(run_dir, open_page):
+    seen = open_page(run_dir / "report.html", READY)
+    rows = seen.page.eval_on_selector_all(
+        "tr.cg-rule",
+        "els => els.map(tr => [tr.dataset.rule, tr.dataset.scope, tr.children[3].innerText, tr.children[4].innerText])",
+    )
+    comp = pd.read_csv(run_dir / "compliance.csv", dtype=str)
+    assert [(r[0], r[1]) for r in rows] == list(zip(comp.rule_id, comp.scope, strict=True))
+    fac = _facilities(run_dir)
+    groups = pd.read_csv(run_dir / "groups.csv", dtype=str)
+    lead_of = dict(zip(groups.loc[groups.role == "lead", "grid_id"], groups.loc[groups.role == "lead", "facility_id"],
+                       strict=True))
+    checked = 0
+    for rule, scope, required, actual in rows:
+        if rule in ("R5.outpatient", "R5.beds"):
+            status = fac.loc[lead_of[scope], "outpatient_status" if rule == "R5.outpatient" else "beds_status"]
+            marked = is_estimate(status)
+            assert ("estimate 估算" in required and "estimate 估算" in actual) == marked, (rule, scope, required)
+            checked += marked
+        elif rule.startswith(("R1", "R2", "R3", "R4", "R6")):
+            assert "估算" not in required + actual, (rule, required, actual)
+    assert checked >= 2  # Panjin's leads have grade-rule outpatient and bed figures
