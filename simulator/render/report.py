@@ -163,6 +163,8 @@ def _compliance_rows(run: RunFolder) -> list[dict[str, Any]]:
             if statuses:
                 note = estimate_note(statuses[0]) if whose == "lead" else f"({Text.estimate})"
         row["estimate"] = note
+        # compliance.csv may already mark the required capacity (evaluate.compliance.capacity_note): not twice
+        row["estimate_required"] = "" if str(Text.estimate) in row.get("required", "") else note
         rows.append(row)
     return rows
 
