@@ -184,6 +184,12 @@ def form_groups(
             "grid_population",
         ],
     )
+    # the reservations are shares of the lead's capacity: say whether that capacity is a fact or an estimate
+    lead_at = pd.Series(range(len(f)), index=f["facility_id"].to_numpy())
+    for col, status in (("reserved_outpatient_status", "outpatient_status"), ("reserved_beds_status", "beds_status")):
+        values = f[status].astype(str).to_numpy() if status in f else np.full(len(f), "")
+        stated = values[lead_at.reindex(referrals["lead_facility_id"]).fillna(-1).astype(int).to_numpy()]
+        referrals[col] = np.where(stated == "", "fact", stated)
     per10k = 1e4 / referrals["residents_served"].where(referrals["residents_served"] > 0)
     referrals["reserved_slots_per_10000"] = referrals["reserved_outpatient_slots"] * per10k
     referrals["reserved_beds_per_10000"] = referrals["reserved_beds"] * per10k
