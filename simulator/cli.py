@@ -149,10 +149,9 @@ def cmd_run(args) -> int:
     print(f"Scenario 方案: {scenario.name}")
     print(f"mode {r['mode']}; solver {r.get('solver')}; status {r.get('status')}; contiguity {r.get('contiguity')}")
     if r.get("objective") is not None:
-        print(
-            f"objective ({r.get('objective_name')}) {r['objective']:,.1f}; bound {r.get('best_bound')}; "
-            f"gap {r.get('gap')}"
-        )
+        # residents moved are whole people; minutes and resident-minutes keep one decimal
+        value = f"{r['objective']:,.0f}" if r.get("objective_name") == "residents_moved" else f"{r['objective']:,.1f}"
+        print(f"objective ({r.get('objective_name')}) {value}; bound {r.get('best_bound')}; gap {r.get('gap')}")
     print(plan.grids.drop(columns="geometry").to_string(index=False))
     failed = plan.compliance[~plan.compliance["passed"]]
     verdict = "PASSED 全部规则通过" if failed.empty else f"FAILED 未通过: {len(failed)} rule check(s)"

@@ -352,7 +352,10 @@ def _console_objective(text: str) -> tuple[str, float]:
     """Name and value of the objective line ``objective (NAME) VALUE; bound …`` the CLI prints."""
     line = next(x for x in text.splitlines() if x.startswith("objective ("))
     name, rest = line[len("objective ("):].split(")", 1)
-    return name, float(rest.split(";")[0].replace(",", ""))
+    value = rest.split(";")[0].strip()
+    if name == "residents_moved":
+        assert "." not in value, f"residents moved are whole people: {value}"
+    return name, float(value.replace(",", ""))
 
 
 def test_repair_console_run_json_and_moves_agree(city, broken_layout, tmp_path, capsys):
