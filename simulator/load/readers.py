@@ -174,13 +174,11 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if encoding != CSV_ENCODINGS[0]:
         warn(f"{path}: read as {encoding.upper()} (not UTF-8)")
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError as exc:
         raise InputError(path, "no header row; expected a CSV table with column names in the first row") from exc
     except pd.errors.ParserError as exc:
         raise InputError(path, f"cannot read as a CSV table: {exc}") from exc
-    df.attrs["encoding"] = encoding
-    return df
 
 
 def read_vector(path: str | Path, crs: str | None = None, default_crs: str | None = None) -> gpd.GeoDataFrame:

@@ -31,8 +31,6 @@ def versions() -> dict[str, str]:
     return out
 
 
-#: the name make.py used; kept so ``from simulator.runfolder.writer import _versions`` reads like the old code
-_versions = versions
 
 
 def json_default(o: Any) -> Any:
@@ -48,7 +46,6 @@ def json_default(o: Any) -> Any:
     return str(o)
 
 
-_json_default = json_default
 
 
 def _finite(obj: Any) -> Any:

@@ -6,12 +6,14 @@ coefficients and converts the solver bound back (:meth:`Objective.user_bound`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..graph import is_contiguous
 from ..pairs import Pairs
 from ..result import Note
 from ..spec import ModelSpec
@@ -94,6 +96,45 @@ class Objective:
         Returns the plan and status to report; ``account`` adds a stage's timings to the run's.
         """
         return first.lab, first.status
+
+
+def second_stage(
+    ctx: Context,
+    pairs: Pairs,
+    objective: Objective,
+    first: StageOut,
+    deadline: float,
+    account: Callable[[StageOut], None],
+    *,
+    code: str,
+    failed: str,
+    done: str,
+    accept: Callable[[np.ndarray], bool] = lambda lab: True,
+) -> tuple[np.ndarray | None, str]:
+    """Solve a lexicographic second stage, warm-started from the first stage's plan (which it must not lose).
+
+    ``failed`` (with ``{status}``) and ``done`` become run notes with codes ``<code>_failed`` / ``<code>``; a stage
+    that finds no plan, or one ``accept`` rejects, keeps the first plan. The reported status is the weaker of the two.
+    """
+    from ..stages import solve_stage  # stages imports the objective registry
+
+    spec, lab, status = ctx.spec, first.lab, first.status
+    incumbent = (lab, objective.value(spec, lab)) if is_contiguous(lab, spec.graph, spec.lead_unit) else None
+    out = solve_stage(
+        ctx,
+        pairs,
+        objective,
+        objective.terms(spec, pairs),
+        max(deadline, time.perf_counter() + 1.0),
+        start=lab,
+        incumbent=incumbent,
+    )
+    account(out)
+    if out.lab is None or not accept(out.lab):
+        ctx.notes.append(Note(f"{code}_failed", failed.format(status=out.status), status=out.status))
+        return lab, status
+    ctx.notes.append(Note(code, done))
+    return out.lab, (out.status if out.status != "optimal" and status == "optimal" else status)
 
 
 def weighted_time_terms(spec: ModelSpec, pairs: Pairs) -> np.ndarray:

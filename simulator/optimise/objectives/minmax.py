@@ -7,17 +7,14 @@ drops every pair above the optimum ``z*`` (for populated units) and minimises we
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..graph import is_contiguous
 from ..pairs import Pairs, make_pairs
-from ..result import Note
 from ..spec import ModelSpec
-from .base import Objective, Terms
+from .base import Objective, Terms, second_stage
 from .weighted_time import WeightedTime
 
 if TYPE_CHECKING:
@@ -69,43 +66,17 @@ class MinMax(Objective):
         account: Callable[[StageOut], None],
     ) -> tuple[np.ndarray | None, str]:
         """Stage 2: least weighted time among plans whose maximum is the stage-1 optimum."""
-        from ..stages import solve_stage  # stages imports the objective registry
-
-        lab, status = first.lab, first.status
+        lab = first.lab
         if lab is None:
-            return lab, status
+            return lab, first.status
         spec = ctx.spec
         zstar = self.value(spec, lab)
         tol = 1e-9 * max(1.0, abs(zstar))
         over = (spec.cost > zstar + tol) & (spec.population > 0)[:, None]
         pairs2 = make_pairs(allowed & ~over, spec, ctx.dist, ctx.pred, ctx.family)
-        wt = WeightedTime()
-        inc2 = (lab, wt.value(spec, lab)) if is_contiguous(lab, spec.graph, spec.lead_unit) else None
-        out2 = solve_stage(
-            ctx,
-            pairs2,
-            wt,
-            wt.terms(spec, pairs2),
-            max(deadline, time.perf_counter() + 1.0),
-            start=lab,
-            incumbent=inc2,
-        )
-        account(out2)
-        if out2.lab is None:
-            ctx.notes.append(
-                Note(
-                    "minmax_tie_break_failed",
-                    f"minmax: weighted-time tie-break stage failed ({out2.status}); kept stage-1 plan",
-                    status=out2.status,
-                )
-            )
-            return lab, status
-        ctx.notes.append(
-            Note(
-                "minmax_tie_break",
-                "minmax: second solve minimised weighted time among plans with the optimal maximum",
-            )
-        )
-        if out2.status != "optimal" and status == "optimal":
-            status = out2.status
-        return out2.lab, status
+        return second_stage(
+            ctx, pairs2, WeightedTime(), first, deadline, account,
+            code="minmax_tie_break",
+            failed="minmax: weighted-time tie-break stage failed ({status}); kept stage-1 plan",
+            done="minmax: second solve minimised weighted time among plans with the optimal maximum",
+        )  # fmt: skip

@@ -9,17 +9,15 @@ grid (``ref[i] < 0``: a layout grid with no eligible lead) always count as moved
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..graph import is_contiguous
 from ..pairs import Pairs, make_pairs
 from ..result import Note
 from ..spec import ModelSpec
-from .base import Objective, Terms, max_tie, tie_weight, weighted_time_terms
+from .base import Objective, Terms, max_tie, second_stage, tie_weight, weighted_time_terms
 from .weighted_time import WeightedTime
 
 if TYPE_CHECKING:
@@ -78,29 +76,19 @@ class ResidentsMoved(Objective):
         account: Callable[[StageOut], None],
     ) -> tuple[np.ndarray | None, str]:
         """Stage 2: least weighted time among plans moving at most the stage-1 plan's residents."""
-        from ..stages import solve_stage  # stages imports the objective registry
-
-        lab, status = first.lab, first.status
+        lab = first.lab
         if lab is None or (lab < 0).any():
-            return lab, status
+            return lab, first.status
         spec = ctx.spec
-        kept = float(spec.population.sum()) - self.value(spec, lab)
-        stage2 = _LeastTravelKeeping(kept)
+        moved = self.value(spec, lab)
         pairs2 = make_pairs(allowed, spec, ctx.dist, ctx.pred, ctx.family)
-        inc2 = (lab, stage2.value(spec, lab)) if is_contiguous(lab, spec.graph, spec.lead_unit) else None
-        out2 = solve_stage(ctx, pairs2, stage2, stage2.terms(spec, pairs2), max(deadline, time.perf_counter() + 1.0),
-                           start=lab, incumbent=inc2)
-        account(out2)
-        if out2.lab is None or self.value(spec, out2.lab) > self.value(spec, lab) + 1e-6:
-            ctx.notes.append(Note("repair_tie_break_failed",
-                                  f"repair: least-travel stage failed ({out2.status}); kept the stage-1 plan",
-                                  status=out2.status))
-            return lab, status
-        ctx.notes.append(Note("repair_tie_break",
-                              "repair: second solve minimised weighted time among plans moving as few residents"))
-        if out2.status != "optimal" and status == "optimal":
-            status = out2.status
-        return out2.lab, status
+        return second_stage(
+            ctx, pairs2, _LeastTravelKeeping(float(spec.population.sum()) - moved), first, deadline, account,
+            code="repair_tie_break",
+            failed="repair: least-travel stage failed ({status}); kept the stage-1 plan",
+            done="repair: second solve minimised weighted time among plans moving as few residents",
+            accept=lambda lab2: self.value(spec, lab2) <= moved + 1e-6,
+        )  # fmt: skip
 
 
 class _LeastTravelKeeping(WeightedTime):
