@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config.rules import load_rules
+from .config.rules import failed_checks, load_rules
 from .config.scenario import load_scenario
 from .errors import CaregridError, InputError
 from .load.city import CityData, load_city
@@ -153,8 +153,11 @@ def cmd_run(args) -> int:
         value = f"{r['objective']:,.0f}" if r.get("objective_name") == "residents_moved" else f"{r['objective']:,.1f}"
         print(f"objective ({r.get('objective_name')}) {value}; bound {r.get('best_bound')}; gap {r.get('gap')}")
     print(plan.grids.drop(columns="geometry").to_string(index=False))
-    failed = plan.compliance[~plan.compliance["passed"]]
-    verdict = "PASSED 全部规则通过" if failed.empty else f"FAILED 未通过: {len(failed)} rule check(s)"
+    failed = plan.compliance[failed_checks(plan.compliance)]
+    open_rows = plan.compliance[plan.compliance["status"].isin(("planned", "no_data"))]
+    verdict = "PASSED 无规则未通过" if failed.empty else f"FAILED 未通过: {len(failed)} rule check(s)"
+    if not open_rows.empty:
+        verdict += f"; {len(open_rows)} not judged (planned 规划值 / no_data 无数据)"
     print(f"compliance 规则核查: {verdict}")
     if not failed.empty:
         print(failed[["rule_id", "scope", "required", "actual"]].to_string(index=False))

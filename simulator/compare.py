@@ -158,14 +158,19 @@ def _compliance_cell(run: RunFolder, rule_id: str) -> str:
     sub = run.compliance[run.compliance["rule_id"] == rule_id]
     if sub.empty:
         return "n/a"
+    # one status per scope: failed if any row fails, else planned / no_data if any row is not judged, else passed
+    worst = {"failed": 0, "no_data": 1, "planned": 2, "passed": 3}
+    status = sub["status"].astype(str).map(worst).groupby(sub["scope"].astype(str)).min()
+    name = {v: k for k, v in worst.items()}
     if (sub["scope"].astype(str) == CITY).all():
-        return "passed" if sub["passed"].all() else "FAILED"
+        return "FAILED" if status.iloc[0] == 0 else name[int(status.iloc[0])]
     grids = [str(g) for g in run.grid_indicators["grid_id"]]
-    by_grid = sub.groupby(sub["scope"].astype(str))["passed"].all()
-    passed = sum(bool(by_grid.get(g, False)) for g in grids)
-    unchecked = sum(g not in by_grid.index for g in grids)
-    note = f" ({unchecked} without a lead 无牵头医院)" if unchecked else ""
-    return f"{passed}/{len(grids)} grids passed{note}"
+    counts = pd.Series([name[int(status[g])] for g in grids if g in status.index], dtype=object).value_counts()
+    unchecked = sum(g not in status.index for g in grids)
+    extra = [f"{int(counts[k])} {k}" for k in ("planned", "no_data") if k in counts]
+    extra += [f"{unchecked} without a lead 无牵头医院"] if unchecked else []
+    note = f" ({'; '.join(extra)})" if extra else ""
+    return f"{int(counts.get('passed', 0))}/{len(grids)} grids passed{note}"
 
 
 def compare_runs(run_dirs: list[str | Path]) -> Comparison:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config.rules import failed_checks
 from .errors import CaregridError, ErrorRecord, InputError, PlanningError
 from .runfolder.atomic import atomic_output_dir
 from .runfolder.writer import write_csv
@@ -87,7 +88,7 @@ def _run_variant(args: tuple[str, dict, str, bool]) -> dict:
     except Exception as exc:  # one variant's failure, even a bug, is recorded and the sweep goes on
         return row | _error_row(exc)
     city_row = plan.indicators[plan.indicators.grid_id == "city"].iloc[0]
-    failed = plan.compliance.loc[~plan.compliance["passed"], "rule_id"]
+    failed = plan.compliance.loc[failed_checks(plan.compliance), "rule_id"]
     row.update(
         status=plan.record.get("status"),
         passed=bool(failed.empty),

@@ -226,6 +226,8 @@ class Text:
     requirement = Label("requirement", "要求")
     passed = Label("passed", "通过")
     failed = Label("FAILED", "未通过")
+    planned = Label("planned", "规划值")
+    reading = Label("reading", "解读")
     indicators = Label("Indicators", "指标")
     indicator = Label("indicator", "指标")
     charts = Label("Charts", "图表")

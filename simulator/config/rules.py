@@ -17,6 +17,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from ..errors import InputError, RuleFailure
 
@@ -37,6 +38,19 @@ CHECKED_RULE_IDS = (
 )
 CATALOGUE_FIELDS = ("id", "scope", "label", "text_en", "text_zh", "short_en")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\}")
+
+#: what a compliance row can say: ``passed`` / ``failed`` (checked against the plan and its data), ``planned`` (a
+#: figure the plan sets, nothing to check yet, e.g. a referral reservation nobody has declared) or ``no_data`` (the
+#: data cannot judge the rule, e.g. the city's data holds no facility of the kind)
+STATUSES = ("passed", "failed", "planned", "no_data")
+
+
+def failed_checks(compliance: pd.DataFrame) -> np.ndarray:
+    """(rows,) bool: the rule checks that fail (``status == "failed"``; tables without ``status``: not ``passed``)."""
+    if "status" in compliance:
+        return (compliance["status"].astype(str) == "failed").to_numpy()
+    return ~compliance["passed"].astype(bool).to_numpy()
+
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """evaluate stage: one check per rule (compliance), indicators, both reading one GridPartition (evaluate_plan runs
 them on a plan); the independent verifier of written run folders (:mod:`.verify`, its own code)."""
 
+from ..config.rules import STATUSES, failed_checks
 from .compliance import CITY_CHECKS, GRID_CHECKS, Outcome, RuleContext, check_rules, compliance_table
 from .evaluation import census_population, evaluate_plan
 from .indicators import compute_indicators, weighted_quantile
@@ -12,6 +13,8 @@ __all__ = [
     "GRID_CHECKS",
     "GridPartition",
     "Outcome",
+    "STATUSES",
+    "failed_checks",
     "RuleContext",
     "VerificationError",
     "assert_valid_run",

@@ -18,19 +18,47 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..config.rules import RuleSet, eligible_leads, required_members
+from ..config.rules import STATUSES, RuleSet, eligible_leads, required_members
 from .partition import GROUP_ROLES, GridPartition
 
-COLUMNS = ["rule_id", "scope", "rule_en", "rule_zh", "required", "actual", "passed"]
+COLUMNS = ["rule_id", "scope", "rule_en", "rule_zh", "required", "actual", "status", "passed", "reading"]
+
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """Result of one rule check for one scope: ``required`` and ``actual`` as the table shows them."""
+    """Result of one rule check for one scope: ``required`` and ``actual`` as the table shows them.
+
+    Parameters
+    ----------
+    required, actual : what the rule asks and what the plan has, as the table shows them
+    passed : the check passed (``False`` for ``failed``, ``planned`` and ``no_data``)
+    status : one of :data:`STATUSES`; empty = ``passed`` or ``failed`` from ``passed``
+    reading : which reading of the rule's wording the check used (a scenario switch), ``""`` when there is one
+    """
 
     required: str
     actual: object
     passed: bool
+    status: str = ""
+    reading: str = ""
+
+    def __post_init__(self) -> None:
+        status = self.status or ("passed" if self.passed else "failed")
+        if status not in STATUSES or (status == "passed") != bool(self.passed):
+            raise ValueError(f"compliance outcome: status {status!r} with passed={self.passed!r}")
+        object.__setattr__(self, "status", status)
+
+    @classmethod
+    def planned(cls, required: str, actual: object, reading: str = "") -> Outcome:
+        """A figure the plan sets (nothing declared to check it against)."""
+        return cls(required, actual, False, "planned", reading)
+
+    @classmethod
+    def no_data(cls, required: str, actual: object, reading: str = "") -> Outcome:
+        """The data cannot judge the rule."""
+        return cls(required, actual, False, "no_data", reading)
+
 
 
 @dataclass
@@ -267,7 +295,7 @@ def compliance_table(
     rows = []
     for rid, scope, o in check_rules(ctx):
         text = rules.text(rid)
-        rows.append((rid, scope, text.text_en, text.text_zh, o.required, o.actual, o.passed))
+        rows.append((rid, scope, text.text_en, text.text_zh, o.required, o.actual, o.status, o.passed, o.reading))
     df = pd.DataFrame(rows, columns=COLUMNS)
     df["actual"] = df["actual"].astype(str)
     return df

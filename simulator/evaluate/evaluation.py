@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..config.rules import load_rules
+from ..config.rules import STATUSES, failed_checks, load_rules
 from ..load.city import CityData
 from ..plan.make import Plan
 from .compliance import compliance_table
@@ -59,6 +59,11 @@ def evaluate_plan(plan: Plan, city: CityData) -> Plan:
         primary_care_minutes=scenario.travel.primary_care_minutes,
         unit_geometry=units.geometry.to_numpy(),
     )
-    plan.record["compliance_passed"] = bool(compliance["passed"].all())
-    plan.record["failed_rules"] = compliance.loc[~compliance["passed"], ["rule_id", "scope"]].to_dict("records")
+    failed = failed_checks(compliance)
+    # "passed" = no rule check fails; rows the data cannot judge or the plan only sets are counted, not hidden
+    plan.record["compliance_passed"] = bool(not failed.any())
+    plan.record["failed_rules"] = compliance.loc[failed, ["rule_id", "scope"]].to_dict("records")
+    plan.record["compliance_status_counts"] = {
+        s: int((compliance["status"] == s).sum()) for s in STATUSES if (compliance["status"] == s).any()
+    }
     return plan

@@ -698,24 +698,36 @@ def _check_compliance_table(r: _Run) -> None:
         v.append(f"compliance.csv: missing column(s); expected {', '.join(need_cols)}")
         return
     comp_passed = _bool(compliance["passed"])
-    table: dict[tuple[str, str], bool] = {}
-    for rid, scope, ok in zip(compliance["rule_id"], compliance["scope"], comp_passed, strict=True):
+    # status: passed / failed / planned (a figure the plan sets) / no_data; tables before the column: from passed
+    status = (
+        compliance["status"].astype(str).to_numpy()
+        if "status" in compliance
+        else np.where(comp_passed, "passed", "failed")
+    )
+    for rid, scope, st, ok in zip(compliance["rule_id"], compliance["scope"], status, comp_passed, strict=True):
+        if st not in ("passed", "failed", "planned", "no_data"):
+            v.append(f"compliance.csv: rule {rid} ({scope}) has status {st!r}; expected passed/failed/planned/no_data")
+        elif (st == "passed") != bool(ok):
+            v.append(f"compliance.csv: rule {rid} ({scope}) has status {st} but passed={bool(ok)}")
+    table: dict[tuple[str, str], str] = {}
+    for rid, scope, st in zip(compliance["rule_id"], compliance["scope"], status, strict=True):
         key = (rid, scope)
         if key in table:
             v.append(f"compliance.csv: rule {rid} for {scope} appears more than once")
-        table[key] = bool(ok)
+        table[key] = str(st)
     for key, mine in _judged(r).items():
         if key not in table:
             v.append(f"compliance.csv: no row for rule {key[0]} ({key[1]})")
-        elif mine is False and table[key]:
+        elif mine is False and table[key] == "passed":
             v.append(f"compliance.csv marks rule {key[0]} ({key[1]}) as passed, but the verifier finds it violated")
-        elif mine is True and not table[key]:
+        elif mine is True and table[key] == "failed":
             v.append(f"compliance.csv marks rule {key[0]} ({key[1]}) as failed, but the verifier finds it holds")
     _check_compliance_texts(r)
     record = r.record
-    if "compliance_passed" in record and bool(record["compliance_passed"]) != bool(comp_passed.all()):
+    none_fail = not (status == "failed").any()
+    if "compliance_passed" in record and bool(record["compliance_passed"]) != none_fail:
         v.append(f"run.json: compliance_passed is {record['compliance_passed']} but compliance.csv "
-                 f"{'passes every rule' if comp_passed.all() else 'has failed rules'}")
+                 f"{'has no failed rule' if none_fail else 'has failed rules'}")
 
 
 def _check_compliance_texts(r: _Run) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..config.rules import RuleSet, load_rules
+from ..config.rules import RuleSet, failed_checks, load_rules
 from ..config.scenario import Scenario
 from ..errors import CaregridError, InputError, PlanningError, RuleFailure, SolverError, SolverTimeLimit
 from ..load.city import CityData
@@ -81,10 +81,10 @@ class Plan:
 
     @property
     def passed(self) -> bool:
-        """Every rule check passed (needs the evaluation)."""
+        """No rule check fails (needs the evaluation); ``planned`` and ``no_data`` rows do not fail."""
         if self.compliance is None:
             raise ValueError("the plan is not evaluated yet; see simulator.evaluate.evaluate_plan")
-        return bool(self.compliance["passed"].all())
+        return not failed_checks(self.compliance).any()
 
 
 @dataclass

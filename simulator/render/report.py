@@ -152,7 +152,8 @@ def _compliance_rows(run: RunFolder) -> list[dict[str, Any]]:
     groups = run.groups.astype({"grid_id": str, "facility_id": str}) if not run.groups.empty else run.groups
     rows = []
     for r in run.compliance.to_dict("records"):
-        row = {k: (v if k == "passed" else str(v)) for k, v in r.items()}
+        row = {k: (v if k == "passed" else "" if pd.isna(v) else str(v)) for k, v in r.items()}
+        row.setdefault("status", "passed" if row.get("passed") else "failed")
         whose, field = _RULE_FIGURES.get(row.get("rule_id", ""), (None, None))
         note = ""
         if whose and len(groups):

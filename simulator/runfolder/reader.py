@@ -11,6 +11,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from ..config.rules import STATUSES, failed_checks
 from ..errors import InputError
 from . import schema as s
 
@@ -65,15 +66,21 @@ class RunFolder:
         """Number of failed rule checks (rows of ``compliance.csv``)."""
         if self.compliance.empty:
             return 0
-        return int((~self.compliance["passed"]).sum())
+        return int(failed_checks(self.compliance).sum())
 
     @property
     def verdict(self) -> tuple[str, str]:
         """(English, Chinese) compliance verdict."""
         n = len(self.compliance)
+        status = self.compliance["status"].astype(str) if "status" in self.compliance else pd.Series(dtype=str)
+        n_open = int(status.isin(("planned", "no_data")).sum())
+        open_en = f"; {n_open} not judged (planned / no data)" if n_open else ""
+        open_zh = f"；{n_open} 项未核查（规划值/无数据）" if n_open else ""
         if self.failed == 0:
+            if n_open:
+                return f"no rule check fails: {n - n_open} of {n} passed{open_en}", f"无未通过项{open_zh}"
             return f"all {n} rule checks passed", "全部规则通过"
-        return f"{self.failed} of {n} rule checks failed", f"{self.failed} 项未通过"
+        return f"{self.failed} of {n} rule checks failed{open_en}", f"{self.failed} 项未通过{open_zh}"
 
     @property
     def population_modelled(self) -> bool:
@@ -147,6 +154,14 @@ def read_run(run_dir: str | Path, *, required: Iterable[str] = s.REQUIRED_FOR_MA
     compliance = _csv(run_dir / s.COMPLIANCE_CSV)
     if "passed" in compliance:
         compliance["passed"] = as_bool(compliance["passed"])
+    if "passed" in compliance and "status" not in compliance:  # a run folder written before the status column
+        compliance["status"] = compliance["passed"].map({True: "passed", False: "failed"})
+    if "status" in compliance:
+        bad = sorted(set(compliance["status"].astype(str)) - set(STATUSES))
+        if bad:
+            raise InputError(
+                f"{run_dir / s.COMPLIANCE_CSV}: column 'status' has {bad[0]!r}; expected one of {', '.join(STATUSES)}"
+            )
     record_path = run_dir / s.RUN_JSON
     return RunFolder(
         path=run_dir,

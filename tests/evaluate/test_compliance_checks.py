@@ -128,3 +128,24 @@ def test_compliance_table_verdicts():
     row = table.set_index(["rule_id", "scope"]).loc[("R1.coverage", "city")]
     assert (row.required, row.actual) == ("1,000", "950 in grids with a group")
     assert table.loc[table.rule_id == "R6.contiguous", "rule_zh"].unique().tolist() == ["网格连片（地域相连）"]
+
+
+def test_outcome_status_follows_passed_and_rejects_contradictions():
+    from simulator.evaluate.compliance import Outcome
+
+    assert Outcome(">= 1", 1, True).status == "passed"
+    assert Outcome(">= 1", 0, False).status == "failed"
+    assert Outcome.planned(">= 500", "500 reserved by the plan").status == "planned"
+    assert not Outcome.no_data(">= 1", "the data has none").passed
+    with pytest.raises(ValueError):
+        Outcome(">= 1", 1, True, "failed")
+    with pytest.raises(ValueError):
+        Outcome(">= 1", 1, False, "unknown")
+
+
+def test_failed_checks_reads_status_not_passed():
+    from simulator.config.rules import failed_checks
+
+    table = pd.DataFrame({"status": ["passed", "planned", "no_data", "failed"], "passed": [True, False, False, False]})
+    assert failed_checks(table).tolist() == [False, False, False, True]
+    assert failed_checks(table.drop(columns="status")).tolist() == [False, True, True, True]

@@ -135,10 +135,22 @@ def test_dropped_referral_row(panjin_run, tmp_path):
     assert any(m.startswith(f"R5 referral: residents_served of grid {g}") for m in found), found
 
 
+def test_status_must_agree_with_passed_and_be_known(panjin_run, tmp_path):
+    run = copy_run(panjin_run, tmp_path / "status")
+    comp = read_csv(run, "compliance.csv")
+    comp.loc[(comp.rule_id == "R3.member") & (comp.scope == "G2"), "passed"] = "False"
+    comp.loc[(comp.rule_id == "R6.contiguous") & (comp.scope == "G1"), "status"] = "maybe"
+    comp.to_csv(run / "compliance.csv", index=False)
+    found = verify_run(run)
+    assert "compliance.csv: rule R3.member (G2) has status passed but passed=False" in found
+    assert any("R6.contiguous (G1) has status 'maybe'" in f for f in found)
+
+
 def test_passing_rule_marked_failed(panjin_run, tmp_path):
     run = copy_run(panjin_run, tmp_path / "marked_failed")
     comp = read_csv(run, "compliance.csv")
-    comp.loc[(comp.rule_id == "R3.member") & (comp.scope == "G2"), "passed"] = "False"
+    row = (comp.rule_id == "R3.member") & (comp.scope == "G2")
+    comp.loc[row, "passed"], comp.loc[row, "status"] = "False", "failed"
     comp.to_csv(run / "compliance.csv", index=False)
     found = verify_run(run)
     assert "compliance.csv marks rule R3.member (G2) as failed, but the verifier finds it holds" in found
@@ -187,7 +199,8 @@ def test_failing_rule_reported_and_consistent(broken_given_layout):
 def test_failing_rule_marked_passed(broken_given_layout, tmp_path):
     run = copy_run(broken_given_layout, tmp_path / "marked_passed")
     comp = read_csv(run, "compliance.csv")
-    comp.loc[(comp.rule_id == "R6.contiguous") & (comp.scope == "G2"), "passed"] = "True"
+    row = (comp.rule_id == "R6.contiguous") & (comp.scope == "G2")
+    comp.loc[row, "passed"], comp.loc[row, "status"] = "True", "passed"
     comp.to_csv(run / "compliance.csv", index=False)
     record = json.loads((run / "run.json").read_text(encoding="utf-8"))
     record["compliance_passed"], record["failed_rules"] = True, []
