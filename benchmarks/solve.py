@@ -79,15 +79,15 @@ def build_instance(name: str) -> dict:
                 pop_bounds=None, member_units=None)
 
 
-def run_one(name: str, mode: str, time_limit: float) -> dict:
+def run_one(name: str, mode: str, time_limit: float, solver: str = "highs") -> dict:
     from simulator.optimise import ModelSpec, assign_units_to_grids
 
     inst = build_instance(name)
     t0 = time.perf_counter()
-    res = assign_units_to_grids(ModelSpec(**inst), contiguity=mode, time_limit_s=time_limit, gap=1e-3)
+    res = assign_units_to_grids(ModelSpec(**inst), contiguity=mode, time_limit_s=time_limit, gap=1e-3, solver=solver)
     return {
         "instance": name, "units": int(len(inst["population"])), "candidates": int(len(inst["lead_unit"])),
-        "grids": str(inst["n_grids"]), "mode": mode, "build_s": res.timings.get("build_s"),
+        "grids": str(inst["n_grids"]), "mode": mode, "solver": solver, "build_s": res.timings.get("build_s"),
         "solve_s": res.timings.get("solve_s"), "wall_s": time.perf_counter() - t0, "objective": res.weighted_time,
         "bound": res.bound, "gap": res.gap, "status": res.status,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -105,23 +105,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=600.0)
     ap.add_argument("--exact-max", type=int, default=6000)
     ap.add_argument("--flow-max", type=int, default=2100)
-    ap.add_argument("--_one", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--solvers", nargs="+", default=["highs"],
+                    help="back-ends to compare: highs (arrays handed to HiGHS), highs_pulp (through PuLP), cbc")
+    ap.add_argument("--_one", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._one:
-        print(json.dumps(run_one(args._one[0], args._one[1], args.time_limit)))
+        print(json.dumps(run_one(args._one[0], args._one[1], args.time_limit, args._one[2])))
         return 0
-    head = (f"{'instance':16} {'units':>7} {'cand':>4} {'grids':>6} {'mode':>5} {'build s':>8} {'solve s':>8} "
-            f"{'objective':>15} {'bound':>15} {'gap':>8} {'peak MB':>8}  status")
+    head = (f"{'instance':16} {'units':>7} {'cand':>4} {'grids':>6} {'mode':>5} {'solver':>10} {'build s':>8} "
+            f"{'solve s':>8} {'objective':>15} {'bound':>15} {'gap':>8} {'peak MB':>8}  status")
     print(head)
     print("-" * len(head), flush=True)
     for name in args.instances:
         units = None
-        for mode in args.modes:
+        for mode, solver in ((m, s) for m in args.modes for s in args.solvers):
             if units is not None and ((mode == "exact" and units > args.exact_max)
                                       or (mode == "flow" and units > args.flow_max)):
                 print(f"{name:16} {units:>7,} {'':>4} {'':>6} {mode:>5}  skipped (> {mode} size limit)", flush=True)
                 continue
-            cmd = [sys.executable, __file__, "--_one", name, mode, "--time-limit", str(args.time_limit)]
+            cmd = [sys.executable, __file__, "--_one", name, mode, solver, "--time-limit", str(args.time_limit)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
             lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
             if not lines:
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             r = json.loads(lines[-1])
             units = r["units"]
-            print(f"{name:16} {r['units']:>7,} {r['candidates']:>4} {r['grids']:>6} {mode:>5} "
+            print(f"{name:16} {r['units']:>7,} {r['candidates']:>4} {r['grids']:>6} {mode:>5} {solver:>10} "
                   f"{_fmt(r['build_s'], '8.2f')} {_fmt(r['solve_s'], '8.2f')} {_fmt(r['objective'], '15,.0f')} "
                   f"{_fmt(r['bound'], '15,.0f')} {_fmt(r['gap'], '8.1e')} {r['peak_mb']:>8.0f}  {r['status']}",
                   flush=True)

@@ -38,7 +38,7 @@ from .graph import connected_components_per_grid
 from .milp import Milp
 from .objectives import OBJECTIVES, Objective, Terms
 from .result import AssignmentResult, Diagnosis, Note, Relaxation, note_codes
-from .solvers import SOLVERS, CbcPulp, HighsPulp, SolveOutcome, SolverBackend, StartGuard
+from .solvers import SOLVERS, CbcPulp, HighsArrays, HighsPulp, SolveOutcome, SolverBackend, StartGuard
 from .spec import ModelSpec
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "CbcPulp",
     "ContiguityFamily",
     "Diagnosis",
+    "HighsArrays",
     "HighsPulp",
     "Milp",
     "ModelSpec",

@@ -215,6 +215,112 @@ class HighsPulp(_PulpBackend):
         )
 
 
+class HighsArrays:
+    """HiGHS through highspy, handed the model's arrays: built once, cut rows appended in place.
+
+    PuLP rebuilds its HiGHS model variable by variable and row by row at every solve (seconds at 30,000 units, again
+    at every round of a cut loop). This back-end passes the CSR arrays of the :class:`Milp` in one call
+    (``Highs.passModel``), and on a later solve of the same model appends only the rows added since
+    (``Highs.addRows``) and updates changed column bounds. Same options as :class:`HighsPulp` (fixed seed, gap, time
+    limit, threads, MIP start); wrap it in :class:`StartGuard` (the default).
+    """
+
+    name = "HiGHS"
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads
+        self._h: Any = None
+        self._milp: Milp | None = None
+        self._rows = 0
+        self._lb = self._ub = self._obj = np.zeros(0)
+
+    @staticmethod
+    def available() -> bool:
+        """True when highspy can be imported."""
+        try:
+            import highspy  # noqa: F401
+        except ImportError:  # pragma: no cover - depends on installation
+            return False
+        return True
+
+    @staticmethod
+    def _row_bounds(sense: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lower = np.where(sense >= 0, rhs, -np.inf)
+        upper = np.where(sense <= 0, rhs, np.inf)
+        return lower, upper
+
+    def _build(self, milp: Milp) -> None:
+        import highspy
+
+        lb, ub, obj, integer = milp.columns()
+        a, sense, rhs = milp.matrix()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = milp.ncols, milp.nrows
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = obj, lb, ub
+        lp.row_lower_, lp.row_upper_ = self._row_bounds(sense, rhs)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = milp.ncols, milp.nrows
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer]
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("random_seed", 0)
+        if self.threads:
+            h.setOptionValue("threads", int(self.threads))
+        h.passModel(lp)
+        self._h, self._milp, self._rows, self._lb, self._ub, self._obj = h, milp, milp.nrows, lb, ub, obj
+
+    def _sync(self, milp: Milp) -> None:
+        """Append the rows added since the last solve; push changed column bounds and costs (a second stage)."""
+        h = self._h
+        if milp.nrows > self._rows:
+            a, sense, rhs = milp.matrix(self._rows)
+            lower, upper = self._row_bounds(sense, rhs)
+            h.addRows(a.shape[0], lower, upper, a.nnz, a.indptr[:-1], a.indices, a.data)
+            self._rows = milp.nrows
+        lb, ub, obj, _ = milp.columns()
+        changed = np.flatnonzero((lb != self._lb) | (ub != self._ub))
+        if changed.size:
+            h.changeColsBounds(int(changed.size), changed.astype(np.int32), lb[changed], ub[changed])
+        recost = np.flatnonzero(obj != self._obj)
+        if recost.size:
+            h.changeColsCost(int(recost.size), recost.astype(np.int32), obj[recost])
+        self._lb, self._ub, self._obj = lb, ub, obj
+
+    def solve(self, milp: Milp, time_limit: float, gap: float, start: np.ndarray | None) -> SolveOutcome:
+        """Solve ``milp``; ``start`` becomes a MIP start."""
+        t0 = time.perf_counter()
+        try:
+            if self._h is None or self._milp is not milp or self._h.getNumCol() != milp.ncols:
+                self._build(milp)
+            else:
+                self._sync(milp)
+            h = self._h
+            h.setOptionValue("time_limit", max(float(time_limit), 0.5))
+            h.setOptionValue("mip_rel_gap", float(gap) if milp.abs_gap is None else 1e-9)
+            h.setOptionValue("mip_abs_gap", 1e-6 if milp.abs_gap is None else float(milp.abs_gap))
+            # a kept model also keeps its last solution, which HiGHS would take as a MIP start: forget it, so a solve
+            # "without the start" (StartGuard) is one, and each solve starts only from what it is given
+            h.clearSolver()
+            if start is not None:
+                idx = np.arange(milp.ncols, dtype=np.int32)
+                h.setSolution(int(idx.size), idx, np.asarray(start, float))
+            t1 = time.perf_counter()
+            h.run()
+        except Exception as exc:  # noqa: BLE001 - any failure inside the solver library becomes one clear error
+            raise SolverError(f"the {self.name} solver failed: {type(exc).__name__}: {exc}") from exc
+        info = h.getInfo()
+        has_sol = info.primal_solution_status >= 2
+        return SolveOutcome(
+            status=_highs_status(h.modelStatusToString(h.getModelStatus()).lower(), has_sol),
+            values=np.asarray(h.getSolution().col_value, float) if has_sol else None,
+            objective=float(info.objective_function_value) if has_sol else None,
+            bound=float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else None,
+            solve_s=time.perf_counter() - t1,
+            setup_s=t1 - t0,
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # CBC
 # --------------------------------------------------------------------------------------------
@@ -327,14 +433,27 @@ def _cbc(threads: int | None, notes: list[str]) -> SolverBackend:
 
 
 def _highs(threads: int | None, notes: list[str]) -> SolverBackend:
-    if not HighsPulp.available():
+    if not HighsArrays.available():
         notes.append(Note("solver_fallback", "HiGHS (highspy) not available: fell back to CBC", wanted="highs"))
+        return _cbc(threads, notes)
+    return StartGuard(HighsArrays(threads))
+
+
+def _highs_pulp(threads: int | None, notes: list[str]) -> SolverBackend:
+    if not HighsPulp.available():
+        notes.append(Note("solver_fallback", "HiGHS (highspy) not available to PuLP: fell back to CBC", wanted="highs"))
         return _cbc(threads, notes)
     return StartGuard(HighsPulp(threads))
 
 
 #: Solver back-end factories by name: ``factory(threads, notes) -> SolverBackend`` (notes: where to record fallbacks).
-SOLVERS: dict[str, Callable[[int | None, list[str]], SolverBackend]] = {"highs": _highs, "cbc": _cbc}
+#: ``highs`` hands HiGHS the model's arrays; ``highs_pulp`` goes through PuLP's model objects (the reference path,
+#: slower to build); ``cbc`` is CBC through PuLP.
+SOLVERS: dict[str, Callable[[int | None, list[str]], SolverBackend]] = {
+    "highs": _highs,
+    "highs_pulp": _highs_pulp,
+    "cbc": _cbc,
+}
 
 
 def make_backend(solver: str | SolverBackend, threads: int | None, notes: list[str]) -> SolverBackend:

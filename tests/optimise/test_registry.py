@@ -118,7 +118,7 @@ def test_registered_objective_solves_to_its_brute_force_optimum(monkeypatch):
     [
         ({"contiguity": "star"}, r"contiguity must be one of \('exact', 'fast', 'flow', 'none'\)"),
         ({"objective": "fastest"}, r"objective must be one of \('weighted_time', 'coverage', 'minmax', "),
-        ({"solver": "gurobi"}, r"solver must be one of \('highs', 'cbc'\)"),
+        ({"solver": "gurobi"}, r"solver must be one of \('highs', 'highs_pulp', 'cbc'\)"),
         ({"objective": "residents_moved"}, r"needs spec.reference_assignment"),
     ],
 )
