@@ -25,6 +25,7 @@ import numpy as np
 
 from .contiguity import CONTIGUITY, ContiguityFamily, contiguity_family
 from .graph import connected_components_per_grid, shortest_paths
+from .lead_sets import assign_by_lead_sets, use_lead_sets
 from .objectives import Objective, select_objective
 from .pairs import allowed_mask
 from .result import AssignmentResult, Note
@@ -45,6 +46,7 @@ def assign_units_to_grids(
     time_limit_s: float = 60,
     gap: float = 1e-4,
     threads: int | None = None,
+    lead_sets: str = "auto",
 ) -> AssignmentResult:
     """Assign every planning unit to exactly one grid led by an open candidate lead hospital.
 
@@ -69,6 +71,9 @@ def assign_units_to_grids(
         Relative MIP gap at which a solve stops (fraction).
     threads : int, optional
         Solver threads (back-ends made from a name).
+    lead_sets : str
+        ``"auto"`` solves one model per set of open leads when the sets are few and the instance is not tiny
+        (:mod:`simulator.optimise.lead_sets`), ``"always"`` whenever there are sets, ``"never"`` one full model.
 
     Returns
     -------
@@ -86,6 +91,13 @@ def assign_units_to_grids(
     goal = select_objective(objective, spec)
     notes: list[str] = [n for n in (family.note, goal.note(spec)) if n is not None]
     backend = make_backend(solver, threads, notes)
+    if use_lead_sets(spec, goal, lead_sets):
+        how = dict(contiguity=family, objective=goal, solver=backend, gap=gap, lead_sets="never")
+        res = assign_by_lead_sets(
+            spec, goal, lambda sub, limit: assign_units_to_grids(sub, time_limit_s=limit, **how), deadline
+        )
+        res.notes[:0] = [n for n in notes if n not in res.notes]
+        return dataclasses.replace(res, contiguity=family.name, solver=res.solver or backend.name)
     t0 = time.perf_counter()
     dist, pred = shortest_paths(spec.graph, spec.lead_unit) if family.contiguous else (None, None)
     ctx = Context(spec, family, goal, backend, gap, notes, dist, pred)
