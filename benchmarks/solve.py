@@ -3,7 +3,10 @@
 For each instance it prints: units, candidate leads, grids, contiguity mode, build s, solve s, objective
 (resident-minutes), best bound, gap, peak memory (MB, max RSS of a fresh process per run) — for the fast
 (shortest-path) mode, and beside it the same instance with exact (cut loop, ≤ ``--exact-max`` units), the plain
-single-commodity flow formulation (≤ ``--flow-max`` units) and no contiguity (p-median: a lower bound).
+single-commodity flow formulation (≤ ``--flow-max`` units) and no contiguity (p-median: a lower bound); then
+spopt's ``PMedian`` on the same units, candidates and costs (no contiguity; one solve per grid count of the range,
+seconds summed) and the ratio of caregrid's fast wall time to spopt's (``pip install spopt`` first: a benchmark-only
+dependency, extra ``bench``). ``--solvers highs highs_pulp`` compares the array-fed HiGHS back-end with the PuLP path.
 
 Instances
 ---------
@@ -13,6 +16,8 @@ Instances
 * ``fuxin-rN``: Fuxin's urban districts at resolution N. Fuxin's real leads share one location (README, Data
   gaps), so this instance uses **synthetic candidate sites** — the most populous unit of each district — and 3
   grids without member families: a solver benchmark on Fuxin's real unit graph (exclave bridge included), not a plan.
+* ``panjin_all-rN`` / ``fuxin_all-rN``: the whole city (counties included; scenarios ``panjin_all`` /
+  ``fuxin_all_res7`` at resolution N), candidates as above.
 * ``synthetic-20000``: a 141 × 141 hexagonal city (``benchmarks/solve_synthetic.py``), 6 candidates, 3 grids,
   balanced population bounds (± 10 %), ``candidate_k = 4``.
 
@@ -32,7 +37,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ["fuxin-r7", "fuxin-r8", "fuxin-r9", "panjin-r7", "panjin-r8", "panjin-r9", "synthetic-20000"]
+DEFAULT = ["fuxin-r7", "fuxin-r8", "fuxin-r9", "panjin-r7", "panjin-r8", "panjin-r9", "panjin_all-r8", "fuxin_all-r8",
+           "synthetic-20000"]
+#: instance name prefix -> scenario file stem (the resolution comes from the name)
+SCENARIO_FILES = {"fuxin_all": "fuxin_all_res7"}
 
 
 def build_instance(name: str) -> dict:
@@ -55,7 +63,8 @@ def build_instance(name: str) -> dict:
     from simulator.units.pipeline import planning_units
 
     city_key, res = name.split("-r")
-    scenario = load_scenario(ROOT / "scenarios" / f"{city_key}.toml", {"units.resolution": int(res)})
+    scenario = load_scenario(ROOT / "scenarios" / f"{SCENARIO_FILES.get(city_key, city_key)}.toml",
+                             {"units.resolution": int(res)})
     city = load_city(scenario)
     units = planning_units(scenario, city)
     g = units.gdf
@@ -63,7 +72,7 @@ def build_instance(name: str) -> dict:
     tr = scenario.travel
     adj = adjacency_minutes(units.adjacency, lon, lat, tr.speed_kmh, tr.circuity)
     pop = g["population"].to_numpy(dtype=float)
-    if city_key == "panjin":
+    if city_key.startswith("panjin"):
         f = city.facilities
         fac_unit = facility_units(f, g)
         cand, member = precheck(city, units, load_rules(scenario.rules), scenario, fac_unit)
@@ -79,10 +88,36 @@ def build_instance(name: str) -> dict:
                 pop_bounds=None, member_units=None)
 
 
+def run_spopt(inst: dict, time_limit: float) -> dict:
+    """spopt's PMedian (no contiguity, no member rules) on the same units, candidates and costs, for every grid count
+    of the range (the same question caregrid answers in one call); seconds are model build + solve, summed."""
+    import pulp
+    from spopt.locate import PMedian
+
+    lo, hi = inst["n_grids"] if isinstance(inst["n_grids"], tuple) else (inst["n_grids"],) * 2
+    cost = np.where(np.isfinite(inst["cost"]), inst["cost"], 1e6)
+    best, wall = np.inf, 0.0
+    for p in range(lo, min(hi, cost.shape[1]) + 1):
+        t0 = time.perf_counter()
+        model = PMedian.from_cost_matrix(cost, inst["population"], p_facilities=p)
+        model = model.solve(pulp.HiGHS(msg=False, timeLimit=time_limit, gapRel=1e-3), results=False)
+        wall += time.perf_counter() - t0
+        best = min(best, float(pulp.value(model.problem.objective)))
+    return {"build_s": None, "solve_s": wall, "objective": best, "bound": None, "gap": None, "status": "spopt"}
+
+
 def run_one(name: str, mode: str, time_limit: float, solver: str = "highs") -> dict:
     from simulator.optimise import ModelSpec, assign_units_to_grids
 
     inst = build_instance(name)
+    if mode == "spopt":
+        t0 = time.perf_counter()
+        out = run_spopt(inst, time_limit)
+        return {
+            "instance": name, "units": int(len(inst["population"])), "candidates": int(len(inst["lead_unit"])),
+            "grids": str(inst["n_grids"]), "mode": mode, "solver": "spopt", "wall_s": time.perf_counter() - t0,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **out,
+        }
     t0 = time.perf_counter()
     res = assign_units_to_grids(ModelSpec(**inst), contiguity=mode, time_limit_s=time_limit, gap=1e-3, solver=solver)
     return {
@@ -101,7 +136,8 @@ def _fmt(v, spec: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--instances", nargs="+", default=DEFAULT)
-    ap.add_argument("--modes", nargs="+", default=["fast", "exact", "flow", "none"])
+    ap.add_argument("--modes", nargs="+", default=["fast", "exact", "flow", "none", "spopt"],
+                    help="contiguity modes, and spopt: spopt's PMedian on the same instance (pip install spopt)")
     ap.add_argument("--time-limit", type=float, default=600.0)
     ap.add_argument("--exact-max", type=int, default=6000)
     ap.add_argument("--flow-max", type=int, default=2100)
@@ -113,12 +149,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_one(args._one[0], args._one[1], args.time_limit, args._one[2])))
         return 0
     head = (f"{'instance':16} {'units':>7} {'cand':>4} {'grids':>6} {'mode':>5} {'solver':>10} {'build s':>8} "
-            f"{'solve s':>8} {'objective':>15} {'bound':>15} {'gap':>8} {'peak MB':>8}  status")
+            f"{'solve s':>8} {'wall s':>8} {'objective':>15} {'bound':>15} {'gap':>8} {'peak MB':>8}  status")
     print(head)
     print("-" * len(head), flush=True)
+    ratios = []
     for name in args.instances:
         units = None
-        for mode, solver in ((m, s) for m in args.modes for s in args.solvers):
+        wall: dict[str, float] = {}
+        for mode, solver in ((m, s) for m in args.modes for s in (args.solvers if m != "spopt" else ["spopt"])):
             if units is not None and ((mode == "exact" and units > args.exact_max)
                                       or (mode == "flow" and units > args.flow_max)):
                 print(f"{name:16} {units:>7,} {'':>4} {'':>6} {mode:>5}  skipped (> {mode} size limit)", flush=True)
@@ -131,10 +169,17 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             r = json.loads(lines[-1])
             units = r["units"]
+            wall[f"{mode}/{solver}"] = r["wall_s"]
             print(f"{name:16} {r['units']:>7,} {r['candidates']:>4} {r['grids']:>6} {mode:>5} {solver:>10} "
-                  f"{_fmt(r['build_s'], '8.2f')} {_fmt(r['solve_s'], '8.2f')} {_fmt(r['objective'], '15,.0f')} "
-                  f"{_fmt(r['bound'], '15,.0f')} {_fmt(r['gap'], '8.1e')} {r['peak_mb']:>8.0f}  {r['status']}",
-                  flush=True)
+                  f"{_fmt(r['build_s'], '8.2f')} {_fmt(r['solve_s'], '8.2f')} {_fmt(r['wall_s'], '8.2f')} "
+                  f"{_fmt(r['objective'], '15,.0f')} {_fmt(r['bound'], '15,.0f')} {_fmt(r['gap'], '8.1e')} "
+                  f"{r['peak_mb']:>8.0f}  {r['status']}", flush=True)
+        if "fast/highs" in wall and "spopt/spopt" in wall:
+            ratios.append((name, units, wall["fast/highs"], wall["spopt/spopt"]))
+    if ratios:
+        print("\ncaregrid fast (contiguous, member rules) vs spopt PMedian (no contiguity), wall seconds:")
+        for name, units, ours, theirs in ratios:
+            print(f"{name:16} {units:>7,}  caregrid {ours:8.2f}  spopt {theirs:8.2f}  ratio {ours / theirs:5.2f}")
     return 0
 
 
