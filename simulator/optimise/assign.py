@@ -32,6 +32,7 @@ from .result import AssignmentResult, Note
 from .solvers import SolverBackend, make_backend
 from .spec import ModelSpec
 from .stages import Context, RunOut, solve_all, to_result
+from .start import grow_plan
 
 WARM_START_MIN_UNITS = 10_000  # full models at least this large are warm-started from a reduced model
 WARM_START_K = 3
@@ -105,6 +106,9 @@ def assign_units_to_grids(
     allowed = allowed_mask(spec, family.contiguous, spec.candidate_k, dist, pred, notes)
     pre_s = time.perf_counter() - t0
     warm, warm_s = _warm_start(ctx, reduced, deadline)
+    if warm is None:
+        warm, grow_s = _grown_start(ctx)
+        warm_s += grow_s
     res = solve_all(ctx, allowed, deadline, warm)
     res = _fallback(ctx, res, warm, reduced, max(deadline, time.perf_counter() + 0.5 * float(time_limit_s)))
     if res.lab is not None and not family.contiguous:
@@ -143,6 +147,18 @@ def _warm_start(ctx: Context, reduced: bool, deadline: float) -> tuple[np.ndarra
             )
         )
     return warm, time.perf_counter() - t1
+
+
+def _grown_start(ctx: Context) -> tuple[np.ndarray | None, float]:
+    """A solver-free contiguous plan as MIP start when every candidate must open (:func:`.start.grow_plan`)."""
+    spec, family = ctx.spec, ctx.family
+    if not family.contiguous or not spec.must_open.all() or spec.count_lo != spec.m:
+        return None, 0.0
+    t0 = time.perf_counter()
+    warm = grow_plan(spec, ctx.dist)
+    if warm is not None:
+        ctx.notes.append(Note("grown_start", "MIP start: a contiguous plan grown from the leads without a solver"))
+    return warm, time.perf_counter() - t0
 
 
 def _fallback(ctx: Context, res: RunOut, warm: np.ndarray | None, reduced: bool, full_deadline: float) -> RunOut:
