@@ -82,6 +82,7 @@ FACILITY_COLUMNS: Final = (
     "location_quality",
     "modelled",
     "in_city",
+    "continuing_care",
     "grid_id",
     "role",
     "reserved_outpatient_slots",
@@ -90,7 +91,7 @@ FACILITY_COLUMNS: Final = (
     "geometry",
 )
 #: boolean columns of the facilities layer (GeoPackage stores them as integers)
-FACILITY_BOOL_COLUMNS: Final = ("modelled", "in_city")
+FACILITY_BOOL_COLUMNS: Final = ("modelled", "in_city", "continuing_care")
 #: id columns kept as text when CSVs are read back (a planner's grid "01" must not become 1)
 ID_COLUMNS: Final = ("grid_id", "facility_id")
 #: the "grid" of the city-wide row of indicators.csv and the scope of city-wide rule checks
