@@ -202,7 +202,8 @@ def collaborating(ctx: RuleContext, g: str) -> Outcome:
     need = ctx.rules["collaborating"]["min_per_group"]
     basis = rows["basis"].astype(str) if "basis" in rows else pd.Series("", index=rows.index)
     named = len(rows) > 0 and bool(basis.str.startswith("named").all())
-    parts = [f"{n}" + (f" ({b})" if b else "") for n, b in zip(rows["name"].astype(str), basis, strict=True)]
+    names = [str(p.facilities["name"].iat[p.facility_row[fid]]) for fid in rows["facility_id"]]
+    parts = [f"{n}" + (f" ({b})" if b else "") for n, b in zip(names, basis, strict=True)]
     actual = f"{len(rows)}" + (": " + "; ".join(parts) if parts else "")
     return Outcome(f">= {need}", actual, len(rows) >= need, reading=ctx.readings.collaborating_text(ctx.rules, named))
 
