@@ -152,7 +152,7 @@ def precheck(
         failures.append(rules.failure(
             "R3.member",
             f"every group needs at least one {rules.text('R3.member').short_en} inside its grid, but the planning "
-            f"area ({area}) has {n_req} such facilit{'y' if n_req == 1 else 'ies'}"
+            f"area ({area}) has {n_req} such facilit{'y' if n_req == 1 else 'ies'} besides the hospitals that may lead"
             + (f" ({_facts(req_names)})" if req_names else "")
             + f" in {n_units} unit(s), so at most {n_units} grid(s) can comply; {rules.id} requires at least "
             f"{rules.min_grids} grids",
