@@ -566,8 +566,13 @@ def test_enterprise_lead_not_used_when_switched_off(city, tmp_path):
     assert sorted(leads_of(off).values()) == ["T2", "T3"]
     assert verify_run(off) == []
 
-    # allowed, the central enterprise hospital is the optimiser's choice …
+    # allowed, the central enterprise hospital is the optimiser's choice, and its R2.lead row flags the reading …
     assert "T1" in leads_of(on).values()
+    g = {v: k for k, v in leads_of(on).items()}["T1"]
+    comp = compliance_of(on).set_index(["rule_id", "scope"])
+    row = comp.loc[("R2.lead", g)]
+    assert "enterprise-owned lead, allowed by the scenario switch" in row.actual
+    assert row.reading.startswith("enterprise-owned tertiary hospitals may lead (plan.allow_enterprise_leads = true)")
     # … and the verifier reads the switch: that plan is not valid once enterprise leads are off
     rec_on["scenario"]["plan"]["allow_enterprise_leads"] = False
     (on / "run.json").write_text(json.dumps(rec_on, ensure_ascii=False), encoding="utf-8")
