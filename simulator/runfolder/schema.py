@@ -3,7 +3,7 @@
 A run folder (``caregrid run --out DIR``) holds::
 
     plan.gpkg          layers units, grids, facilities (EPSG:4326)
-    groups.csv         one row per (grid, facility) in a medical group, with its role
+    groups.csv         one row per (grid, facility) in a medical group, with its role and basis
     referrals.csv      referral reservations of each lead to its primary-care members
     compliance.csv     one row per rule per scope (grid or city)
     indicators.csv     one row per grid and one "city" row (indicators.json: the same as JSON)
