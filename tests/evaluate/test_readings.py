@@ -204,3 +204,11 @@ def test_verifier_reads_the_member_reading(panjin, tmp_path):
     assert not members.isin(["PJ-H05", "PJ-H06", "PJ-H07"]).any()  # no secondary hospital in that grid
     assert any(m.startswith(f"R3 member: grid {g} has 0") for m in verify_run(run))
     assert verify_run(panjin[0]) == []
+
+
+def test_planners_cross_grid_list_with_an_unknown_id_is_refused_before_planning():
+    scenario = cg.load_scenario(PANJIN, {"plan.cross_grid_service": {"PJ-H9": "all"}})
+    city = cg.load_city(scenario)
+    with pytest.raises(cg.InputError, match="unknown facility id 'PJ-H9'; near ids: PJ-H09") as ei:
+        cg.make_plan(scenario, city, cg.planning_units(scenario, city))
+    assert ei.value.field == "cross_grid_service.PJ-H9" and ei.value.path == str(PANJIN.resolve())
