@@ -59,7 +59,9 @@ def weighted_kmeans(xy: np.ndarray, w: np.ndarray, k: int, iterations: int = 50)
 def model_city(city_key: str, prefix: str) -> pd.DataFrame:
     scenario = load_scenario(
         ROOT / "scenarios" / f"{city_key}.toml",
-        {"districts": "all", "units.resolution": 8, "inputs.facilities": ["facilities.csv"]},
+        # the city's own facilities only: the declared ties name provincial hospitals of another file
+        {"districts": "all", "units.resolution": 8, "inputs.facilities": ["facilities.csv"],
+         "inputs.affiliations": None},
     )
     city = load_city(scenario)
     units = planning_units(scenario, city).gdf

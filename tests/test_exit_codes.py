@@ -82,9 +82,11 @@ def test_exit_2_output_path_is_a_file(tmp_path, capsys, monkeypatch):
 
 
 def test_exit_3_no_plan(tmp_path, capsys):
-    # Panjin's urban area has a secondary hospital in 2 planning units only: 3 grids cannot all satisfy rule 3
+    # read "secondary only", Panjin's urban area has a secondary hospital in 2 planning units only: 3 grids cannot all
+    # satisfy rule 3
     out = tmp_path / "out"
-    rc, err = run(["run", PANJIN, "--out", str(out), "--set", "grids.count=3"], capsys)
+    rc, err = run(["run", PANJIN, "--out", str(out), "--set", "grids.count=3", "--set",
+                   'plan.member_reading="secondary_only"'], capsys)
     assert rc == 3
     assert one_line(err).startswith("caregrid: no plan 无可行方案: rule 3 fails: 3 grids are asked for")
     assert not out.exists()
@@ -166,7 +168,8 @@ def test_exit_code_of_the_installed_command(tmp_path):
 
 def test_sweep_where_every_variant_fails_exits_with_their_code(tmp_path, capsys):
     out = tmp_path / "sweep"
-    rc, err = run(["sweep", PANJIN, "--set", "grids=3..4", "--out", str(out), "--jobs", "1"], capsys)
+    rc, err = run(["sweep", PANJIN, "--set", "grids=3..4", "--set", 'plan.member_reading="secondary_only"', "--out",
+                   str(out), "--jobs", "1"], capsys)
     assert rc == 3
     assert "every variant failed" in err
     table = pd.read_csv(out / "sweep.csv", keep_default_na=False)

@@ -77,6 +77,7 @@ KINDS: Final[dict[str, KindLabel]] = {
     "specialty": KindLabel("specialty hospital", "专科医院", "专", "S"),
     "rehab": KindLabel("rehabilitation", "康复", "康", "R"),
     "nursing": KindLabel("nursing", "护理", "护", "N"),
+    "hospice": KindLabel("hospice care", "安宁疗护", "宁", "Q"),
     "public_health": KindLabel("public health", "公共卫生", "疾", "P"),
     "community_health_centre": KindLabel("community health centre", "社区卫生服务中心", "社", "C"),
     "township_hospital": KindLabel("township hospital", "乡镇卫生院", "乡", "H"),

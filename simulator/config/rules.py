@@ -28,6 +28,8 @@ CHECKED_RULE_IDS = (
     "R2.one_group_per_grid",
     "R2.lead",
     "R3.member",
+    "R3.maternal_child",
+    "R3.public_health",
     "R4.collaborating",
     "R5.outpatient",
     "R5.beds",
@@ -43,6 +45,25 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)
 #: figure the plan sets, nothing to check yet, e.g. a referral reservation nobody has declared) or ``no_data`` (the
 #: data cannot judge the rule, e.g. the city's data holds no facility of the kind)
 STATUSES = ("passed", "failed", "planned", "no_data")
+
+#: readings of the pilot plan's words the code uses; every rule file defines their texts under ``[readings.<id>]``
+READING_IDS = (
+    "lead_city_district",
+    "lead_enterprise_allowed",
+    "lead_outside_grid",
+    "lead_inside_grid",
+    "member_at_least_secondary",
+    "member_secondary_only",
+    "cross_grid_reach",
+    "cross_grid_every_group",
+    "collaborating_declared",
+    "collaborating_distance",
+    "collaborating_named",
+)
+#: ``plan.member_reading``: does a non-leading tertiary comprehensive hospital satisfy "至少包括二级综合性医院"?
+MEMBER_READINGS = ("at_least_secondary", "secondary_only")
+#: ``plan.cross_grid_reading``: which grids a cross-grid institution serves
+CROSS_GRID_READINGS = ("reach", "every_group")
 
 
 def failed_checks(compliance: pd.DataFrame) -> np.ndarray:
@@ -94,6 +115,11 @@ class RuleSet:
     def text(self, rule_id: str) -> RuleText:
         """Catalogue entry of ``rule_id`` (``KeyError`` for an id the rule file does not define)."""
         return self.catalogue[rule_id]
+
+    def reading(self, reading_id: str) -> str:
+        """The text of a reading (``"English 中文"``) from the rule file's ``[readings.<id>]``."""
+        r = self.raw["readings"][reading_id]
+        return f"{r['en']} {r['zh']}"
 
     def failure(self, rule_id: str, facts: str, fix: str = "") -> RuleFailure:
         """A :class:`RuleFailure` whose message reads ``"<label> fails: <facts>"`` (e.g. ``rule 3 fails: …``)."""
@@ -172,6 +198,7 @@ def load_rules(name_or_path: str) -> RuleSet:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(source, f"not valid TOML: {exc}") from None
     _check_thresholds(source, raw)
+    _check_readings(source, raw)
     return RuleSet(id=raw["id"], title=raw.get("title", raw["id"]), raw=raw, catalogue=_catalogue(source, raw))
 
 
@@ -183,10 +210,16 @@ THRESHOLDS: dict[tuple[str | None, str], str] = {
     ("lead", "kinds"): "list",
     ("lead", "ownerships"): "list",
     ("members", "required_levels"): "list",
+    ("members", "higher_levels"): "list",
     ("members", "required_kinds"): "list",
     ("members", "continuing_care_kinds"): "list",
     ("members", "min_required"): "count",
     ("cross_grid", "kinds"): "list",
+    ("cross_grid", "maternal_child_kinds"): "list",
+    ("cross_grid", "public_health_kinds"): "list",
+    ("cross_grid", "reach_share"): "share",
+    ("cross_grid", "administrative_kinds"): "list",
+    ("cross_grid", "city_wide_ownerships"): "list",
     ("collaborating", "min_per_group"): "count",
     ("referral", "outpatient_share"): "share",
     ("referral", "bed_share"): "share",
@@ -212,6 +245,64 @@ def _check_thresholds(source: str, raw: dict[str, Any]) -> None:
             raise InputError(source, f"{where} = {node[key]!r}; expected {expected}", field=where)
 
 
+def _check_readings(source: str, raw: dict[str, Any]) -> None:
+    """Every reading the code names has an English and a Chinese text under ``[readings.<id>]``."""
+    readings = raw.get("readings")
+    for rid in READING_IDS:
+        entry = readings.get(rid) if isinstance(readings, dict) else None
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and entry[k] for k in ("en", "zh")):
+            raise InputError(source, f"the rule file lacks readings.{rid} (en and zh texts)", field=f"readings.{rid}")
+
+
+@dataclass(frozen=True)
+class Switches:
+    """The scenario's choices among the readings of the pilot plan's words (``[plan]`` keys).
+
+    Parameters
+    ----------
+    allow_enterprise_leads : enterprise-owned tertiary hospitals may lead (default: no, "地市级、区级" 原则上)
+    lead_inside_grid : the lead must stand inside its grid (default: no, only members are "网格内")
+    member_reading : :data:`MEMBER_READINGS`; ``at_least_secondary`` (default) lets a non-leading tertiary
+        comprehensive hospital count as the required member
+    cross_grid_reading : :data:`CROSS_GRID_READINGS`; ``reach`` (default) or ``every_group`` (each serves all)
+    declared_ties : the scenario names an affiliations file (``inputs.affiliations``): collaborating units honour
+        declared ties first
+    """
+
+    allow_enterprise_leads: bool = False
+    lead_inside_grid: bool = False
+    member_reading: str = "at_least_secondary"
+    cross_grid_reading: str = "reach"
+    declared_ties: bool = False
+
+    @classmethod
+    def of(cls, scenario: Any) -> Switches:
+        """The switches of a scenario (keys a scenario does not have keep their defaults)."""
+        plan = getattr(scenario, "plan", None)
+        keys = ("allow_enterprise_leads", "lead_inside_grid", "member_reading", "cross_grid_reading")
+        values = {k: getattr(plan, k, getattr(cls, k)) for k in keys}
+        return cls(**values, declared_ties=bool(getattr(getattr(scenario, "inputs", None), "affiliations", None)))
+
+    def lead_reading(self, rules: RuleSet) -> str:
+        """R2.lead's reading: who may lead, and where the lead stands."""
+        who = "lead_enterprise_allowed" if self.allow_enterprise_leads else "lead_city_district"
+        where = "lead_inside_grid" if self.lead_inside_grid else "lead_outside_grid"
+        return f"{rules.reading(who)}; {rules.reading(where)}"
+
+    def member_text(self, rules: RuleSet) -> str:
+        """R3.member's reading."""
+        return rules.reading(f"member_{self.member_reading}")
+
+    def cross_grid_text(self, rules: RuleSet) -> str:
+        """R3.maternal_child / R3.public_health reading."""
+        return rules.reading(f"cross_grid_{self.cross_grid_reading}")
+
+    def collaborating_text(self, rules: RuleSet, named: bool = False) -> str:
+        """R4.collaborating reading: units the scenario names, declared ties then distance, or distance alone."""
+        key = "named" if named else "declared" if self.declared_ties else "distance"
+        return rules.reading(f"collaborating_{key}")
+
+
 def eligible_leads(facilities: gpd.GeoDataFrame, rules: RuleSet, allow_enterprise: bool) -> np.ndarray:
     """Boolean mask of facilities that may lead a group (rule 2)."""
     lead = rules["lead"]
@@ -225,13 +316,30 @@ def eligible_leads(facilities: gpd.GeoDataFrame, rules: RuleSet, allow_enterpris
     )
 
 
-def required_members(facilities: gpd.GeoDataFrame, rules: RuleSet) -> np.ndarray:
-    """Mask of facilities that satisfy rule 3 (secondary comprehensive hospital or continuing care)."""
+def continuing_care(facilities: pd.DataFrame, rules: RuleSet) -> np.ndarray:
+    """Mask of facilities offering continuing care 接续性医疗服务: a continuing-care kind (rehab, nursing, hospice) or
+    the planner's ``continuing_care`` flag."""
+    flag = facilities["continuing_care"] if "continuing_care" in facilities else pd.Series(False, facilities.index)
+    kinds = facilities["kind"].isin(rules["members"]["continuing_care_kinds"]).to_numpy()
+    return kinds | flag.fillna(False).astype(bool).to_numpy()
+
+
+def required_members(
+    facilities: pd.DataFrame, rules: RuleSet, reading: str = "at_least_secondary"
+) -> np.ndarray:
+    """Mask of in-city facilities that count as rule 3's required member, the lead of the group aside.
+
+    "至少包括二级综合性医院或能够提供接续性医疗服务的医疗机构", with the lead's "(含中医类医院，下同)": a comprehensive
+    hospital (general, integrated or TCM) of ``members.required_levels`` (plus ``members.higher_levels`` under the
+    default reading ``at_least_secondary``, which reads "二级" as a floor), or a continuing-care facility
+    (:func:`continuing_care`). The caller leaves out the group's own lead.
+    """
     m = rules["members"]
-    return (
-        (facilities["level"].isin(m["required_levels"]) & facilities["kind"].isin(m["required_kinds"]))
-        | facilities["kind"].isin(m["continuing_care_kinds"])
-    ).to_numpy() & facilities["in_city"].to_numpy()
+    if reading not in MEMBER_READINGS:
+        raise ValueError(f"member reading {reading!r}; expected one of {', '.join(MEMBER_READINGS)}")
+    levels = list(m["required_levels"]) + (list(m["higher_levels"]) if reading == "at_least_secondary" else [])
+    comprehensive = (facilities["level"].isin(levels) & facilities["kind"].isin(m["required_kinds"])).to_numpy()
+    return (comprehensive | continuing_care(facilities, rules)) & facilities["in_city"].to_numpy().astype(bool)
 
 
 def primary_care(facilities: gpd.GeoDataFrame, rules: RuleSet) -> np.ndarray:
@@ -241,7 +349,12 @@ def primary_care(facilities: gpd.GeoDataFrame, rules: RuleSet) -> np.ndarray:
 
 
 def cross_grid(facilities: gpd.GeoDataFrame, rules: RuleSet) -> np.ndarray:
+    """Mask of in-city institutions that may serve several grids (``cross_grid.kinds``) 可跨网格提供服务."""
     return facilities["kind"].isin(rules["cross_grid"]["kinds"]).to_numpy() & facilities["in_city"].to_numpy()
+
+
+#: the kinds of institution every grid must be served by (rule id → ``[cross_grid]`` key of the kinds)
+SERVED_BY = {"R3.maternal_child": "maternal_child_kinds", "R3.public_health": "public_health_kinds"}
 
 
 def collaborating_candidates(facilities: gpd.GeoDataFrame, rules: RuleSet) -> np.ndarray:

@@ -39,6 +39,9 @@ class Inputs:
     units: str | None = None
     units_crs: str | None = None
     units_id_field: str = "unit_id"
+    #: declared ties between facilities (facility_id, partner_facility_id, relation, source), e.g. a city hospital
+    #: that is the managed branch of a provincial one: collaborating units 协作单位 honour them first (rule 4)
+    affiliations: str | None = None
 
 
 @dataclass
@@ -106,8 +109,17 @@ class PlanSettings:
     layout: str | None = None
     layout_crs: str | None = None
     layout_grid_field: str = "grid_id"
-    allow_enterprise_leads: bool = True
+    #: enterprise-owned tertiary hospitals may lead ("地市级、区级" 原则上: not by default)
+    allow_enterprise_leads: bool = False
     collaborating_units: list[str] = field(default_factory=list)
+    #: "至少包括二级综合性医院": ``at_least_secondary`` (a non-leading tertiary comprehensive hospital counts too) or
+    #: ``secondary_only``
+    member_reading: str = "at_least_secondary"
+    #: which grids a cross-grid institution serves: ``reach`` (the grid it stands in and grids it reaches) or
+    #: ``every_group`` (every grid)
+    cross_grid_reading: str = "reach"
+    #: the planner's list: facility id → grid ids (or lead facility ids) it serves, or "all"; overrides the reading
+    cross_grid_service: dict[str, list[str] | str] = field(default_factory=dict)
 
 
 @dataclass
@@ -174,6 +186,8 @@ _CHOICES = {
     # solver.name, solver.contiguity and solver.objective are checked against the optimiser's registries
     # (simulator.plan.precheck.check_solver_names): a new family or objective is one module + one registry line
     ("plan", "mode"): ("optimise", "fixed_leads", "given_layout"),
+    ("plan", "member_reading"): ("at_least_secondary", "secondary_only"),
+    ("plan", "cross_grid_reading"): ("reach", "every_group"),
 }
 
 
@@ -230,6 +244,9 @@ def _check_type(path: Path, section: str, key: str, value: Any, annotation: str)
     if annotation == "list[str | dict]":
         _check_file_list(path, section, key, value)
         return
+    if annotation.startswith("dict["):
+        _check_service_table(path, section, key, value)
+        return
     names = [a.strip() for a in str(annotation).split("|")]
     if value is None and "None" in names:
         return
@@ -264,6 +281,20 @@ def _check_file_list(path: Path, section: str, key: str, value: Any) -> None:
             '{path = "file.csv", crs = "gcj02"}',
             field=key,
         )
+
+
+def _check_service_table(path: Path, section: str, key: str, value: Any) -> None:
+    """A table facility id → a list of grid ids, or "all" (``plan.cross_grid_service``)."""
+    if not isinstance(value, dict):
+        raise InputError(path, f"{section}.{key} = {value!r}; expected a table facility_id = [grid ids] or \"all\"",
+                         field=key)
+    for fid, grids in value.items():
+        ok = grids == "all" or (isinstance(grids, list) and grids and all(isinstance(g, str) for g in grids))
+        if not ok:
+            raise InputError(
+                path, f"{section}.{key}.{fid} = {grids!r}; expected a non-empty list of grid ids (G1, …, or the lead's "
+                "facility id) or \"all\"", field=f"{key}.{fid}",
+            )
 
 
 def _build_section(path: Path, name: str, cls: type, values: Any):

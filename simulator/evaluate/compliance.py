@@ -8,6 +8,7 @@ rule texts come from the rule file's catalogue (:meth:`simulator.config.rules.Ru
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..config.rules import STATUSES, RuleSet, eligible_leads, required_members
+from ..config.rules import SERVED_BY, STATUSES, RuleSet, Switches, eligible_leads, required_members
 from .partition import GROUP_ROLES, GridPartition
 
 COLUMNS = ["rule_id", "scope", "rule_en", "rule_zh", "required", "actual", "status", "passed", "reading"]
@@ -73,6 +74,8 @@ class RuleContext:
         the units' own total
     pop_bounds : scenario bounds on grid population (residents), either may be ``None``
     min_beds_per_1000 : scenario minimum of group beds per 1,000 residents, or ``None``
+    switches : the scenario's readings of the pilot plan's words (:class:`simulator.config.rules.Switches`);
+        ``None``: the defaults. ``allow_enterprise`` wins over its ``allow_enterprise_leads``.
     """
 
     partition: GridPartition
@@ -81,6 +84,12 @@ class RuleContext:
     census_population: int | None = None
     pop_bounds: tuple[float | None, float | None] = (None, None)
     min_beds_per_1000: float | None = None
+    switches: Switches | None = None
+
+    @cached_property
+    def readings(self) -> Switches:
+        """The switches the checks read (``allow_enterprise`` included)."""
+        return dataclasses.replace(self.switches or Switches(), allow_enterprise_leads=bool(self.allow_enterprise))
 
     @cached_property
     def eligible(self) -> np.ndarray:
@@ -94,8 +103,8 @@ class RuleContext:
 
     @cached_property
     def required_member(self) -> np.ndarray:
-        """Facilities that satisfy rule 3 (secondary comprehensive hospital or continuing care)."""
-        return required_members(self.partition.facilities, self.rules)
+        """Facilities that satisfy rule 3 when they do not lead (comprehensive/TCM hospital or continuing care)."""
+        return required_members(self.partition.facilities, self.rules, self.readings.member_reading)
 
 
 CityCheck = Callable[[RuleContext], Outcome]
@@ -133,31 +142,70 @@ def one_group_per_grid(ctx: RuleContext) -> Outcome:
 def lead_eligible(ctx: RuleContext, g: str) -> Outcome:
     """R2.lead: the grid's lead is eligible (an enterprise-owned lead allowed by the switch is flagged)."""
     p = ctx.partition
+    reading = ctx.readings.lead_reading(ctx.rules)
     if g not in p.grid_lead:
-        return Outcome("eligible lead", "none in the grid", False)
+        return Outcome("eligible lead", "none in the grid", False, reading=reading)
     li = p.lead_row(g)
     lead = p.facilities.iloc[li]
     desc = f"{lead['name']} ({lead['grade'] or lead['level']}, {lead['kind']}, {lead['ownership']})"
     if ctx.eligible[li] and not ctx.strictly_eligible[li]:
         desc += "; enterprise-owned lead, allowed by the scenario switch 企业办医院牵头（方案允许）"
-    return Outcome("eligible lead", desc, bool(ctx.eligible[li]))
+    elif not ctx.eligible[li] and lead["ownership"] == "enterprise":
+        desc += "; enterprise-owned, not eligible without plan.allow_enterprise_leads 企业办医院（未允许牵头）"
+    return Outcome("eligible lead", desc, bool(ctx.eligible[li]), reading=reading)
 
 
 def required_member(ctx: RuleContext, g: str) -> Outcome:
-    """R3.member: at least ``members.min_required`` secondary comprehensive / continuing-care members."""
+    """R3.member: at least ``members.min_required`` members (inside the grid, not the lead) that are comprehensive
+    or TCM hospitals of the reading's levels, or continuing-care facilities."""
     p = ctx.partition
     # hash lookup (pandas), not numpy's sort of text arrays: a group may hold 100,000 primary-care sites
-    in_group = p.facilities["facility_id"].isin(p.group_ids(g)).to_numpy()
-    n_req = int(ctx.required_member[in_group].sum())
+    in_group = p.facilities["facility_id"].isin(p.group_ids(g, ("member",))).to_numpy()
+    hits = np.flatnonzero(ctx.required_member & in_group)
     need = ctx.rules["members"]["min_required"]
-    return Outcome(f">= {need}", n_req, n_req >= need)
+    names = "、".join(p.facilities["name"].iloc[hits[:3]])
+    actual = f"{len(hits)}" + (f" ({names}{' …' if len(hits) > 3 else ''})" if len(hits) else "")
+    return Outcome(f">= {need}", actual, len(hits) >= need, reading=ctx.readings.member_text(ctx.rules))
+
+
+def _served_by(ctx: RuleContext, g: str, rule_id: str) -> Outcome:
+    """R3.maternal_child / R3.public_health: the grid is served by at least one institution of the kind (one
+    standing in it, or a cross-grid institution serving it); ``no_data`` when the city's data has none."""
+    p, reading = ctx.partition, ctx.readings.cross_grid_text(ctx.rules)
+    f = p.facilities
+    of_kind = f["kind"].isin(ctx.rules["cross_grid"][SERVED_BY[rule_id]]).to_numpy() & f["in_city"].to_numpy()
+    if not of_kind.any():
+        return Outcome.no_data(">= 1", "the data has none 数据中无此类机构", reading)
+    serving = f["facility_id"].isin(p.group_ids(g, ("member", "lead", "cross_grid"))).to_numpy() & of_kind
+    hits = np.flatnonzero(serving)
+    names = "、".join(f["name"].iloc[hits[:3]])
+    actual = f"{len(hits)}" + (f" ({names}{' …' if len(hits) > 3 else ''})" if len(hits) else "")
+    return Outcome(">= 1", actual, len(hits) >= 1, reading=reading)
+
+
+def maternal_child_served(ctx: RuleContext, g: str) -> Outcome:
+    """R3.maternal_child: a maternal–child health institution 妇幼保健机构 serves the grid."""
+    return _served_by(ctx, g, "R3.maternal_child")
+
+
+def public_health_served(ctx: RuleContext, g: str) -> Outcome:
+    """R3.public_health: a professional public-health institution 专业公共卫生机构 serves the grid."""
+    return _served_by(ctx, g, "R3.public_health")
 
 
 def collaborating(ctx: RuleContext, g: str) -> Outcome:
-    """R4.collaborating: at least ``collaborating.min_per_group`` collaborating units."""
-    n_col = len(ctx.partition.group_ids(g, ("collaborating",)))
+    """R4.collaborating: at least ``collaborating.min_per_group`` collaborating units; the actual names each unit
+    and why it is there (a declared tie, distance, or named by the scenario)."""
+    p = ctx.partition
+    gr = p.groups
+    rows = gr.loc[(gr["grid_id"] == g) & (gr["role"] == "collaborating")]
     need = ctx.rules["collaborating"]["min_per_group"]
-    return Outcome(f">= {need}", n_col, n_col >= need)
+    basis = rows["basis"].astype(str) if "basis" in rows else pd.Series("", index=rows.index)
+    named = len(rows) > 0 and bool(basis.str.startswith("named").all())
+    names = [str(p.facilities["name"].iat[p.facility_row[fid]]) for fid in rows["facility_id"]]
+    parts = [f"{n}" + (f" ({b})" if b else "") for n, b in zip(names, basis, strict=True)]
+    actual = f"{len(rows)}" + (": " + "; ".join(parts) if parts else "")
+    return Outcome(f">= {need}", actual, len(rows) >= need, reading=ctx.readings.collaborating_text(ctx.rules, named))
 
 
 def _reservation(ctx: RuleContext, g: str, share: float, capacity_col: str, reserved_col: str) -> Outcome:
@@ -239,6 +287,8 @@ CITY_CHECKS: dict[str, CityCheck] = {
 GRID_CHECKS: dict[str, GridCheck] = {
     "R2.lead": lead_eligible,
     "R3.member": required_member,
+    "R3.maternal_child": maternal_child_served,
+    "R3.public_health": public_health_served,
     "R4.collaborating": collaborating,
     "R5.outpatient": outpatient_reserved,
     "R5.beds": beds_reserved,
@@ -274,6 +324,7 @@ def compliance_table(
     census_population: int | None = None,
     pop_bounds: tuple[float | None, float | None] = (None, None),
     min_beds_per_1000: float | None = None,
+    switches: Switches | None = None,
 ) -> pd.DataFrame:
     """Check every rule of ``rules`` on a plan; returns the table with columns :data:`COLUMNS`.
 
@@ -285,13 +336,13 @@ def compliance_table(
     grid_lead : grid id → lead facility id (grids of a layout without an eligible lead are absent)
     facilities, groups : the plan's facilities (with ``reserved_*`` columns) and ``groups.csv`` table
     rules : rule set; its catalogue gives ``rule_en`` / ``rule_zh``
-    allow_enterprise, census_population, pop_bounds, min_beds_per_1000 : see :class:`RuleContext`
+    allow_enterprise, census_population, pop_bounds, min_beds_per_1000, switches : see :class:`RuleContext`
     """
     partition = GridPartition(
         np.asarray(unit_grid).astype(str), adjacency, units["population"].to_numpy(dtype=float), dict(grid_lead),
         facilities, groups,
     )
-    ctx = RuleContext(partition, rules, allow_enterprise, census_population, pop_bounds, min_beds_per_1000)
+    ctx = RuleContext(partition, rules, allow_enterprise, census_population, pop_bounds, min_beds_per_1000, switches)
     rows = []
     for rid, scope, o in check_rules(ctx):
         text = rules.text(rid)

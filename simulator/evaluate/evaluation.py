@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..config.rules import STATUSES, failed_checks, load_rules
+from ..config.rules import STATUSES, Switches, failed_checks, load_rules
 from ..load.city import CityData
 from ..plan.make import Plan
 from .compliance import compliance_table
@@ -46,6 +46,7 @@ def evaluate_plan(plan: Plan, city: CityData) -> Plan:
         census_population=census_population(city, plan.record["population_status"]),
         pop_bounds=(scenario.grids.min_population, scenario.grids.max_population),
         min_beds_per_1000=scenario.grids.min_beds_per_1000,
+        switches=Switches.of(scenario),
     )
     plan.indicators = compute_indicators(
         units,

@@ -20,8 +20,12 @@ What is checked (each failure is one human-readable line of :func:`verify_run`'s
 * membership — every ``member`` stands inside its grid; every facility standing inside a grid is listed in
   that grid's group; ``cross_grid`` facilities are of a cross-grid kind; ``collaborating`` units are external
   (``in_city`` false) or provincial and of an external level, at least ``collaborating.min_per_group`` each;
-* rule 3 — at least ``members.min_required`` members per grid that are secondary comprehensive hospitals or
-  continuing-care facilities;
+* rule 3 — at least ``members.min_required`` members per grid (the lead aside) that are comprehensive or TCM
+  hospitals of ``members.required_levels`` (and ``higher_levels`` under ``plan.member_reading =
+  "at_least_secondary"``, the default) or continuing-care facilities (kind or ``continuing_care`` flag); every grid
+  is served (member or ``cross_grid`` row) by an institution of ``cross_grid.maternal_child_kinds`` and of
+  ``public_health_kinds``, and ``compliance.csv`` does not call that passed when the city's data has none;
+* roles — a facility the facilities layer marks ``collaborating`` collaborates with some group in ``groups.csv``;
 * rule 5 — the lead reserves at least ``ceil(outpatient_share × outpatient_daily)`` slots and
   ``ceil(bed_share × beds)`` beds; the referral rows to the grid's primary-care members sum exactly to the
   reservation; ``residents_served`` is non-negative and sums to the grid population;
@@ -210,6 +214,7 @@ class _Run:
     listed: dict[str, list[str]] = field(default_factory=dict)  # facility id → grids it is lead/member of
     n_collab: dict[str, int] = field(default_factory=dict)
     n_req: dict[str, int] = field(default_factory=dict)
+    served: dict[tuple[str, str], bool] = field(default_factory=dict)
     r5: dict[tuple[str, str], bool | None] = field(default_factory=dict)
     s_pop: dict[str, bool] = field(default_factory=dict)
     s_beds: dict[str, bool] = field(default_factory=dict)
@@ -368,7 +373,7 @@ def _prepare_facilities(r: _Run) -> None:
     fac["facility_id"] = _text(fac["facility_id"])
     for col in ("level", "kind", "ownership", "role", "grid_id", "name"):
         fac[col] = _text(fac[col]) if col in fac else ""
-    for col in ("in_city", "modelled"):
+    for col in ("in_city", "modelled", "continuing_care"):
         fac[col] = _bool(fac[col]) if col in fac else (col == "in_city")
     for col in ("beds", "outpatient_daily", "reserved_outpatient_slots", "reserved_beds"):
         fac[col] = pd.to_numeric(fac[col], errors="coerce").astype(float) if col in fac else np.nan
@@ -408,7 +413,7 @@ def _check_groups_table(r: _Run) -> None:
 def _lead_problem(r: _Run, i: int) -> str | None:
     """Why facility row ``i`` may not lead under the rule file's [lead] table (None: it may)."""
     lead_cfg = r.rules["lead"]
-    allow_enterprise = bool((r.scenario.get("plan") or {}).get("allow_enterprise_leads", True))
+    allow_enterprise = bool((r.scenario.get("plan") or {}).get("allow_enterprise_leads", False))
     owners = set(lead_cfg["ownerships"]) | (
         {"enterprise"} if allow_enterprise and lead_cfg.get("enterprise_switch") else set()
     )
@@ -530,6 +535,11 @@ def _check_collaborating(r: _Run) -> None:
             continue
         if g in r.n_collab:
             r.n_collab[g] += 1
+    serving = set(r.groups.loc[r.groups.role == "collaborating", "facility_id"])
+    marked = r.fac.loc[r.fac["role"] == "collaborating", "facility_id"]
+    for fid in marked[~marked.isin(serving)]:
+        r.v.append(f"facilities layer: {fid} {r.name(fid)} is marked collaborating but collaborates with no group "
+                   "in groups.csv")
     need_c = _min_collaborating(r)
     for g in r.grid_ids:
         if g in r.grid_lead and r.n_collab[g] < need_c:
@@ -548,16 +558,40 @@ def _min_required(r: _Run) -> int:
 
 def _check_required_members(r: _Run) -> None:
     m, fac = r.rules["members"], r.fac
-    req = ((fac["level"].isin(m["required_levels"]) & fac["kind"].isin(m["required_kinds"]))
-           | fac["kind"].isin(m["continuing_care_kinds"])) & fac["in_city"]
+    reading = (r.scenario.get("plan") or {}).get("member_reading", "at_least_secondary")
+    levels = list(m["required_levels"]) + (list(m.get("higher_levels", [])) if reading == "at_least_secondary" else [])
+    req = ((fac["level"].isin(levels) & fac["kind"].isin(m["required_kinds"]))
+           | fac["kind"].isin(m["continuing_care_kinds"]) | fac["continuing_care"]) & fac["in_city"]
     req_ids = set(fac.loc[req, "facility_id"])
     need_m = _min_required(r)
     for g in r.grid_ids:
-        mem = r.groups.loc[(r.groups.grid_id == g) & r.groups.role.isin(LEAD_ROLES), "facility_id"]
+        # the lead is not its own group's member
+        mem = r.groups.loc[(r.groups.grid_id == g) & (r.groups.role == "member"), "facility_id"]
         r.n_req[g] = int(mem.isin(req_ids).sum())
         if r.n_req[g] < need_m:
-            r.v.append(f"R3 member: grid {g} has {r.n_req[g]} secondary comprehensive hospital(s) or continuing-care "
-                       f"facilit(ies) among its members; {r.rules.id} requires at least {need_m}")
+            r.v.append(f"R3 member: grid {g} has {r.n_req[g]} comprehensive/TCM hospital(s) ({'/'.join(levels)}) or "
+                       f"continuing-care facilit(ies) among its members; {r.rules.id} requires at least {need_m}")
+    _check_served_by(r)
+
+
+#: rule id → the ``[cross_grid]`` key of the kinds every grid must be served by
+SERVED_BY = {"R3.maternal_child": "maternal_child_kinds", "R3.public_health": "public_health_kinds"}
+
+
+def _check_served_by(r: _Run) -> None:
+    """Every grid is served by a maternal–child and a public-health institution (standing in it or cross_grid);
+    the verdict is ``False`` (never passed) when the city's data holds none of the kind."""
+    cfg = r.rules["cross_grid"]
+    for rid, key in SERVED_BY.items():
+        kinds = set(cfg.get(key, []))
+        of_kind = set(r.fac.loc[r.fac["kind"].isin(kinds) & r.fac["in_city"], "facility_id"])
+        for g in r.grid_ids:
+            rows = r.groups.loc[(r.groups.grid_id == g) & r.groups.role.isin(("lead", "member", "cross_grid")),
+                                "facility_id"]
+            ok = bool(rows.isin(of_kind).any())
+            r.served[(rid, g)] = ok
+            if of_kind and not ok and g in r.grid_lead:
+                r.v.append(f"{rid}: grid {g} is served by no {'/'.join(sorted(kinds))} institution")
 
 
 # ---------------------------------------------------------------- rule 5
@@ -679,6 +713,8 @@ def _judged(r: _Run) -> dict[tuple[str, str], bool | None]:
         if g not in r.grid_lead:
             continue
         judged[("R3.member", g)] = r.n_req[g] >= _min_required(r)
+        for rid in SERVED_BY:
+            judged[(rid, g)] = r.served.get((rid, g), False)
         judged[("R4.collaborating", g)] = r.n_collab[g] >= _min_collaborating(r)
         judged[("R5.outpatient", g)] = r.r5.get(("R5.outpatient", g))
         judged[("R5.beds", g)] = r.r5.get(("R5.beds", g))

@@ -12,8 +12,8 @@ import shapely
 
 from ..config.scenario import Scenario
 from ..errors import InputError
-from .readers import check_facilities_in_area, read_boundaries, read_districts, read_facility_files
-from .validate import row_label
+from .readers import check_facilities_in_area, read_boundaries, read_districts, read_facility_files, read_table
+from .validate import AFFILIATION_REQUIRED, row_label, validate_affiliations
 
 
 @dataclass
@@ -28,6 +28,7 @@ class CityData:
     facilities : all facilities (in-city and external collaborating units), ``in_area`` marks those inside
         the planning area
     notes : what loading did (repairs, facilities outside the planning area…)
+    affiliations : declared ties between facilities (``inputs.affiliations``; empty when the scenario names none)
     """
 
     boundaries: gpd.GeoDataFrame
@@ -35,6 +36,7 @@ class CityData:
     area: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
     notes: list[str] = field(default_factory=list)
+    affiliations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(AFFILIATION_REQUIRED)))
 
 
 def planning_area_codes(scenario: Scenario, districts: pd.DataFrame) -> list[str]:
@@ -120,4 +122,9 @@ def load_city(scenario: Scenario) -> CityData:
             + ", ".join(outside["name"].head(8))
             + (" …" if len(outside) > 8 else "")
         )
-    return CityData(boundaries=boundaries, districts=districts, area=area, facilities=facilities, notes=notes)
+    affiliations = pd.DataFrame(columns=list(AFFILIATION_REQUIRED))
+    if inp.affiliations:
+        apath = scenario.input_path(inp.affiliations)
+        affiliations = validate_affiliations(read_table(apath), apath, facilities["facility_id"], scenario.city)
+    return CityData(boundaries=boundaries, districts=districts, area=area, facilities=facilities, notes=notes,
+                    affiliations=affiliations)

@@ -7,6 +7,7 @@ polygon that ``shapely.make_valid`` can mend) are made and reported as :class:`I
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from pathlib import Path
 
@@ -27,6 +28,11 @@ PRIMARY_CARE_KINDS = ("community_health_centre", "township_hospital")
 READINESS_FIELDS = ("doctors", "nurses", "ambulances", "ambulances_negative_pressure", "aeds")
 
 FACILITY_REQUIRED = ("facility_id", "name", "level", "kind")
+#: optional true/false columns of a facility table and their value when the column is absent
+FACILITY_FLAGS = (("in_city", True), ("modelled", False), ("continuing_care", False))
+#: optional flags whose blank cells mean "not flagged" (in_city and modelled must be stated on every row)
+BLANK_IS_FALSE = ("continuing_care",)
+AFFILIATION_REQUIRED = ("facility_id", "partner_facility_id", "relation", "source")
 DISTRICT_REQUIRED = ("adcode", "name", "type", "population_2020")
 
 
@@ -235,9 +241,11 @@ def validate_facilities(gdf: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
             gdf[col] = pd.to_numeric(gdf[col], errors="coerce")
         else:
             gdf[col] = np.nan
-    for col, default in (("in_city", True), ("modelled", False)):
+    for col, default in FACILITY_FLAGS:
         if col in gdf:
             text = gdf[col].astype(str).str.strip().str.lower()
+            if col in BLANK_IS_FALSE:
+                text = text.where(~_blank(gdf[col]), "false")
             ok = text.isin(("true", "false", "1", "0", "yes", "no"))
             if not ok.all():
                 i = int(np.flatnonzero(~ok.to_numpy())[0])
@@ -287,3 +295,46 @@ def validate_districts(df: pd.DataFrame, path) -> pd.DataFrame:
         else:
             df[col] = np.nan
     return df
+
+
+def near_ids(wanted: str, known, n: int = 5) -> str:
+    """``"; near ids: A, B"`` — the known ids closest to a mistyped one, for messages (``""`` when none is close)."""
+    close = difflib.get_close_matches(str(wanted), [str(k) for k in known], n=n, cutoff=0.5)
+    return f"; near ids: {', '.join(close)}" if close else ""
+
+
+def validate_affiliations(df: pd.DataFrame, path, facility_ids, city: str | None = None) -> pd.DataFrame:
+    """Check a table of declared ties between facilities (``inputs.affiliations``).
+
+    Columns ``facility_id`` (a facility of the city), ``partner_facility_id`` (e.g. the provincial hospital it is a
+    branch of), ``relation`` (text, e.g. ``managed_branch``) and ``source`` (where the tie is documented: a declared
+    tie without a source is refused); optional ``city``: a province-wide file names the scenario ``city`` of each
+    row, and rows of other cities are left out (blank: every city). Both ids of a kept row must be facilities of
+    the scenario.
+    """
+    require_columns(df, AFFILIATION_REQUIRED, path, "affiliations")
+    df = df.copy()
+    if "city" in df and city is not None:
+        mine = _blank(df["city"]) | (df["city"].astype(str).str.strip().str.lower() == str(city).strip().lower())
+        df = df[mine.to_numpy()]
+    for col in AFFILIATION_REQUIRED:
+        blank = _blank(df[col])
+        if blank.any():
+            i = int(df.index[np.flatnonzero(blank.to_numpy())[0]])
+            what = "the document that states the tie" if col == "source" else "text"
+            raise InputError(path, f"missing value; expected {what}", row=row_label(path, i), field=col)
+        df[col] = df[col].astype(str).str.strip()
+    known = set(map(str, facility_ids))
+    for col in ("facility_id", "partner_facility_id"):
+        bad = ~df[col].isin(known)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            fid = df[col].iloc[i]
+            raise InputError(path, f"unknown facility id {fid!r}; expected an id of the scenario's facility files"
+                             + near_ids(fid, sorted(known)), row=row_label(path, int(df.index[i])), field=col)
+    same = df["facility_id"] == df["partner_facility_id"]
+    if same.any():
+        i = int(df.index[np.flatnonzero(same.to_numpy())[0]])
+        raise InputError(path, "a facility is tied to itself; expected two different facility ids",
+                         row=row_label(path, i), field="partner_facility_id")
+    return df.reset_index(drop=True)

@@ -34,7 +34,7 @@ from ..load.validate import InputWarning
 from ..optimise import AssignmentResult, ModelSpec, Relaxation, assign_units_to_grids, diagnose_infeasibility
 from ..travel import RoadNetwork, TravelTimes, adjacency_minutes
 from ..units.planning_units import PlanningUnits, equal_area_crs
-from .groups import Groups, eligible_lead_mask, facility_units, form_groups, grid_labels
+from .groups import GroupOptions, Groups, eligible_lead_mask, facility_units, form_groups, grid_labels
 from .precheck import (
     check_grid_count,
     check_named_leads_apart,
@@ -575,7 +575,8 @@ def _finish(job: _Job, unit_grid: np.ndarray, grid_lead: dict[str, str], moves: 
     scenario, units, f, minutes = job.scenario, job.units, job.f, job.minutes
     ug = units.gdf
     groups: Groups = form_groups(
-        ug, unit_grid, grid_lead, f, job.fac_unit, job.rules, minutes, scenario.plan.collaborating_units or None
+        ug, unit_grid, grid_lead, f, job.fac_unit, job.rules, minutes, scenario.plan.collaborating_units or None,
+        options=GroupOptions.of(scenario, job.city),
     )
     job.notes += groups.notes
     fid = f["facility_id"].to_numpy()

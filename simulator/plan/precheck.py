@@ -16,7 +16,7 @@ from ..load.city import CityData
 from ..load.validate import row_label
 from ..optimise import CONTIGUITY, OBJECTIVES, SOLVERS
 from ..units.planning_units import PlanningUnits
-from .groups import eligible_lead_mask, required_member_mask
+from .groups import check_cross_grid_service, eligible_lead_mask, required_member_mask
 
 
 def check_solver_names(scenario: Scenario) -> None:
@@ -128,7 +128,8 @@ def precheck(
     Returns
     -------
     candidates : indices of the facilities eligible to lead
-    member_units : (2, n) boolean; row 0 marks units holding a rule-3 member, row 1 units holding primary care
+    member_units : (2, n) boolean; row 0 marks units holding a rule-3 member that is not a candidate lead, row 1
+        units holding primary care
     """
     f = city.facilities
     if scenario.plan.mode == "fixed_leads":
@@ -137,7 +138,12 @@ def precheck(
     area = "、".join(city.area["name"])
     # every failing rule is reported at once, so a planner can fix the data in one pass
     failures = [x for x in [_lead_failure(city, rules, cand, fac_unit)] if x is not None]
-    req = required_member_mask(f, rules)
+    check_cross_grid_service(f, rules, getattr(scenario.plan, "cross_grid_service", {}) or {}, scenario.path)
+    # the compliance check's reading; candidate leads are not counted on (they may lead, and a lead is not its own
+    # group's member), so a grid holding a member unit complies whichever candidates lead
+    may_lead = np.zeros(len(f), dtype=bool)
+    may_lead[cand] = True
+    req = required_member_mask(f, rules, getattr(scenario.plan, "member_reading", "at_least_secondary"), may_lead)
     member_units = np.zeros(len(units), dtype=bool)
     member_units[fac_unit[req & (fac_unit >= 0)]] = True
     if member_units.sum() < rules.min_grids:
@@ -146,7 +152,7 @@ def precheck(
         failures.append(rules.failure(
             "R3.member",
             f"every group needs at least one {rules.text('R3.member').short_en} inside its grid, but the planning "
-            f"area ({area}) has {n_req} such facilit{'y' if n_req == 1 else 'ies'}"
+            f"area ({area}) has {n_req} such facilit{'y' if n_req == 1 else 'ies'} besides the hospitals that may lead"
             + (f" ({_facts(req_names)})" if req_names else "")
             + f" in {n_units} unit(s), so at most {n_units} grid(s) can comply; {rules.id} requires at least "
             f"{rules.min_grids} grids",

@@ -3,7 +3,7 @@
 A run folder (``caregrid run --out DIR``) holds::
 
     plan.gpkg          layers units, grids, facilities (EPSG:4326)
-    groups.csv         one row per (grid, facility) in a medical group, with its role
+    groups.csv         one row per (grid, facility) in a medical group, with its role and basis
     referrals.csv      referral reservations of each lead to its primary-care members
     compliance.csv     one row per rule per scope (grid or city)
     indicators.csv     one row per grid and one "city" row (indicators.json: the same as JSON)
@@ -82,6 +82,7 @@ FACILITY_COLUMNS: Final = (
     "location_quality",
     "modelled",
     "in_city",
+    "continuing_care",
     "grid_id",
     "role",
     "reserved_outpatient_slots",
@@ -90,7 +91,7 @@ FACILITY_COLUMNS: Final = (
     "geometry",
 )
 #: boolean columns of the facilities layer (GeoPackage stores them as integers)
-FACILITY_BOOL_COLUMNS: Final = ("modelled", "in_city")
+FACILITY_BOOL_COLUMNS: Final = ("modelled", "in_city", "continuing_care")
 #: id columns kept as text when CSVs are read back (a planner's grid "01" must not become 1)
 ID_COLUMNS: Final = ("grid_id", "facility_id")
 #: the "grid" of the city-wide row of indicators.csv and the scope of city-wide rule checks

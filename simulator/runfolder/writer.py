@@ -93,7 +93,8 @@ def _write_layers(plan: Plan, gpkg: Path) -> None:
     plan.grids.to_file(gpkg, layer=s.GRIDS_LAYER, driver="GPKG")
     fac = plan.facilities[[c for c in s.FACILITY_COLUMNS if c in plan.facilities.columns]].copy()
     for col in s.FACILITY_BOOL_COLUMNS:
-        fac[col] = fac[col].astype(bool)
+        if col in fac:
+            fac[col] = fac[col].astype(bool)
     gpd.GeoDataFrame(fac, geometry="geometry", crs=s.CRS).to_file(gpkg, layer=s.FACILITIES_LAYER, driver="GPKG")
 
 

@@ -149,3 +149,36 @@ def test_rules_file_is_resolved_against_the_scenario_folder(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)  # not the scenario's folder
     assert load_scenario(path).rules == str(tmp_path / "sub" / "my_rules.toml")
     assert load_scenario(PANJIN).rules == "liaoning-2023"
+
+
+# readings of the pilot plan's words (plan.*): a mistyped reading or planner's list names the key and the choices
+READING_CASES = [
+    ("member-reading", 'member_reading = "tertiary_only"', "member_reading",
+     "expected one of at_least_secondary, secondary_only"),
+    ("cross-grid-reading", 'cross_grid_reading = "everywhere"', "cross_grid_reading",
+     "expected one of reach, every_group"),
+    ("cross-grid-service-not-a-table", 'cross_grid_service = ["PJ-H09"]', "cross_grid_service",
+     'expected a table facility_id = [grid ids] or "all"'),
+    ("cross-grid-service-number", 'cross_grid_service = {"PJ-H09" = 3}', "cross_grid_service.PJ-H09",
+     'expected a non-empty list of grid ids (G1, …, or the lead\'s facility id) or "all"'),
+    ("cross-grid-service-empty", 'cross_grid_service = {"PJ-H09" = []}', "cross_grid_service.PJ-H09",
+     "expected a non-empty list of grid ids"),
+    ("enterprise-text", 'allow_enterprise_leads = "yes"', "allow_enterprise_leads", "expected bool"),
+]
+
+
+@pytest.mark.parametrize(("case", "line", "field", "words"), READING_CASES, ids=[c[0] for c in READING_CASES])
+def test_reading_switches_name_the_choices(tmp_path, case, line, field, words):
+    path = tmp_path / f"{case}.toml"
+    path.write_text(_with(_panjin_text(), "plan", line), encoding="utf-8")
+    with pytest.raises(InputError) as ei:
+        load_scenario(path)
+    assert ei.value.field == field and words in str(ei.value), str(ei.value)
+
+
+def test_reading_switches_are_read():
+    s = load_scenario(PANJIN, {"plan.member_reading": "secondary_only", "plan.cross_grid_reading": "every_group",
+                               "plan.cross_grid_service": {"PJ-H09": "all"}})
+    assert (s.plan.member_reading, s.plan.cross_grid_reading) == ("secondary_only", "every_group")
+    assert s.plan.cross_grid_service == {"PJ-H09": "all"} and s.plan.allow_enterprise_leads is False
+    assert s.inputs.affiliations == "../liaoning/affiliations.csv"

@@ -91,7 +91,8 @@ def test_single_checks(ctx):
     # enterprise-owned L10 may lead (switch on) and is flagged as such
     lead = lead_eligible(ctx, "G10")
     assert lead.passed and "enterprise-owned lead, allowed by the scenario switch" in lead.actual
-    assert lead_eligible(ctx, "X") == type(lead)("eligible lead", "none in the grid", False)
+    none = lead_eligible(ctx, "X")
+    assert (none.required, none.actual, none.status) == ("eligible lead", "none in the grid", "failed")
     # L2: 1,200 slots → 400 reserved, all allocated to P2; L10 has no outpatient figure
     assert outpatient_reserved(ctx, "G2").passed and outpatient_reserved(ctx, "G2").required == ">= 400 (of 1200)"
     assert outpatient_reserved(ctx, "G10").actual == "no data (capacity unknown)"
@@ -105,7 +106,8 @@ def test_enterprise_switch_off_fails_the_lead(partition):
 def test_rows_in_table_order(ctx):
     keys = [(rid, scope) for rid, scope, _ in check_rules(ctx)]
     city = [("R1.grids", "city"), ("R1.coverage", "city"), ("R2.one_group_per_grid", "city")]
-    per_grid = ["R2.lead", "R3.member", "R4.collaborating", "R5.outpatient", "R5.beds", "R6.contiguous"]
+    per_grid = ["R2.lead", "R3.member", "R3.maternal_child", "R3.public_health", "R4.collaborating", "R5.outpatient",
+                "R5.beds", "R6.contiguous"]
     assert keys == city + [(r, g) for g in ("G2", "G10") for r in per_grid] + [("R2.lead", "X")]
 
 
@@ -115,7 +117,10 @@ def test_compliance_table_verdicts():
         units, GRID, ADJ, LEADS, FACILITIES, GROUPS, load_rules("liaoning-2023"), allow_enterprise=True,
         pop_bounds=(None, 600.0),
     )
-    failed = set(map(tuple, table.loc[~table.passed, ["rule_id", "scope"]].to_numpy()))
+    failed = set(map(tuple, table.loc[table.status == "failed", ["rule_id", "scope"]].to_numpy()))
+    # the data holds no maternal–child or public-health institution: not judged, never passed
+    no_data = table.loc[table.status == "no_data"]
+    assert set(no_data.rule_id) == {"R3.maternal_child", "R3.public_health"}
     assert failed == {
         ("R1.coverage", "city"),  # X's 50 residents are in no group
         ("R2.one_group_per_grid", "city"),  # 3 grids, 2 leads

@@ -73,14 +73,16 @@ def test_province_file_sets_texts_and_threshold(min_grids, passed, fuxin_layout,
 
 
 def test_province_file_words_the_pre_check(tmp_path):
-    """Panjin's urban area holds a rule-3 member in 2 planning units: a province asking for 3 grids refuses it."""
-    scenario = cg.load_scenario(ROOT / "scenarios" / "panjin.toml", {"rules": str(province(tmp_path, 3))})
+    """Read "secondary only", Panjin's urban area holds a rule-3 member in 2 planning units: a province asking for 3
+    grids refuses it."""
+    scenario = cg.load_scenario(ROOT / "scenarios" / "panjin.toml", {"rules": str(province(tmp_path, 3)),
+                                                                     "plan.member_reading": "secondary_only"})
     city = cg.load_city(scenario)
     with pytest.raises(cg.PlanningError) as ei:
         cg.make_plan(scenario, city, cg.planning_units(scenario, city))
     assert ei.value.rule_ids == ["R3.member"]
     message = ei.value.failures[0].message
-    assert message.startswith("article 3 fails: every group needs at least one secondary comprehensive hospital")
+    assert message.startswith("article 3 fails: every group needs at least one secondary comprehensive/TCM hospital")
     assert message.endswith("testprov-2030 requires at least 3 grids")
 
 

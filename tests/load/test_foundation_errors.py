@@ -62,8 +62,8 @@ def test_two_missing_columns_are_both_named(facility_csv):
             "kind",
             "spa",
             "general (综合), tcm (中医), integrated (中西医结合), maternal_child (妇幼保健), specialty (专科), "
-            "rehab (康复), nursing (护理), public_health (疾控), community_health_centre (社区卫生服务中心), "
-            "township_hospital (乡镇卫生院)",
+            "rehab (康复), nursing (护理), hospice (安宁疗护), public_health (疾控), "
+            "community_health_centre (社区卫生服务中心), township_hospital (乡镇卫生院)",
         ),
     ],
 )

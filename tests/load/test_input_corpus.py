@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import FACILITY_FIELDS, FACILITY_ROWS, write_csv
+from conftest import FACILITY_FIELDS, FACILITY_ROWS, ROOT, write_csv
 
 from simulator.errors import InputError
 from simulator.load.readers import read_districts, read_facilities, read_table
@@ -234,3 +234,62 @@ def test_a_field_a_rule_needs_is_missing_and_validate_names_the_rule(tmp_path, c
     err = capsys.readouterr().err
     assert rc == 2
     assert f"{mine}: row 1: field 'ownership': NEW-T 测试医院甲 has no ownership, which rule 2" in err
+
+
+# ------------------------------------------------------------------------------------------------------------
+# continuing_care flag and declared affiliations (rule 3 and rule 4 inputs)
+def test_continuing_care_flag_is_read_and_blank_means_not_flagged(facility_csv):
+    rows = [dict(r) for r in FACILITY_ROWS]
+    rows[0]["continuing_care"], rows[1]["continuing_care"] = "yes", ""
+    gdf = read_facilities(facility_csv(rows=rows, fields=[*FACILITY_FIELDS, "continuing_care"]), "EPSG:4326")
+    assert gdf["continuing_care"].tolist() == [True, False]
+    assert read_facilities(facility_csv(), "EPSG:4326")["continuing_care"].tolist() == [False, False]
+
+
+def test_continuing_care_flag_that_is_not_true_or_false(facility_csv):
+    rows = [dict(r) for r in FACILITY_ROWS]
+    rows[1]["continuing_care"] = "maybe"
+    path = facility_csv(rows=rows, fields=[*FACILITY_FIELDS, "continuing_care"])
+    with pytest.raises(InputError, match="expected true or false, found 'maybe'") as ei:
+        read_facilities(path, "EPSG:4326")
+    assert (ei.value.row, ei.value.field) == ("row 2", "continuing_care")
+
+
+AFFILIATION_FIELDS = ["city", "facility_id", "partner_facility_id", "relation", "source"]
+AFFILIATION_CASES = [
+    # (case, row, field, words, row named)
+    ("unknown-id", {"facility_id": "PJ-H4"}, "facility_id", "unknown facility id 'PJ-H4'", "near ids: PJ-H04"),
+    ("unknown-partner", {"partner_facility_id": "LN-X1"}, "partner_facility_id", "unknown facility id 'LN-X1'",
+     "near ids: LN-X01"),
+    ("no-source", {"source": ""}, "source", "missing value; expected the document that states the tie", ""),
+    ("self-tie", {"partner_facility_id": "PJ-H04"}, "partner_facility_id", "a facility is tied to itself", ""),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "field", "words", "near"), AFFILIATION_CASES,
+                         ids=[c[0] for c in AFFILIATION_CASES])
+def test_bad_affiliations_name_row_field_and_near_ids(tmp_path, case, change, field, words, near):
+    from simulator.load.validate import validate_affiliations
+
+    other = {"city": "fuxin", "facility_id": "FX-H99", "partner_facility_id": "LN-X99", "relation": "x", "source": ""}
+    row = {"city": "panjin", "facility_id": "PJ-H04", "partner_facility_id": "LN-X01", "relation": "managed_branch",
+           "source": "test"}
+    path = write_csv(tmp_path / "aff.csv", [other, {**row, **change}], AFFILIATION_FIELDS)
+    known = ["PJ-H01", "PJ-H04", "LN-X01", "LN-X02"]
+    # the other city's row (unknown ids, no source) is left out; the Panjin row is checked
+    with pytest.raises(InputError, match=words) as ei:
+        validate_affiliations(read_table(path), path, known, "panjin")
+    assert (ei.value.row, ei.value.field) == ("row 2", field)
+    assert near in str(ei.value)
+    ok = validate_affiliations(read_table(write_csv(tmp_path / "ok.csv", [other, row], AFFILIATION_FIELDS)),
+                               path, known, "panjin")
+    assert ok[["facility_id", "partner_facility_id"]].values.tolist() == [["PJ-H04", "LN-X01"]]
+
+
+def test_a_scenario_naming_a_missing_affiliations_file(tmp_path):
+    from simulator.config.scenario import load_scenario
+    from simulator.load.city import load_city
+
+    scenario = load_scenario(ROOT / "scenarios" / "panjin.toml", {"inputs.affiliations": str(tmp_path / "no.csv")})
+    with pytest.raises(InputError, match="not found|does not exist|no such"):
+        load_city(scenario)

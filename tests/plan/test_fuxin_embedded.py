@@ -16,13 +16,16 @@ def test_fuxin_refuses_with_every_failing_rule():
     units = cg.planning_units(scenario, city)
     with pytest.raises(cg.PlanningError) as ei:
         cg.make_plan(scenario, city, units)
-    # all four eligible leads share the 海州区 seat; no secondary hospital is sourced in the urban districts
+    # all three eligible leads share the 海州区 seat (the enterprise-owned FX-H02 does not lead by default); no
+    # secondary hospital is sourced in the urban districts, and the one non-leading tertiary hospital stands there too
     assert ei.value.rule_ids == ["R1.grids", "R3.member"]
     leads, members = ei.value.failures
     assert "all stand in 1 planning unit(s)" in leads.message
-    for fid in ("FX-H01", "FX-H02", "FX-H03", "FX-H04"):
+    for fid in ("FX-H01", "FX-H03", "FX-H04"):
         assert fid in leads.message
-    assert "has 0 such facilities" in members.message
+    assert "FX-H02" not in leads.message
+    assert ("has 1 such facility besides the hospitals that may lead (辽宁省健康产业集团阜新矿总医院) in 1 unit(s)"
+            in members.message)
     # the printed message lists both failures, one per line
     assert str(ei.value) == "\n  - " + "\n  - ".join(f.message for f in ei.value.failures)
 

@@ -2,8 +2,8 @@
 
 The city (built in a temporary folder): two 0.1° × 0.1° districts side by side near lon 122, lat 41
 (甲区 990001 west, 乙区 990002 east), three tertiary general city/district hospitals, three secondary
-comprehensive hospitals, four community health centres, a maternal–child hospital and one external provincial
-hospital far away (Shenyang). Every written plan is checked with the independent verifier
+comprehensive hospitals, four community health centres, a maternal–child hospital, a city CDC and one external
+provincial hospital far away (Shenyang). Every written plan is checked with the independent verifier
 (:mod:`simulator.evaluate.verify`).
 """
 
@@ -59,6 +59,7 @@ FACILITIES = [
     ("C5", "甲区社区卫生服务中心三", "990001", "primary", "", "community_health_centre", "district", "", "", 122.022,
      41.022),
     ("M1", "市妇幼保健院", "990002", "secondary", "", "maternal_child", "city", 100, 300, 122.125, 41.065),
+    ("P1", "市疾病预防控制中心", "990002", "unrated", "", "public_health", "city", "", "", 122.12, 41.04),
     ("X1", "省人民医院", "", "tertiary", "三级甲等", "general", "provincial", 1500, 4500, 123.45, 41.78),
 ]
 
@@ -565,8 +566,13 @@ def test_enterprise_lead_not_used_when_switched_off(city, tmp_path):
     assert sorted(leads_of(off).values()) == ["T2", "T3"]
     assert verify_run(off) == []
 
-    # allowed, the central enterprise hospital is the optimiser's choice …
+    # allowed, the central enterprise hospital is the optimiser's choice, and its R2.lead row flags the reading …
     assert "T1" in leads_of(on).values()
+    g = {v: k for k, v in leads_of(on).items()}["T1"]
+    comp = compliance_of(on).set_index(["rule_id", "scope"])
+    row = comp.loc[("R2.lead", g)]
+    assert "enterprise-owned lead, allowed by the scenario switch" in row.actual
+    assert row.reading.startswith("enterprise-owned tertiary hospitals may lead (plan.allow_enterprise_leads = true)")
     # … and the verifier reads the switch: that plan is not valid once enterprise leads are off
     rec_on["scenario"]["plan"]["allow_enterprise_leads"] = False
     (on / "run.json").write_text(json.dumps(rec_on, ensure_ascii=False), encoding="utf-8")

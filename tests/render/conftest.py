@@ -137,9 +137,9 @@ def hostile_names() -> tuple[str, str]:
 
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory) -> Path:
-    """The Panjin scenario run end to end (maps and report included)."""
+    """The Panjin scenario run end to end (maps and report included), with two grids (led by PJ-H01 and PJ-H04)."""
     out = tmp_path_factory.mktemp("maps") / "panjin"
-    assert cli.main(["run", str(ROOT / "scenarios" / "panjin.toml"), "--out", str(out)]) == 0
+    assert cli.main(["run", str(ROOT / "scenarios" / "panjin.toml"), "--out", str(out), "--set", "grids.count=2"]) == 0
     return out
 
 
