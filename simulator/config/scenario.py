@@ -25,7 +25,8 @@ class Inputs:
     own declared CRS (GeoPackage, Shapefile ``.prj``, GeoJSON ``crs`` member, a CSV's sidecar ``NAME.prj``) is
     used; a ``*_crs`` that contradicts it is an error. ``facilities`` entries are file names or tables
     ``{path = "mine.csv", crs = "gcj02"}``; ``facilities_crs`` applies only to facility files that declare no CRS
-    and name none, never to another file.
+    and name none, never to another file. ``reservations`` names the declared referral reservations of lead
+    hospitals (rule 5; :mod:`simulator.load.reservations`), ``None``: nothing declared, rule 5 reports plan figures.
     """
 
     boundaries: str = "boundaries.geojson"
@@ -39,6 +40,7 @@ class Inputs:
     units: str | None = None
     units_crs: str | None = None
     units_id_field: str = "unit_id"
+    reservations: str | None = None
 
 
 @dataclass

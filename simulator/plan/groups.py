@@ -134,19 +134,22 @@ def form_groups(
         notes.append("collaborating units: the nearest external tertiary hospital to each lead (no scenario choice)")
     groups = pd.DataFrame(rows, columns=["grid_id", "facility_id", "name", "role"])
 
-    # referrals (rule 5): the lead reserves shares of slots and beds for its grid's primary care
+    # referrals (rule 5): the lead reserves slots and beds for its grid's primary care: the figures it declared
+    # (inputs.reservations), else the shares the rule requires as the plan's figures; the plan allocates them
     ref = rules["referral"]
     is_pc = primary_care(f, rules) & (fac_unit >= 0)
     pop = units["population"].to_numpy(dtype=float)
     f["reserved_outpatient_slots"] = np.nan
     f["reserved_beds"] = np.nan
     ref_rows = []
+    basis: dict[str, tuple[str, str, str]] = {}
     for g in grids:
         li = lead_index[grid_lead[g]]
-        slots = f["outpatient_daily"].iat[li]
-        beds = f["beds"].iat[li]
-        res_slots = math.ceil(ref["outpatient_share"] * slots - 1e-9) if np.isfinite(slots) else np.nan
-        res_beds = math.ceil(ref["bed_share"] * beds - 1e-9) if np.isfinite(beds) else np.nan
+        lead = f.iloc[li]
+        res_slots, slots_basis = lead_reservation(lead, "outpatient_daily", ref["outpatient_share"])
+        res_beds, beds_basis = lead_reservation(lead, "beds", ref["bed_share"])
+        declared = "declared" in (slots_basis, beds_basis)
+        basis[g] = (slots_basis, beds_basis, str(lead.get("declared_source", "") or "") if declared else "")
         f.loc[f.index[li], ["reserved_outpatient_slots", "reserved_beds"]] = [res_slots, res_beds]
         in_grid = np.flatnonzero(unit_grid == g)
         pcs = np.flatnonzero(is_pc & (grid_of_fac == g))
@@ -184,6 +187,9 @@ def form_groups(
             "grid_population",
         ],
     )
+    # whether each figure is the lead's declaration or the plan's, and who declared it
+    for k, col in enumerate(("reserved_outpatient_basis", "reserved_beds_basis", "reservation_source")):
+        referrals[col] = referrals["grid_id"].map({g: b[k] for g, b in basis.items()}).fillna("").astype(str)
     # the reservations are shares of the lead's capacity: say whether that capacity is a fact or an estimate
     lead_at = pd.Series(range(len(f)), index=f["facility_id"].to_numpy())
     for col, status in (("reserved_outpatient_status", "outpatient_status"), ("reserved_beds_status", "beds_status")):
@@ -193,8 +199,46 @@ def form_groups(
     per10k = 1e4 / referrals["residents_served"].where(referrals["residents_served"] > 0)
     referrals["reserved_slots_per_10000"] = referrals["reserved_outpatient_slots"] * per10k
     referrals["reserved_beds_per_10000"] = referrals["reserved_beds"] * per10k
-    referrals = referrals.drop(columns="grid_population")
+    referrals = referrals[list(REFERRAL_COLUMNS)]
     return Groups(facilities=f, groups=groups, referrals=referrals, notes=notes)
+
+
+#: columns of ``referrals.csv`` (one row per grid and primary-care member receiving its lead's reservation)
+REFERRAL_COLUMNS = (
+    "grid_id",
+    "lead_facility_id",
+    "facility_id",
+    "residents_served",
+    "reserved_outpatient_slots",
+    "reserved_beds",
+    "reserved_outpatient_basis",
+    "reserved_beds_basis",
+    "reservation_source",
+    "reserved_outpatient_status",
+    "reserved_beds_status",
+    "reserved_slots_per_10000",
+    "reserved_beds_per_10000",
+)
+#: the declared figure of each capacity column (``simulator.load.reservations.attach_reservations``)
+DECLARED_OF = {"outpatient_daily": "declared_outpatient_daily", "beds": "declared_beds"}
+
+
+def lead_reservation(lead: pd.Series, capacity_col: str, share: float) -> tuple[float, str]:
+    """What a lead reserves of ``capacity_col`` for primary care, and on what basis.
+
+    Returns
+    -------
+    (figure, basis)
+        ``(declared, "declared")`` when the lead declared a figure; else ``(ceil(share × capacity), "planned")``,
+        the reservation the rule requires as the plan's figure; ``(nan, "no_data")`` when the capacity is unknown
+    """
+    declared = pd.to_numeric(lead.get(DECLARED_OF[capacity_col], np.nan), errors="coerce")
+    if np.isfinite(declared):
+        return float(declared), "declared"
+    cap = pd.to_numeric(lead.get(capacity_col, np.nan), errors="coerce")
+    if np.isfinite(cap):
+        return float(math.ceil(share * cap - 1e-9)), "planned"
+    return np.nan, "no_data"
 
 
 def eligible_lead_mask(facilities: gpd.GeoDataFrame, rules: RuleSet, allow_enterprise: bool) -> np.ndarray:
