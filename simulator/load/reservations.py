@@ -137,5 +137,8 @@ def attach_reservations(facilities: pd.DataFrame, path: str | Path | None) -> pd
     by_id = declared.set_index("facility_id")
     for col, target in DECLARED_COLUMNS.items():
         values = out["facility_id"].map(by_id[col]) if len(by_id) else pd.Series(np.nan, index=out.index)
-        out[target] = values.fillna("").astype(str) if col == "source" else values.astype(float)
+        if col == "source":
+            out[target] = values.astype(object).where(values.notna(), "").astype(str)
+        else:
+            out[target] = pd.to_numeric(values, errors="coerce").astype(float)
     return out
