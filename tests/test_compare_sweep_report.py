@@ -102,7 +102,7 @@ def check_markdown(md: Path, run_a: Path, run_b: Path, changed: set | None) -> N
     name_a, name_b = header[1:3]
     facts = {
         "grids": {k: float((v.index != "city").sum()) for k, v in ind.items()},
-        "rules_failed": {k: float((~v["passed"]).sum()) for k, v in comp.items()},
+        "rules_failed": {k: float((v["status"] == "failed").sum()) for k, v in comp.items()},
     }
     for col in ("travel_mean_min", "share_within_access", "beds_per_1000", "population", "polsby_popper",
                 "unserved_residents", "unserved_share"):
@@ -212,9 +212,9 @@ def test_report_is_self_contained_and_shows_failures(runs):
     comp = pd.read_csv(runs["fx"] / "compliance.csv")
     for rid in comp.rule_id:
         assert rid in html
-    assert html.count("FAILED 未通过") == int((~comp.passed).sum())
+    assert html.count("FAILED 未通过") == int((comp.status == "failed").sum())
     assert html.count("<td class='pass'>passed 通过</td>") == int(comp.passed.sum())
-    assert f"{int((~comp.passed).sum())} rule check(s) failed 未通过" in html
+    assert f"{int((comp.status == 'failed').sum())} rule check(s) failed 未通过" in html
     assert not re.search(r"""(src|href)=["']https?://""", html), "report must not load anything from the internet"
     assert html.count("data:image/png;base64,") >= 3
 
