@@ -149,3 +149,17 @@ def test_rules_file_is_resolved_against_the_scenario_folder(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)  # not the scenario's folder
     assert load_scenario(path).rules == str(tmp_path / "sub" / "my_rules.toml")
     assert load_scenario(PANJIN).rules == "liaoning-2023"
+
+
+def test_reservations_names_a_file(tmp_path):
+    """inputs.reservations (declared referral reservations, rule 5) is a file name, resolved like other inputs."""
+    text = _with(_panjin_text(), "inputs", "reservations = 500")
+    path = tmp_path / "s.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=r"inputs.reservations = 500; expected str") as ei:
+        load_scenario(path)
+    assert ei.value.field == "reservations" and ei.value.path == str(path.resolve())
+    path.write_text(_with(_panjin_text(), "inputs", 'reservations = "declared/reservations.csv"'), encoding="utf-8")
+    sc = load_scenario(path)
+    assert sc.input_path(sc.inputs.reservations) == ROOT / "geodata" / "panjin" / "declared" / "reservations.csv"
+    assert load_scenario(PANJIN).inputs.reservations is None  # Panjin declares nothing (no real declaration exists)
