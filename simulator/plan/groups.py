@@ -187,6 +187,15 @@ def form_groups(
             "grid_population",
         ],
     )
+    declared_any = np.zeros(len(f), dtype=bool)
+    for col in DECLARED_OF.values():
+        declared_any |= pd.to_numeric(f[col], errors="coerce").notna().to_numpy() if col in f else False
+    unused = f["facility_id"].to_numpy()[declared_any & ~is_lead]
+    if len(unused):
+        notes.append(
+            f"declared referral reservations of {len(unused)} facilit(ies) not used, not a lead hospital in this plan: "
+            + ", ".join(sorted(map(str, unused))[:8])
+        )
     # whether each figure is the lead's declaration or the plan's, and who declared it
     for k, col in enumerate(("reserved_outpatient_basis", "reserved_beds_basis", "reservation_source")):
         referrals[col] = referrals["grid_id"].map({g: b[k] for g, b in basis.items()}).fillna("").astype(str)

@@ -7,6 +7,7 @@ declares enough and the other too few, and the independent verifier must agree w
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -46,18 +47,19 @@ def runs(tmp_path_factory):
         for lid in leads
     }
     enough, short = leads[0], leads[1]
+    other = sorted(fac.index[(fac.level == "secondary") & ~fac.index.isin(leads)])[0]  # declares, but leads nothing
     declared = pd.DataFrame(
         {
-            "facility_id": [enough, short],
-            "reserved_outpatient_daily": [need[enough][0], need[short][0] - 1],
-            "reserved_beds": [need[enough][1] + 5, need[short][1] // 2],
-            "source": ["test declaration 2026-11 (not real)", "test declaration 2026-11 (not real)"],
+            "facility_id": [enough, short, other],
+            "reserved_outpatient_daily": [need[enough][0], need[short][0] - 1, 50],
+            "reserved_beds": [need[enough][1] + 5, need[short][1] // 2, None],
+            "source": ["test declaration 2026-11 (not real)"] * 3,
         }
     )
     path = base / "reservations.csv"
     declared.to_csv(path, index=False)
     with_decl = _run(base / "declared", "--set", f'inputs.reservations="{path}"')
-    return {"plain": plain, "declared": with_decl, "enough": enough, "short": short, "need": need,
+    return {"plain": plain, "declared": with_decl, "enough": enough, "short": short, "need": need, "other": other,
             "declared_table": declared.set_index("facility_id")}
 
 
@@ -108,9 +110,9 @@ def test_a_declaration_that_reaches_the_share_passes_and_one_short_of_it_fails(r
     need = runs["need"][short]
     decl = runs["declared_table"].loc[short]
     assert sorted(found) == sorted([
-        f"R5.beds: lead {short} of grid {g} declares {decl.reserved_beds:,} beds; needs ≥ {need[1]:,} "
+        f"R5.beds: lead {short} of grid {g} declares {int(decl.reserved_beds):,} beds; needs ≥ {need[1]:,} "
         f"(ceil(0.25 × {need[1] * 4:,}))",
-        f"R5.outpatient: lead {short} of grid {g} declares {decl.reserved_outpatient_daily:,} outpatient slots; "
+        f"R5.outpatient: lead {short} of grid {g} declares {int(decl.reserved_outpatient_daily):,} outpatient slots; "
         f"needs ≥ {need[0]:,} (ceil(0.3333 × {need[0] * 3:,}))",
     ]), found
 
@@ -142,3 +144,23 @@ def test_verifier_catches_a_facilities_layer_that_reserves_other_than_declared(r
     found = verify_run(run)
     assert any(m.startswith(f"R5.beds: lead {lid} of grid") and "declared" in m and "reserves 9,999" in m
                for m in found), found
+
+
+def test_report_and_map_show_declared_figures_as_declared(runs):
+    """The lead's declared reservation is its own figure: marked declared 已申报 in the report and the lead's popup,
+    not estimate (the capacity it is checked against stays marked estimate)."""
+    page = (runs["declared"] / "report.html").read_text(encoding="utf-8")
+    for lid in (runs["enough"], runs["short"]):
+        row = page.split(f"data-facility='{lid}' data-role='lead'")[1].split("</tr>")[0]
+        slots = row.split("<td class='slots'>")[1].split("</td>")[0]
+        assert "declared 已申报" in slots and "估算" not in slots, slots
+    plain = (runs["plain"] / "report.html").read_text(encoding="utf-8")
+    row = plain.split(f"data-facility='{runs['enough']}' data-role='lead'")[1].split("</tr>")[0]
+    assert "estimate 估算" in row.split("<td class='slots'>")[1].split("</td>")[0]
+
+def test_a_declaration_of_a_hospital_that_leads_nothing_is_noted(runs):
+    notes = json.loads((runs["declared"] / "run.json").read_text(encoding="utf-8"))["notes"]
+    said = [n for n in notes if n.startswith("declared referral reservations of 1 facilit(ies) not used")]
+    assert said and said[0].endswith(runs["other"]), notes
+    ref = _csv(runs["declared"] / "referrals.csv")
+    assert runs["other"] not in set(ref["lead_facility_id"])
