@@ -134,8 +134,72 @@ def form_groups(
         notes.append("collaborating units: the nearest external tertiary hospital to each lead (no scenario choice)")
     groups = pd.DataFrame(rows, columns=["grid_id", "facility_id", "name", "role"])
 
-    # referrals (rule 5): the lead reserves slots and beds for its grid's primary care: the figures it declared
-    # (inputs.reservations), else the shares the rule requires as the plan's figures; the plan allocates them
+    referrals, ref_notes = _referrals(f, units, unit_grid, grid_lead, grids, grid_of_fac, fac_unit, rules,
+                                      unit_minutes_to_facility)
+    notes += ref_notes
+    return Groups(facilities=f, groups=groups, referrals=referrals, notes=notes)
+
+
+#: columns of ``referrals.csv`` (one row per grid and primary-care member receiving its lead's reservation)
+REFERRAL_COLUMNS = (
+    "grid_id",
+    "lead_facility_id",
+    "facility_id",
+    "residents_served",
+    "reserved_outpatient_slots",
+    "reserved_beds",
+    "reserved_outpatient_basis",
+    "reserved_beds_basis",
+    "reservation_source",
+    "reserved_outpatient_status",
+    "reserved_beds_status",
+    "reserved_slots_per_10000",
+    "reserved_beds_per_10000",
+)
+#: the declared figure of each capacity column (``simulator.load.reservations.attach_reservations``)
+DECLARED_OF = {"outpatient_daily": "declared_outpatient_daily", "beds": "declared_beds"}
+
+
+def lead_reservation(lead: pd.Series, capacity_col: str, share: float) -> tuple[float, str]:
+    """What a lead reserves of ``capacity_col`` for primary care, and on what basis.
+
+    Returns
+    -------
+    (figure, basis)
+        ``(declared, "declared")`` when the lead declared a figure; else ``(ceil(share × capacity), "planned")``,
+        the reservation the rule requires as the plan's figure; ``(nan, "no_data")`` when the capacity is unknown
+    """
+    declared = pd.to_numeric(lead.get(DECLARED_OF[capacity_col], np.nan), errors="coerce")
+    if np.isfinite(declared):
+        return float(declared), "declared"
+    cap = pd.to_numeric(lead.get(capacity_col, np.nan), errors="coerce")
+    if np.isfinite(cap):
+        return float(math.ceil(share * cap - 1e-9)), "planned"
+    return np.nan, "no_data"
+
+
+def _referrals(
+    f: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    unit_grid: np.ndarray,
+    grid_lead: dict[str, str],
+    grids: list[str],
+    grid_of_fac: np.ndarray,
+    fac_unit: np.ndarray,
+    rules: RuleSet,
+    unit_minutes_to_facility,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Rule 5's referrals: each lead reserves slots and beds for its grid's primary care — the figures it declared
+    (``inputs.reservations``), else the shares the rule requires as the plan's figures — and the plan allocates them
+    to the grid's primary-care members by the residents each serves (nearest in-grid facility).
+
+    Sets ``reserved_outpatient_slots`` / ``reserved_beds`` of ``f`` (leads and primary-care members) in place;
+    returns ``referrals.csv`` (columns :data:`REFERRAL_COLUMNS`) and notes.
+    """
+    notes: list[str] = []
+    fids = f["facility_id"].to_numpy()
+    lead_index = {fid: int(np.flatnonzero(fids == fid)[0]) for fid in set(grid_lead.values())}
+    is_lead = np.isin(fids, list(grid_lead.values()))
     ref = rules["referral"]
     is_pc = primary_care(f, rules) & (fac_unit >= 0)
     pop = units["population"].to_numpy(dtype=float)
@@ -209,45 +273,7 @@ def form_groups(
     referrals["reserved_slots_per_10000"] = referrals["reserved_outpatient_slots"] * per10k
     referrals["reserved_beds_per_10000"] = referrals["reserved_beds"] * per10k
     referrals = referrals[list(REFERRAL_COLUMNS)]
-    return Groups(facilities=f, groups=groups, referrals=referrals, notes=notes)
-
-
-#: columns of ``referrals.csv`` (one row per grid and primary-care member receiving its lead's reservation)
-REFERRAL_COLUMNS = (
-    "grid_id",
-    "lead_facility_id",
-    "facility_id",
-    "residents_served",
-    "reserved_outpatient_slots",
-    "reserved_beds",
-    "reserved_outpatient_basis",
-    "reserved_beds_basis",
-    "reservation_source",
-    "reserved_outpatient_status",
-    "reserved_beds_status",
-    "reserved_slots_per_10000",
-    "reserved_beds_per_10000",
-)
-#: the declared figure of each capacity column (``simulator.load.reservations.attach_reservations``)
-DECLARED_OF = {"outpatient_daily": "declared_outpatient_daily", "beds": "declared_beds"}
-
-
-def lead_reservation(lead: pd.Series, capacity_col: str, share: float) -> tuple[float, str]:
-    """What a lead reserves of ``capacity_col`` for primary care, and on what basis.
-
-    Returns
-    -------
-    (figure, basis)
-        ``(declared, "declared")`` when the lead declared a figure; else ``(ceil(share × capacity), "planned")``,
-        the reservation the rule requires as the plan's figure; ``(nan, "no_data")`` when the capacity is unknown
-    """
-    declared = pd.to_numeric(lead.get(DECLARED_OF[capacity_col], np.nan), errors="coerce")
-    if np.isfinite(declared):
-        return float(declared), "declared"
-    cap = pd.to_numeric(lead.get(capacity_col, np.nan), errors="coerce")
-    if np.isfinite(cap):
-        return float(math.ceil(share * cap - 1e-9)), "planned"
-    return np.nan, "no_data"
+    return referrals, notes
 
 
 def eligible_lead_mask(facilities: gpd.GeoDataFrame, rules: RuleSet, allow_enterprise: bool) -> np.ndarray:
