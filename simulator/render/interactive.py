@@ -424,8 +424,8 @@ def _popup_fields(
 
     Beds and outpatient figures carry their estimate note ("≥ 500 (estimate 估算: grade rule 等级标准下限)");
     reserved slots and beds the plan sets are shares of the lead's figures, marked estimate when those are
-    (``reservation_estimated``); ``reservation_note`` overrides the mark ("(declared 已申报)" for a lead's
-    declared figures).
+    (``reservation_estimated``); ``reservation_note`` replaces that mark ("(declared 已申报)" for a lead's declared
+    figures, not styled as an estimate).
     """
     role = row["display_role"]
     grid = f" · grid {row['display_grid']}" if row["display_grid"] else ""
@@ -445,9 +445,8 @@ def _popup_fields(
         "beds_text": figure_text(beds, row.get("beds_status")),
         "outpatient_text": figure_text(row.get("outpatient_daily"), row.get("outpatient_status")),
         "slots_text": (f"{slots:,.0f} {Text.outpatient_slots_day}, {rbeds:,.0f} {Text.beds}" if has_slots else ""),
-        "slots_note": (reservation_note or (f"({Text.estimate})" if reservation_estimated else ""))
-        if has_slots
-        else "",
+        "slots_note": f"({Text.estimate})" if reservation_estimated and has_slots and not reservation_note else "",
+        "slots_declared": reservation_note if has_slots else "",
         "residents_served_text": f"{referral['residents_served']:,.0f}" if referral else "",
         "modelled": bool(row["modelled"]),
         "approximate": bool(row["approximate"]),

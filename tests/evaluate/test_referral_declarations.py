@@ -164,3 +164,13 @@ def test_a_declaration_of_a_hospital_that_leads_nothing_is_noted(runs):
     assert said and said[0].endswith(runs["other"]), notes
     ref = _csv(runs["declared"] / "referrals.csv")
     assert runs["other"] not in set(ref["lead_facility_id"])
+
+
+def test_the_leads_popup_says_declared_not_estimate(runs):
+    from test_estimates_everywhere import _popups
+
+    popups = _popups((runs["declared"] / "map.html").read_text(encoding="utf-8"))
+    for lid in (runs["enough"], runs["short"]):
+        reserved = popups[lid]["Reserved for primary care 下沉"]
+        assert reserved.endswith("(declared 已申报)") and "估算" not in reserved, reserved
+        assert "estimate 估算" in popups[lid]["Beds 床位"]  # the capacity stays an estimate
