@@ -228,6 +228,8 @@ class Text:
     passed = Label("passed", "通过")
     failed = Label("FAILED", "未通过")
     planned = Label("planned", "规划值")
+    declared = Label("declared", "已申报")
+    not_declared = Label("not declared", "未申报")
     reading = Label("reading", "解读")
     indicators = Label("Indicators", "指标")
     indicator = Label("indicator", "指标")

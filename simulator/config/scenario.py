@@ -25,7 +25,8 @@ class Inputs:
     own declared CRS (GeoPackage, Shapefile ``.prj``, GeoJSON ``crs`` member, a CSV's sidecar ``NAME.prj``) is
     used; a ``*_crs`` that contradicts it is an error. ``facilities`` entries are file names or tables
     ``{path = "mine.csv", crs = "gcj02"}``; ``facilities_crs`` applies only to facility files that declare no CRS
-    and name none, never to another file.
+    and name none, never to another file. ``reservations`` names the declared referral reservations of lead
+    hospitals (rule 5; :mod:`simulator.load.reservations`), ``None``: nothing declared, rule 5 reports plan figures.
     """
 
     boundaries: str = "boundaries.geojson"
@@ -42,6 +43,7 @@ class Inputs:
     #: declared ties between facilities (facility_id, partner_facility_id, relation, source), e.g. a city hospital
     #: that is the managed branch of a provincial one: collaborating units 协作单位 honour them first (rule 4)
     affiliations: str | None = None
+    reservations: str | None = None
 
 
 @dataclass

@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..config.labels import Text
 from ..config.rules import SERVED_BY, STATUSES, RuleSet, Switches, eligible_leads, required_members
+from ..plan.groups import DECLARED_OF
 from .partition import GROUP_ROLES, GridPartition
 
 COLUMNS = ["rule_id", "scope", "rule_en", "rule_zh", "required", "actual", "status", "passed", "reading"]
@@ -208,18 +210,40 @@ def collaborating(ctx: RuleContext, g: str) -> Outcome:
     return Outcome(f">= {need}", actual, len(rows) >= need, reading=ctx.readings.collaborating_text(ctx.rules, named))
 
 
-def _reservation(ctx: RuleContext, g: str, share: float, capacity_col: str, reserved_col: str) -> Outcome:
-    """Rule 5: the lead's reservation (``share`` of ``capacity_col``) reaches the grid's primary-care members."""
+#: what rule 5 reserves of each capacity column, as the table names it
+_RESERVED_UNIT = {"outpatient_daily": "slots/day", "beds": "beds"}
+
+
+def _reservation(ctx: RuleContext, g: str, share: float, capacity_col: str) -> Outcome:
+    """Rule 5: the lead's declared reservation reaches ``share`` of its ``capacity_col``.
+
+    With a declaration (``declared_*`` of the facility table, from ``inputs.reservations``) the check passes or
+    fails; without one the row is ``planned`` and states the reservation the rule requires as the plan's figure; with
+    an unknown capacity it is ``no_data``. A capacity that is an estimate is marked in ``required`` (and a declared
+    pass on it says so in ``actual``).
+    """
     p = ctx.partition
-    cap = p.facilities.iloc[p.lead_row(g)][capacity_col]
-    if not np.isfinite(cap):
-        return Outcome(f"{share:.3f} × capacity", "no data (capacity unknown)", False)
-    need = math.ceil(share * cap - 1e-9)
+    lead = p.facilities.iloc[p.lead_row(g)]
+    cap = float(pd.to_numeric(lead.get(capacity_col, np.nan), errors="coerce"))
+    declared = float(pd.to_numeric(lead.get(DECLARED_OF[capacity_col], np.nan), errors="coerce"))
+    unit = _RESERVED_UNIT[capacity_col]
+    said = f"{Text.declared} {declared:,.0f} {unit} ({lead.get('declared_source', '') or ''})"
     f = p.facilities
     pcs = f.facility_id.isin(p.group_ids(g, ("member",))) & f.kind.isin(ctx.rules["referral"]["primary_care_kinds"])
-    alloc = f.loc[pcs, reserved_col].sum()
-    note = capacity_note(p.facilities.iloc[p.lead_row(g)], capacity_col)
-    return Outcome(f">= {need} (of {cap:.0f}{note})", f"{alloc:.0f} allocated to primary care", bool(alloc >= need))
+    if not pcs.any():
+        return Outcome(f"{share:.3f} × capacity", "no primary-care member in the group receives it", False)
+    if not np.isfinite(cap):
+        actual = "no data (capacity unknown)" + (f"; {said}" if np.isfinite(declared) else "")
+        return Outcome.no_data(f"{share:.3f} × capacity", actual)
+    need = math.ceil(share * cap - 1e-9)
+    note = capacity_note(lead, capacity_col)
+    required = f">= {need} (of {cap:.0f}{note})"
+    if not np.isfinite(declared):
+        return Outcome.planned(required, f"plan: reserve {need:,} {unit}, {Text.not_declared}")
+    passed = bool(declared >= need)
+    if passed and note:
+        said += f"; passed against an {Text.estimate} capacity"
+    return Outcome(required, said, passed)
 
 
 #: the status column of each capacity figure of a facility (``fact (…)``, ``estimate (…)``, ``modelled``, …)
@@ -241,13 +265,12 @@ def capacity_note(facility: pd.Series, capacity_col: str) -> str:
 
 def outpatient_reserved(ctx: RuleContext, g: str) -> Outcome:
     """R5.outpatient: ≥ ``referral.outpatient_share`` of the lead's daily outpatient slots go to primary care."""
-    share = ctx.rules["referral"]["outpatient_share"]
-    return _reservation(ctx, g, share, "outpatient_daily", "reserved_outpatient_slots")
+    return _reservation(ctx, g, ctx.rules["referral"]["outpatient_share"], "outpatient_daily")
 
 
 def beds_reserved(ctx: RuleContext, g: str) -> Outcome:
     """R5.beds: ≥ ``referral.bed_share`` of the lead's beds go to primary care."""
-    return _reservation(ctx, g, ctx.rules["referral"]["bed_share"], "beds", "reserved_beds")
+    return _reservation(ctx, g, ctx.rules["referral"]["bed_share"], "beds")
 
 
 def contiguous(ctx: RuleContext, g: str) -> Outcome:

@@ -1,10 +1,11 @@
 """Independent verifier of a written run folder (``caregrid run SCENARIO --out DIR``).
 
 This module re-checks the rules on the *files* of a run folder with its own code: it reads ``plan.gpkg``
-(layers ``units``, ``grids``, ``facilities``), ``groups.csv``, ``referrals.csv``, ``compliance.csv`` and
-``run.json`` and nothing else of the planner. It deliberately does not import ``simulator.plan``,
-``simulator.groups``, ``simulator.evaluate``, ``simulator.optimise`` or ``simulator.units``; the only
-project code it uses is :func:`simulator.config.rules.load_rules` (the rule file is data).
+(layers ``units``, ``grids``, ``facilities``), ``groups.csv``, ``referrals.csv``, ``compliance.csv``,
+``run.json`` and the declared reservations file its scenario names, and nothing else of the planner. It
+deliberately does not import ``simulator.plan``, ``simulator.groups``, ``simulator.evaluate``,
+``simulator.optimise`` or ``simulator.units``; the only project code it uses is
+:func:`simulator.config.rules.load_rules` (the rule file is data).
 
 What is checked (each failure is one human-readable line of :func:`verify_run`'s result):
 
@@ -26,9 +27,13 @@ What is checked (each failure is one human-readable line of :func:`verify_run`'s
   is served (member or ``cross_grid`` row) by an institution of ``cross_grid.maternal_child_kinds`` and of
   ``public_health_kinds``, and ``compliance.csv`` does not call that passed when the city's data has none;
 * roles — a facility the facilities layer marks ``collaborating`` collaborates with some group in ``groups.csv``;
-* rule 5 — the lead reserves at least ``ceil(outpatient_share × outpatient_daily)`` slots and
-  ``ceil(bed_share × beds)`` beds; the referral rows to the grid's primary-care members sum exactly to the
-  reservation; ``residents_served`` is non-negative and sums to the grid population;
+* rule 5 — judged from the declared reservations file the scenario names (``inputs.reservations``, read here) and
+  the facilities layer: a lead that declared slots (beds) passes when they reach
+  ``ceil(outpatient_share × outpatient_daily)`` (``ceil(bed_share × beds)``) and fails otherwise; without a
+  declaration the row must be ``planned`` (the plan reserves at least that share), with an unknown capacity
+  ``no_data`` — so a ``passed`` without a declaration is caught; the facilities layer reserves what was declared;
+  the referral rows to the grid's primary-care members sum exactly to the reservation; ``residents_served`` is
+  non-negative and sums to the grid population;
 * ``compliance.csv`` agrees with these findings wherever the verifier can judge a rule, and names its rules
   with the ids and texts of the rule file's catalogue.
 
@@ -38,6 +43,7 @@ tests.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections import deque
@@ -215,7 +221,8 @@ class _Run:
     n_collab: dict[str, int] = field(default_factory=dict)
     n_req: dict[str, int] = field(default_factory=dict)
     served: dict[tuple[str, str], bool] = field(default_factory=dict)
-    r5: dict[tuple[str, str], bool | None] = field(default_factory=dict)
+    r5: dict[tuple[str, str], str] = field(default_factory=dict)  # rule 5 status compliance.csv must show
+    declared: dict[str, dict[str, float]] = field(default_factory=dict)  # the declared reservations file
     s_pop: dict[str, bool] = field(default_factory=dict)
     s_beds: dict[str, bool] = field(default_factory=dict)
 
@@ -613,24 +620,77 @@ def _check_referral_rows(r: _Run, g: str, rows: pd.DataFrame, pcs: list[str]) ->
                    "referral row")
 
 
+#: reservations-file column of each capacity column (the file ``inputs.reservations`` names)
+_DECLARED_COL = {"outpatient_daily": "reserved_outpatient_daily", "beds": "reserved_beds"}
+
+
+def _read_declared(r: _Run) -> dict[str, dict[str, float]]:
+    """The declared reservations the run's scenario names (facility id → figures; NaN: not declared), read here
+    from the file itself; ``{}`` when the scenario names none. A named file that cannot be read is a violation and
+    counts as no declaration (a ``passed`` rule 5 row then stands out)."""
+    name = ((r.scenario.get("inputs") or {}).get("reservations")) or ""
+    if not name:
+        return {}
+    path = Path(name)
+    if not path.is_absolute():
+        path = Path(str(r.scenario.get("data") or ".")) / path
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        r.v.append(f"R5: cannot read the declared reservations file {path} the scenario names ({exc})")
+        return {}
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        r.v.append(f"R5: the declared reservations file {path} is neither UTF-8 nor GBK text")
+        return {}
+    table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    if "facility_id" not in table:
+        r.v.append(f"R5: the declared reservations file {path} has no facility_id column")
+        return {}
+    out: dict[str, dict[str, float]] = {}
+    for _, row in table.iterrows():
+        out[str(row["facility_id"]).strip()] = {
+            col: float(pd.to_numeric(str(row.get(col, "")).strip() or "nan", errors="coerce"))
+            for col in _DECLARED_COL.values()
+        }
+    return out
+
+
 def _check_reservation(r: _Run, g: str, to_pc: pd.DataFrame, rid: str, cap_col: str, res_col: str,
                        share: float) -> None:
-    """One reservation of rule 5 (slots or beds): enough reserved, and the referral rows sum to it."""
+    """One reservation of rule 5 (slots or beds): the lead's declared figure (the reservations file) reaches the
+    share of its capacity, the facilities layer reserves what was declared (or, undeclared, at least the share), and
+    the referral rows sum to it. ``r.r5`` gets the status compliance.csv must show."""
     lid = r.grid_lead[g]
     li = r.frow[lid]
     what = "outpatient slots" if cap_col == "outpatient_daily" else "beds"
     cap = r.fac[cap_col].iat[li]
-    if not np.isfinite(cap):
-        r.v.append(f"{rid}: lead {lid} of grid {g} has no {cap_col} figure; the reservation cannot be checked")
-        r.r5[(rid, g)] = False
-        return
-    need = math.ceil(share * cap - 1e-9)
+    declared = r.declared.get(lid, {}).get(_DECLARED_COL[cap_col], np.nan)
     reserved = r.fac[res_col].iat[li]
-    if not (np.isfinite(reserved) and reserved >= need):
-        r.v.append(f"{rid}: lead {lid} of grid {g} reserves {reserved:,.0f} {what}; needs ≥ {need:,} "
-                   f"(ceil({share:.4g} × {cap:,.0f}))")
+    if np.isfinite(declared) and not (np.isfinite(reserved) and abs(reserved - declared) <= 1e-6):
+        r.v.append(f"{rid}: lead {lid} of grid {g} declared {declared:,.0f} {what}, but the facilities layer "
+                   f"reserves {reserved:,.0f}")
+    if not np.isfinite(cap):
+        r.r5[(rid, g)] = "no_data"
+    else:
+        need = math.ceil(share * cap - 1e-9)
+        if np.isfinite(declared):
+            r.r5[(rid, g)] = "passed" if declared >= need else "failed"
+            if declared < need:
+                r.v.append(f"{rid}: lead {lid} of grid {g} declares {declared:,.0f} {what}; needs ≥ {need:,} "
+                           f"(ceil({share:.4g} × {cap:,.0f}))")
+        else:
+            r.r5[(rid, g)] = "planned"
+            if not (np.isfinite(reserved) and reserved >= need):
+                r.v.append(f"{rid}: lead {lid} of grid {g} reserves {reserved:,.0f} {what} in the plan; the rule "
+                           f"requires ≥ {need:,} (ceil({share:.4g} × {cap:,.0f}))")
     vals = to_pc[res_col]
-    if (vals < 0).any() or vals.isna().any():
+    if (vals < 0).any() or (np.isfinite(reserved) and vals.isna().any()):
         r.v.append(f"{rid}: grid {g} has missing or negative reserved {what} in referrals.csv")
     alloc = float(vals.fillna(0).sum())
     if np.isfinite(reserved) and abs(alloc - reserved) > 1e-6:
@@ -640,12 +700,12 @@ def _check_reservation(r: _Run, g: str, to_pc: pd.DataFrame, rid: str, cap_col: 
         y = r.fac[res_col].iat[r.frow[f]]
         if np.isfinite(x) and not (np.isfinite(y) and abs(x - y) <= 1e-6):
             r.v.append(f"{rid}: facilities layer gives {f} {y} reserved {what}, referrals.csv {x}")
-    r.r5[(rid, g)] = bool(alloc >= need)
 
 
 def _check_referrals(r: _Run) -> None:
     ref_cfg = r.rules["referral"]
     pc_kinds = set(ref_cfg["primary_care_kinds"])
+    r.declared = _read_declared(r)
     referrals = r.referrals
     for col in ("grid_id", "lead_facility_id", "facility_id"):
         referrals[col] = referrals[col] if col in referrals else ""
@@ -665,13 +725,30 @@ def _check_referrals(r: _Run) -> None:
         if not pcs:
             r.v.append(f"R5 referral: grid {g} has no primary-care member ({', '.join(sorted(pc_kinds))}): the "
                        f"slots and beds its lead {lid} must reserve for primary-care referrals reach no one")
-            r.r5[("R5.outpatient", g)] = r.r5[("R5.beds", g)] = False
+            r.r5[("R5.outpatient", g)] = r.r5[("R5.beds", g)] = "failed"
             continue
         _check_referral_rows(r, g, rows, pcs)
         to_pc = rows[rows.facility_id.isin(pcs)]
         _check_reservation(r, g, to_pc, "R5.outpatient", "outpatient_daily", "reserved_outpatient_slots",
                            ref_cfg["outpatient_share"])
         _check_reservation(r, g, to_pc, "R5.beds", "beds", "reserved_beds", ref_cfg["bed_share"])
+
+
+def _check_reservation_statuses(r: _Run) -> None:
+    """Rule 5 rows of compliance.csv show the status the declared file gives: ``passed`` / ``failed`` only with a
+    declaration, ``planned`` without one, ``no_data`` with an unknown capacity (never ``passed`` undeclared)."""
+    comp = r.compliance
+    if not all(c in comp for c in ("rule_id", "scope", "status")):
+        return
+    table = {(rid, sc): st for rid, sc, st in zip(comp["rule_id"], comp["scope"], comp["status"], strict=True)}
+    for (rid, g), mine in r.r5.items():
+        theirs = table.get((rid, g))
+        if theirs is None:
+            r.v.append(f"compliance.csv: no row for rule {rid} ({g})")
+        elif theirs != mine:
+            why = {"planned": "the lead declared no reservation", "no_data": "the lead's capacity is unknown",
+                   "passed": "the declared reservation reaches the share", "failed": "the rule is violated"}[mine]
+            r.v.append(f"compliance.csv marks rule {rid} ({g}) as {theirs}, but the verifier finds {mine} ({why})")
 
 
 # ---------------------------------------------------------------- scenario bounds (S.*)
@@ -716,8 +793,7 @@ def _judged(r: _Run) -> dict[tuple[str, str], bool | None]:
         for rid in SERVED_BY:
             judged[(rid, g)] = r.served.get((rid, g), False)
         judged[("R4.collaborating", g)] = r.n_collab[g] >= _min_collaborating(r)
-        judged[("R5.outpatient", g)] = r.r5.get(("R5.outpatient", g))
-        judged[("R5.beds", g)] = r.r5.get(("R5.beds", g))
+        # rule 5: the exact status is compared by _check_reservation_statuses
         judged[("R6.contiguous", g)] = r.contiguous.get(g)
         if g in r.s_pop:
             judged[("S.population", g)] = r.s_pop[g]
@@ -796,6 +872,7 @@ CHECKS = (
     _check_collaborating,
     _check_required_members,
     _check_referrals,
+    _check_reservation_statuses,
     _check_scenario_bounds,
     _check_compliance_table,
 )

@@ -13,6 +13,7 @@ import shapely
 from ..config.scenario import Scenario
 from ..errors import InputError
 from .readers import check_facilities_in_area, read_boundaries, read_districts, read_facility_files, read_table
+from .reservations import attach_reservations
 from .validate import AFFILIATION_REQUIRED, row_label, validate_affiliations
 
 
@@ -115,6 +116,8 @@ def load_city(scenario: Scenario) -> CityData:
     # a facility placed within metres of the area's edge belongs to the district it names
     named = facilities["district"].isin(codes).to_numpy()
     facilities = facilities.assign(in_area=in_area | (named & facilities["in_city"].to_numpy())).reset_index(drop=True)
+    # rule 5: the lead hospitals' declared reservations (declared_* columns, NaN where nothing is declared)
+    facilities = attach_reservations(facilities, scenario.input_path(inp.reservations) if inp.reservations else None)
     outside = facilities[facilities["in_city"] & ~facilities["in_area"]]
     if len(outside):
         notes.append(

@@ -184,19 +184,86 @@ def form_groups(
     groups = pd.DataFrame(rows, columns=GROUP_COLUMNS)
     f["role"] = _roles(f, rules, fac_unit, is_lead, groups)
 
-    # referrals (rule 5): the lead reserves shares of slots and beds for its grid's primary care
+    referrals, ref_notes = _referrals(f, units, unit_grid, grid_lead, grids, grid_of_fac, fac_unit, rules,
+                                      unit_minutes_to_facility)
+    notes += ref_notes
+    return Groups(facilities=f, groups=groups, referrals=referrals, notes=notes)
+
+
+#: columns of ``referrals.csv`` (one row per grid and primary-care member receiving its lead's reservation)
+REFERRAL_COLUMNS = (
+    "grid_id",
+    "lead_facility_id",
+    "facility_id",
+    "residents_served",
+    "reserved_outpatient_slots",
+    "reserved_beds",
+    "reserved_outpatient_basis",
+    "reserved_beds_basis",
+    "reservation_source",
+    "reserved_outpatient_status",
+    "reserved_beds_status",
+    "reserved_slots_per_10000",
+    "reserved_beds_per_10000",
+)
+#: the declared figure of each capacity column (``simulator.load.reservations.attach_reservations``)
+DECLARED_OF = {"outpatient_daily": "declared_outpatient_daily", "beds": "declared_beds"}
+
+
+def lead_reservation(lead: pd.Series, capacity_col: str, share: float) -> tuple[float, str]:
+    """What a lead reserves of ``capacity_col`` for primary care, and on what basis.
+
+    Returns
+    -------
+    (figure, basis)
+        ``(declared, "declared")`` when the lead declared a figure; else ``(ceil(share × capacity), "planned")``,
+        the reservation the rule requires as the plan's figure; ``(nan, "no_data")`` when the capacity is unknown
+    """
+    declared = pd.to_numeric(lead.get(DECLARED_OF[capacity_col], np.nan), errors="coerce")
+    if np.isfinite(declared):
+        return float(declared), "declared"
+    cap = pd.to_numeric(lead.get(capacity_col, np.nan), errors="coerce")
+    if np.isfinite(cap):
+        return float(math.ceil(share * cap - 1e-9)), "planned"
+    return np.nan, "no_data"
+
+
+def _referrals(
+    f: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    unit_grid: np.ndarray,
+    grid_lead: dict[str, str],
+    grids: list[str],
+    grid_of_fac: np.ndarray,
+    fac_unit: np.ndarray,
+    rules: RuleSet,
+    unit_minutes_to_facility,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Rule 5's referrals: each lead reserves slots and beds for its grid's primary care — the figures it declared
+    (``inputs.reservations``), else the shares the rule requires as the plan's figures — and the plan allocates them
+    to the grid's primary-care members by the residents each serves (nearest in-grid facility).
+
+    Sets ``reserved_outpatient_slots`` / ``reserved_beds`` of ``f`` (leads and primary-care members) in place;
+    returns ``referrals.csv`` (columns :data:`REFERRAL_COLUMNS`) and notes.
+    """
+    notes: list[str] = []
+    fids = f["facility_id"].to_numpy()
+    lead_index = {fid: int(np.flatnonzero(fids == fid)[0]) for fid in set(grid_lead.values())}
+    is_lead = np.isin(fids, list(grid_lead.values()))
     ref = rules["referral"]
     is_pc = primary_care(f, rules) & (fac_unit >= 0)
     pop = units["population"].to_numpy(dtype=float)
     f["reserved_outpatient_slots"] = np.nan
     f["reserved_beds"] = np.nan
     ref_rows = []
+    basis: dict[str, tuple[str, str, str]] = {}
     for g in grids:
         li = lead_index[grid_lead[g]]
-        slots = f["outpatient_daily"].iat[li]
-        beds = f["beds"].iat[li]
-        res_slots = math.ceil(ref["outpatient_share"] * slots - 1e-9) if np.isfinite(slots) else np.nan
-        res_beds = math.ceil(ref["bed_share"] * beds - 1e-9) if np.isfinite(beds) else np.nan
+        lead = f.iloc[li]
+        res_slots, slots_basis = lead_reservation(lead, "outpatient_daily", ref["outpatient_share"])
+        res_beds, beds_basis = lead_reservation(lead, "beds", ref["bed_share"])
+        declared = "declared" in (slots_basis, beds_basis)
+        basis[g] = (slots_basis, beds_basis, str(lead.get("declared_source", "") or "") if declared else "")
         f.loc[f.index[li], ["reserved_outpatient_slots", "reserved_beds"]] = [res_slots, res_beds]
         in_grid = np.flatnonzero(unit_grid == g)
         pcs = np.flatnonzero(is_pc & (grid_of_fac == g))
@@ -234,6 +301,18 @@ def form_groups(
             "grid_population",
         ],
     )
+    declared_any = np.zeros(len(f), dtype=bool)
+    for col in DECLARED_OF.values():
+        declared_any |= pd.to_numeric(f[col], errors="coerce").notna().to_numpy() if col in f else False
+    unused = f["facility_id"].to_numpy()[declared_any & ~is_lead]
+    if len(unused):
+        notes.append(
+            f"declared referral reservations of {len(unused)} facilit(ies) not used, not a lead hospital in this plan: "
+            + ", ".join(sorted(map(str, unused))[:8])
+        )
+    # whether each figure is the lead's declaration or the plan's, and who declared it
+    for k, col in enumerate(("reserved_outpatient_basis", "reserved_beds_basis", "reservation_source")):
+        referrals[col] = referrals["grid_id"].map({g: b[k] for g, b in basis.items()}).fillna("").astype(str)
     # the reservations are shares of the lead's capacity: say whether that capacity is a fact or an estimate
     lead_at = pd.Series(range(len(f)), index=f["facility_id"].to_numpy())
     for col, status in (("reserved_outpatient_status", "outpatient_status"), ("reserved_beds_status", "beds_status")):
@@ -243,8 +322,8 @@ def form_groups(
     per10k = 1e4 / referrals["residents_served"].where(referrals["residents_served"] > 0)
     referrals["reserved_slots_per_10000"] = referrals["reserved_outpatient_slots"] * per10k
     referrals["reserved_beds_per_10000"] = referrals["reserved_beds"] * per10k
-    referrals = referrals.drop(columns="grid_population")
-    return Groups(facilities=f, groups=groups, referrals=referrals, notes=notes)
+    referrals = referrals[list(REFERRAL_COLUMNS)]
+    return referrals, notes
 
 
 def _roles(f: pd.DataFrame, rules: RuleSet, fac_unit: np.ndarray, is_lead: np.ndarray, groups: pd.DataFrame):

@@ -418,13 +418,14 @@ def _draw_links(m: Any, sc: _Scene) -> int:
 
 
 def _popup_fields(
-    row: pd.Series, referral: dict[str, Any] | None, reservation_estimated: bool = False
+    row: pd.Series, referral: dict[str, Any] | None, reservation_estimated: bool = False, reservation_note: str = ""
 ) -> dict[str, Any]:
     """The facts of a facility's popup as text (the template escapes them).
 
     Beds and outpatient figures carry their estimate note ("≥ 500 (estimate 估算: grade rule 等级标准下限)");
-    reserved slots and beds are shares of the lead's figures, marked estimate when those are
-    (``reservation_estimated``).
+    reserved slots and beds the plan sets are shares of the lead's figures, marked estimate when those are
+    (``reservation_estimated``); ``reservation_note`` replaces that mark ("(declared 已申报)" for a lead's declared
+    figures, not styled as an estimate).
     """
     role = row["display_role"]
     grid = f" · grid {row['display_grid']}" if row["display_grid"] else ""
@@ -444,7 +445,8 @@ def _popup_fields(
         "beds_text": figure_text(beds, row.get("beds_status")),
         "outpatient_text": figure_text(row.get("outpatient_daily"), row.get("outpatient_status")),
         "slots_text": (f"{slots:,.0f} {Text.outpatient_slots_day}, {rbeds:,.0f} {Text.beds}" if has_slots else ""),
-        "slots_note": f"({Text.estimate})" if reservation_estimated and has_slots else "",
+        "slots_note": f"({Text.estimate})" if reservation_estimated and has_slots and not reservation_note else "",
+        "slots_declared": reservation_note if has_slots else "",
         "residents_served_text": f"{referral['residents_served']:,.0f}" if referral else "",
         "modelled": bool(row["modelled"]),
         "approximate": bool(row["approximate"]),
@@ -453,7 +455,7 @@ def _popup_fields(
 
 
 def _facility_marker(
-    row: pd.Series, st: dict[str, Any], offset: np.ndarray, referral: dict | None, reservation_estimated: bool
+    row: pd.Series, st: dict[str, Any], offset: np.ndarray, referral: dict | None, reservation: tuple[bool, str]
 ) -> Any:
     import folium
 
@@ -475,7 +477,7 @@ def _facility_marker(
         tooltip=folium.Tooltip(folium_html(_parts().facility_tooltip(str(row["name"]), role)), permanent=False),
         z_index_offset=1000 if role == "lead" else 0,
     )
-    popup = _parts().popup(_popup_fields(row, referral, reservation_estimated))
+    popup = _parts().popup(_popup_fields(row, referral, *reservation))
     marker.add_child(MapScript(map_scripts().bind_popup(folium_html(popup))))
     return marker
 
@@ -498,6 +500,20 @@ def _lead_label(row: pd.Series, size: int, offset: np.ndarray = np.zeros(2)) -> 
     )
 
 
+def _reservation_mark(lead: pd.Series, referrals: pd.DataFrame) -> tuple[bool, str]:
+    """(estimated, note) of the reservation a lead's popup and its members' popups show: estimated when a figure
+    the plan sets rests on an estimated capacity; "(declared 已申报)" when the lead declared every figure."""
+    bases = ["", ""]
+    cols = ("reserved_outpatient_basis", "reserved_beds_basis")
+    if not referrals.empty and all(c in referrals for c in cols):
+        sub = referrals[referrals["lead_facility_id"].astype(str) == str(lead["facility_id"])]
+        if len(sub):
+            bases = [str(sub[c].iloc[0]) for c in cols]
+    est = [is_estimate(lead.get(c)) and b != "declared" for c, b in zip(("outpatient_status", "beds_status"), bases,
+                                                                         strict=True)]
+    return any(est), f"({Text.declared})" if bases == ["declared", "declared"] else ""
+
+
 def _draw_facilities(m: Any, sc: _Scene) -> None:
     """Facility markers (popup, tooltip), spread around shared locations; leads on top with a name label."""
     import folium
@@ -507,15 +523,18 @@ def _draw_facilities(m: Any, sc: _Scene) -> None:
     styles = [marker_style(row, sc.colours) for _, row in fac.iterrows()]
     sizes = np.array([s["size"] for s in styles], dtype=float)
     offsets = spread_offsets(fac["x"].to_numpy(), fac["y"].to_numpy(), sizes)
-    estimated = {
-        str(r["facility_id"]): is_estimate(r.get("outpatient_status")) or is_estimate(r.get("beds_status"))
+    reservation = {
+        str(r["facility_id"]): _reservation_mark(r, sc.run.referrals)
         for _, r in fac[fac["display_role"] == "lead"].iterrows()
     }
     for i in drawing_order(fac["display_role"]):
         row = fac.iloc[i]
         ref = sc.referrals.get(row["facility_id"])
         lead = str(row["facility_id"]) if row["display_role"] == "lead" else str((ref or {}).get("lead_facility_id"))
-        _facility_marker(row, styles[i], offsets[i], ref, estimated.get(lead, False)).add_to(fg)
+        estimated, note = reservation.get(lead, (False, ""))
+        # "declared" is the lead's figure; a member's allocation of it is the plan's proposal
+        note = note if row["display_role"] == "lead" else ""
+        _facility_marker(row, styles[i], offsets[i], ref, (estimated, note)).add_to(fg)
         if row["display_role"] == "lead":
             _lead_label(row, styles[i]["size"], offsets[i]).add_to(fg)
 

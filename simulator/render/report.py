@@ -163,7 +163,9 @@ def _compliance_rows(run: RunFolder) -> list[dict[str, Any]]:
             statuses = [fac.at[x, field] for x in ids if is_estimate(fac.at[x, field])]
             if statuses:
                 note = estimate_note(statuses[0]) if whose == "lead" else f"({Text.estimate})"
-        row["estimate"] = note
+        # a declared figure is the lead's, not an estimate; "passed against an estimate" is already in the text
+        actual = row.get("actual", "")
+        row["estimate"] = "" if str(Text.declared) in actual or str(Text.estimate) in actual else note
         # compliance.csv may already mark the required capacity (evaluate.compliance.capacity_note): not twice
         row["estimate_required"] = "" if str(Text.estimate) in row.get("required", "") else note
         rows.append(row)
@@ -209,13 +211,16 @@ def _rate(v: Any) -> str:
 
 
 def _facility_row(
-    fid: str, role: str, fac: pd.DataFrame, name: str, ref: dict[str, Any] | None, lead: pd.Series
+    fid: str, role: str, fac: pd.DataFrame, name: str, ref: dict[str, Any] | None, lead: pd.Series,
+    basis: tuple[str, str] = ("", ""),
 ) -> dict[str, Any]:
     """One facility of a group as the report shows it (text; the template escapes it).
 
-    Reserved slots and beds are shares of the lead's outpatient and bed figures: they carry the lead's estimate
-    marks (``slots_estimated``, ``beds_estimated``).
+    Reserved slots and beds the plan sets are shares of the lead's outpatient and bed figures: they carry the lead's
+    estimate marks (``slots_estimated``, ``beds_estimated``); figures the lead declared (``basis``, from
+    referrals.csv's ``reserved_*_basis``) are marked declared instead (``slots_declared``, ``beds_declared``).
     """
+    slots_declared, beds_declared = (b == "declared" for b in basis)
     f = fac.loc[fid] if fid in fac.index else pd.Series(dtype=object)
     level, kind = LEVELS.get(str(f.get("level"))), KINDS.get(str(f.get("kind")))
     row: dict[str, Any] = {
@@ -228,8 +233,10 @@ def _facility_row(
         "beds": figure_text(f.get("beds"), f.get("beds_status")),
         "outpatient": figure_text(f.get("outpatient_daily"), f.get("outpatient_status")),
         "estimated": is_estimate(f.get("beds_status")) or is_estimate(f.get("outpatient_status")),
-        "slots_estimated": is_estimate(lead.get("outpatient_status")),
-        "beds_estimated": is_estimate(lead.get("beds_status")),
+        "slots_estimated": is_estimate(lead.get("outpatient_status")) and not slots_declared,
+        "beds_estimated": is_estimate(lead.get("beds_status")) and not beds_declared,
+        "slots_declared": slots_declared,
+        "beds_declared": beds_declared,
         "residents_served": "",
         "slots": "",
         "reserved_beds": "",
@@ -247,6 +254,19 @@ def _facility_row(
     elif role == "lead":  # what the lead reserves for the grid's primary care (sum of the members' rows)
         row.update(slots=_count(f.get("reserved_outpatient_slots")), reserved_beds=_count(f.get("reserved_beds")))
     return row
+
+
+def reservation_basis(referrals: pd.DataFrame, grid_id: str) -> tuple[str, str]:
+    """(outpatient, beds) basis of a grid's reservation from referrals.csv: ``declared`` / ``planned`` / ``no_data``
+    (``""`` for a run folder written before the columns existed)."""
+    cols = ("reserved_outpatient_basis", "reserved_beds_basis")
+    if referrals.empty or not all(c in referrals for c in cols):
+        return "", ""
+    sub = referrals[referrals["grid_id"].astype(str) == str(grid_id)]
+    if sub.empty:
+        return "", ""
+    first = sub.iloc[0]
+    return tuple("" if pd.isna(first[c]) else str(first[c]) for c in cols)  # type: ignore[return-value]
 
 
 def group_sections(run: RunFolder) -> list[dict[str, Any]]:
@@ -268,9 +288,10 @@ def group_sections(run: RunFolder) -> list[dict[str, Any]]:
         sub = groups[groups["grid_id"] == gid] if len(groups) else groups
         lead_ids = [x for x in (sub.loc[sub["role"] == "lead", "facility_id"] if len(sub) else []) if x in fac.index]
         lead = fac.loc[lead_ids[0]] if lead_ids else pd.Series(dtype=object)
+        basis = reservation_basis(refs, gid)
         rows = [
             _facility_row(
-                r["facility_id"], role, fac, str(r.get("name") or ""), ref_of.get((gid, r["facility_id"])), lead
+                r["facility_id"], role, fac, str(r.get("name") or ""), ref_of.get((gid, r["facility_id"])), lead, basis
             )
             for role in _ROLE_ORDER
             for r in (sub[sub["role"] == role].to_dict("records") if len(sub) else [])

@@ -4,7 +4,10 @@ A run folder (``caregrid run --out DIR``) holds::
 
     plan.gpkg          layers units, grids, facilities (EPSG:4326)
     groups.csv         one row per (grid, facility) in a medical group, with its role and basis
-    referrals.csv      referral reservations of each lead to its primary-care members
+    referrals.csv      referral reservations of each lead to its primary-care members (columns REFERRAL_COLUMNS):
+                       ``reserved_*_basis`` declared (the lead's declaration, inputs.reservations) / planned (the
+                       share rule 5 requires, the plan's figure) / no_data; ``reserved_*_status`` fact / estimate
+                       of the lead capacity the share is taken of
     compliance.csv     one row per rule per scope (grid or city)
     indicators.csv     one row per grid and one "city" row (indicators.json: the same as JSON)
     adjacency.csv      unit pairs sharing an edge
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ..plan.groups import REFERRAL_COLUMNS  # noqa: F401 - columns of referrals.csv (the plan stage forms them)
 from .atomic import MARKER  # noqa: F401 - the marker file of every folder caregrid writes (``.caregrid``)
 
 # ------------------------------------------------------------------------------------------------------- files

@@ -182,3 +182,17 @@ def test_reading_switches_are_read():
     assert (s.plan.member_reading, s.plan.cross_grid_reading) == ("secondary_only", "every_group")
     assert s.plan.cross_grid_service == {"PJ-H09": "all"} and s.plan.allow_enterprise_leads is False
     assert s.inputs.affiliations == "../liaoning/affiliations.csv"
+
+
+def test_reservations_names_a_file(tmp_path):
+    """inputs.reservations (declared referral reservations, rule 5) is a file name, resolved like other inputs."""
+    text = _with(_panjin_text(), "inputs", "reservations = 500")
+    path = tmp_path / "s.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=r"inputs.reservations = 500; expected str") as ei:
+        load_scenario(path)
+    assert ei.value.field == "reservations" and ei.value.path == str(path.resolve())
+    path.write_text(_with(_panjin_text(), "inputs", 'reservations = "declared/reservations.csv"'), encoding="utf-8")
+    sc = load_scenario(path)
+    assert sc.input_path(sc.inputs.reservations) == ROOT / "geodata" / "panjin" / "declared" / "reservations.csv"
+    assert load_scenario(PANJIN).inputs.reservations is None  # Panjin declares nothing (no real declaration exists)

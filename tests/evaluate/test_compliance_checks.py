@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from simulator.config.rules import load_rules
 from simulator.evaluate.compliance import (
     RuleContext,
+    beds_reserved,
     check_rules,
     compliance_table,
     contiguous,
@@ -93,9 +94,12 @@ def test_single_checks(ctx):
     assert lead.passed and "enterprise-owned lead, allowed by the scenario switch" in lead.actual
     none = lead_eligible(ctx, "X")
     assert (none.required, none.actual, none.status) == ("eligible lead", "none in the grid", "failed")
-    # L2: 1,200 slots → 400 reserved, all allocated to P2; L10 has no outpatient figure
-    assert outpatient_reserved(ctx, "G2").passed and outpatient_reserved(ctx, "G2").required == ">= 400 (of 1200)"
+    # L2: 1,200 slots → 400 to reserve, nothing declared: a plan figure; L10 has no outpatient figure
+    o = outpatient_reserved(ctx, "G2")
+    assert (o.status, o.required, o.actual) == ("planned", ">= 400 (of 1200)", "plan: reserve 400 slots/day, not "
+                                                "declared 未申报")
     assert outpatient_reserved(ctx, "G10").actual == "no data (capacity unknown)"
+    assert outpatient_reserved(ctx, "G10").status == "no_data"
 
 
 def test_enterprise_switch_off_fails_the_lead(partition):
@@ -120,16 +124,19 @@ def test_compliance_table_verdicts():
     failed = set(map(tuple, table.loc[table.status == "failed", ["rule_id", "scope"]].to_numpy()))
     # the data holds no maternal–child or public-health institution: not judged, never passed
     no_data = table.loc[table.status == "no_data"]
-    assert set(no_data.rule_id) == {"R3.maternal_child", "R3.public_health"}
+    assert set(no_data.rule_id) - {"R5.outpatient"} == {"R3.maternal_child", "R3.public_health"}
     assert failed == {
         ("R1.coverage", "city"),  # X's 50 residents are in no group
         ("R2.one_group_per_grid", "city"),  # 3 grids, 2 leads
         ("R3.member", "G10"),
-        ("R5.outpatient", "G10"),  # no outpatient figure for L10
         ("R6.contiguous", "G10"),
         ("S.population", "G10"),  # 650 > 600
         ("R2.lead", "X"),
     }
+    status = table.set_index(["rule_id", "scope"])["status"]
+    # rule 5 without declarations: plan figures; L10 has no outpatient figure
+    assert [status[(r, g)] for r in ("R5.outpatient", "R5.beds") for g in ("G2", "G10")] == [
+        "planned", "no_data", "planned", "planned"]
     row = table.set_index(["rule_id", "scope"]).loc[("R1.coverage", "city")]
     assert (row.required, row.actual) == ("1,000", "950 in grids with a group")
     assert table.loc[table.rule_id == "R6.contiguous", "rule_zh"].unique().tolist() == ["网格连片（地域相连）"]
@@ -154,3 +161,37 @@ def test_failed_checks_reads_status_not_passed():
     table = pd.DataFrame({"status": ["passed", "planned", "no_data", "failed"], "passed": [True, False, False, False]})
     assert failed_checks(table).tolist() == [False, False, False, True]
     assert failed_checks(table.drop(columns="status")).tolist() == [False, True, True, True]
+
+
+@pytest.mark.parametrize(
+    ("declared", "status", "words"),
+    [
+        (400.0, "passed", "declared 已申报 400 slots/day (卫健委 2024)"),
+        (399.0, "failed", "declared 已申报 399 slots/day (卫健委 2024)"),
+        (NAN, "planned", "plan: reserve 400 slots/day, not declared 未申报"),
+    ],
+)
+def test_declared_outpatient_reservation_is_checked_against_a_third(declared, status, words):
+    """Rule 5 wording: "至少1/3的门诊号源…下沉": 400 of L2's 1,200 slots pass, 399 fail, nothing declared is a plan."""
+    fac = FACILITIES.assign(declared_outpatient_daily=[declared, 500.0, NAN, NAN, NAN, NAN],
+                            declared_beds=NAN, declared_source=["卫健委 2024", "卫健委 2024", "", "", "", ""])
+    ctx = RuleContext(GridPartition(GRID, ADJ, POP, dict(LEADS), fac, GROUPS), load_rules("liaoning-2023"), True)
+    o = outpatient_reserved(ctx, "G2")
+    assert (o.status, o.passed, o.actual) == (status, status == "passed", words)
+    # L10 declares 500 slots but has no outpatient figure: the share cannot be judged, the declaration is shown
+    o10 = outpatient_reserved(ctx, "G10")
+    assert o10.status == "no_data"
+    assert o10.actual == "no data (capacity unknown); declared 已申报 500 slots/day (卫健委 2024)"
+
+
+def test_declared_pass_on_an_estimated_capacity_says_so_and_no_primary_care_fails():
+    fac = FACILITIES.assign(declared_beds=[100.0, NAN, NAN, NAN, NAN, NAN], declared_source="x",
+                            beds_status=["estimate (rule in geodata/build_facilities.py: 三级 → 400)"] + [""] * 5)
+    ctx = RuleContext(GridPartition(GRID, ADJ, POP, dict(LEADS), fac, GROUPS), load_rules("liaoning-2023"), True)
+    o = beds_reserved(ctx, "G2")
+    assert o.passed and o.required == ">= 100 (of 400, estimate 估算: grade rule)"
+    assert o.actual == "declared 已申报 100 beds (x); passed against an estimate 估算 capacity"
+    # a group without a primary-care member: the reservation reaches no one, declared or not
+    groups = GROUPS[GROUPS.facility_id != "P2"]
+    ctx = RuleContext(GridPartition(GRID, ADJ, POP, dict(LEADS), fac, groups), load_rules("liaoning-2023"), True)
+    assert beds_reserved(ctx, "G2").status == "failed"

@@ -64,8 +64,12 @@ def test_panjin_run_verifies(panjin_run):
     assert verify_run(panjin_run) == []
     assert_valid_run(panjin_run)
     comp = read_csv(panjin_run, "compliance.csv")
-    # no check fails; rows the data cannot judge (no maternal–child institution in Panjin's data) are not passed
+    # no check fails; rule 5 without declared reservations only sets plan figures (planned); rows the data cannot
+    # judge (no maternal–child institution in Panjin's data) are no_data, never passed
+    r5 = comp.rule_id.str.startswith("R5.")
     assert not (comp["status"] == "failed").any()
+    assert (comp.loc[r5, "status"] == "planned").all()
+    assert comp.loc[~r5, "status"].isin(("passed", "no_data")).all()
 
 
 def test_verifier_is_independent_of_the_planner():

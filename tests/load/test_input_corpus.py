@@ -293,3 +293,96 @@ def test_a_scenario_naming_a_missing_affiliations_file(tmp_path):
     scenario = load_scenario(ROOT / "scenarios" / "panjin.toml", {"inputs.affiliations": str(tmp_path / "no.csv")})
     with pytest.raises(InputError, match="not found|does not exist|no such"):
         load_city(scenario)
+
+
+# ------------------------------------------------------------------------------ declared referral reservations
+RESERVATION_FIELDS = ["facility_id", "reserved_outpatient_daily", "reserved_beds", "source"]
+KNOWN_IDS = ["PJ-H01", "PJ-H02", "PJ-H04", "PJ-M001"]
+GOOD_RESERVATION = {"facility_id": "PJ-H01", "reserved_outpatient_daily": "500", "reserved_beds": "125",
+                    "source": "盘锦市卫健委 2024-03"}
+
+# (case id, change to the second row (None: drop the column), row, field, words in the message)
+RESERVATION_CASES = [
+    ("unknown-id", {"facility_id": "PJ-H03x"}, "row 2", "facility_id",
+     "unknown facility id 'PJ-H03x'; expected an id of the scenario's facility files (known ids near it: PJ-H0"),
+    ("unknown-id-far", {"facility_id": "盘锦医院"}, "row 2", "facility_id", "no known id is near it"),
+    ("duplicate-id", {"facility_id": "PJ-H01"}, "row 2", "facility_id", "duplicate id 'PJ-H01' (first seen at row 1)"),
+    ("blank-id", {"facility_id": ""}, "row 2", "facility_id", "missing value; expected a facility id"),
+    ("negative", {"reserved_beds": "-5"}, "row 2", "reserved_beds", "negative value -5; expected a number ≥ 0"),
+    ("not-a-number", {"reserved_outpatient_daily": "五百"}, "row 2", "reserved_outpatient_daily",
+     "expected a number, found '五百'"),
+    ("fractional", {"reserved_outpatient_daily": "500.5"}, "row 2", "reserved_outpatient_daily",
+     "expected a whole number ≥ 0"),
+    ("implausible", {"reserved_beds": "200000"}, "row 2", "reserved_beds", "implausible value 200,000"),
+    ("infinite", {"reserved_beds": "inf"}, "row 2", "reserved_beds", "infinite value"),
+    ("neither-figure", {"reserved_outpatient_daily": "", "reserved_beds": ""}, "row 2", "reserved_outpatient_daily",
+     "declares neither figure"),
+    ("no-source", {"source": ""}, "row 2", "source", "expected who declared it (a document or a date)"),
+    ("missing-column", None, None, "source", "missing column(s) source in the reservations table"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "row", "field", "words"), RESERVATION_CASES,
+                         ids=[c[0] for c in RESERVATION_CASES])
+def test_bad_reservations_file(tmp_path, case, change, row, field, words):
+    from simulator.load.reservations import read_reservations
+
+    second = dict(GOOD_RESERVATION, facility_id="PJ-H04", reserved_outpatient_daily="100", reserved_beds="20")
+    fields = RESERVATION_FIELDS
+    if change is None:
+        fields = [f for f in RESERVATION_FIELDS if f != field]
+    else:
+        second.update(change)
+    path = write_csv(tmp_path / "reservations.csv", [GOOD_RESERVATION, second], fields)
+    with pytest.raises(InputError) as ei:
+        read_reservations(path, KNOWN_IDS)
+    assert words in ei.value.detail, ei.value.detail
+    assert (ei.value.path, ei.value.row, ei.value.field) == (str(path), row, field)
+
+
+def test_reservations_file_missing_or_empty(tmp_path):
+    from simulator.load.reservations import read_reservations
+
+    with pytest.raises(InputError, match="file not found"):
+        read_reservations(tmp_path / "absent.csv", KNOWN_IDS)
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(InputError, match=r"empty \(0 bytes\)"):
+        read_reservations(tmp_path / "empty.csv", KNOWN_IDS)
+
+
+def test_good_reservations_are_attached_blank_means_not_declared(tmp_path):
+    import pandas as pd
+
+    from simulator.load.reservations import attach_reservations
+
+    rows = [GOOD_RESERVATION, dict(GOOD_RESERVATION, facility_id=" PJ-H04 ", reserved_beds="")]
+    path = tmp_path / "r.csv"
+    path.write_bytes(_csv_text(rows, RESERVATION_FIELDS).encode("gbk"))  # Excel on Chinese Windows
+    fac = pd.DataFrame({"facility_id": KNOWN_IDS})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputWarning)
+        out = attach_reservations(fac, path).set_index("facility_id")
+    assert out.loc["PJ-H01", "declared_outpatient_daily"] == 500 and out.loc["PJ-H01", "declared_beds"] == 125
+    assert out.loc["PJ-H04", "declared_outpatient_daily"] == 500 and np.isnan(out.loc["PJ-H04", "declared_beds"])
+    assert out.loc["PJ-H01", "declared_source"] == "盘锦市卫健委 2024-03"
+    assert np.isnan(out.loc["PJ-H02", "declared_outpatient_daily"]) and out.loc["PJ-H02", "declared_source"] == ""
+    nothing = attach_reservations(fac, None)  # no file: the columns exist, nothing declared
+    assert nothing["declared_beds"].isna().all() and (nothing["declared_source"] == "").all()
+
+
+def test_the_scenario_names_the_reservations_file_and_load_city_checks_it(tmp_path):
+    """inputs.reservations resolves like the other inputs; a bad id in it stops loading with the file named."""
+    from simulator.config.scenario import load_scenario
+    from simulator.load.city import load_city
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    base = (root / "scenarios" / "panjin.toml").read_text(encoding="utf-8")
+    base = base.replace('data = "../geodata/panjin"', f'data = "{root}/geodata/panjin"')
+    bad = write_csv(tmp_path / "res.csv", [dict(GOOD_RESERVATION, facility_id="PJ-H1")], RESERVATION_FIELDS)
+    text = base.replace("[inputs]\n", f'[inputs]\nreservations = "{bad}"\n')
+    with pytest.raises(InputError, match="unknown facility id 'PJ-H1'.*known ids near it: PJ-H") as ei:
+        load_city(load_scenario(_write(tmp_path / "s.toml", text)))
+    assert (ei.value.path, ei.value.row, ei.value.field) == (str(bad), "row 1", "facility_id")
+    write_csv(bad, [GOOD_RESERVATION], RESERVATION_FIELDS)
+    fac = load_city(load_scenario(tmp_path / "s.toml")).facilities.set_index("facility_id")
+    assert fac.loc["PJ-H01", "declared_beds"] == 125 and np.isnan(fac.loc["PJ-H04", "declared_beds"])
