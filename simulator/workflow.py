@@ -37,6 +37,7 @@ def make_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repai
         {"unit_a": uid.iat[int(a)], "unit_b": uid.iat[int(b)], "km": float(d)} for a, b, d in plan.bridges
     ]
     record["notes"] = plan.notes + city.notes
+    record["changes"] = city.changes  # the what-if changes applied to the facilities (scenario [[changes]])
     record["versions"] = versions()
     # an optimised plan already holds the solver's timings: total_s joins them
     record["timings"] = dict(record.get("timings") or {}, total_s=time.perf_counter() - t0)

@@ -59,7 +59,16 @@ ROLES: Final[dict[str, Label]] = {
     "member": Label("Member", "成员单位"),
     "cross_grid": Label("Cross-grid", "跨网格"),
     "collaborating": Label("Collaborating unit", "协作单位"),
+    "campus": Label("Campus of the lead or member", "院区"),
     "other": Label("Not in a group", "未纳入集团"),
+}
+
+#: what-if change actions of a scenario's ``[[changes]]`` (report, run record)
+CHANGE_ACTIONS: Final[dict[str, Label]] = {
+    "add": Label("Add", "新增"),
+    "change": Label("Change", "变更"),
+    "close": Label("Close", "关闭"),
+    "link": Label("Link campuses", "多院区合并"),
 }
 
 LEVELS: Final[dict[str, Label]] = {
@@ -252,6 +261,16 @@ class Text:
     cross_grid_lower = Label("cross-grid institutions", "跨网格机构")
     collaborating_lower = Label("collaborating units", "协作单位")
     referral_reservations_lower = Label("primary-care members with referral reservations", "下沉号源分配")
+    # what-if changes
+    what_if_changes = Label("What-if changes", "方案调整")
+    what_if_intro = Label("This plan applies these changes to the facility data", "本方案对机构数据作了以下调整")
+    added_by_change = Label("added by scenario change", "方案调整新增")
+    changed_by_change = Label("changed by scenario change", "方案调整变更")
+    linked_by_change = Label("linked by scenario change, campuses", "方案调整合并院区")
+    campus_of = Label("campus of", "院区，隶属")
+    campuses_of_one_institution = Label("campuses of one institution", "同一机构的院区")
+    planned_figure = Label("planned", "规划")
+    change_heading = Label("Scenario change", "方案调整")
     # comparison
     scenario_comparison = Label("Scenario comparison", "方案比较")
     changed_units = Label("Units that changed lead hospital", "调整单元")

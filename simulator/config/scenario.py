@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from . import vocabulary
 
 
 @dataclass
@@ -125,6 +126,39 @@ class PlanSettings:
 
 
 @dataclass
+class Change:
+    """One what-if change ``[[changes]]`` of a scenario, applied to the facilities after loading.
+
+    ``action`` is ``add`` (a new facility: ``id``, ``name``, ``level``, ``kind``, ``lon``/``lat`` in ``crs``;
+    optional ``grade``, ``ownership``, ``beds``, ``outpatient_daily``, ``location_quality``), ``change`` (``id``
+    and any of ``level``, ``grade``, ``kind``, ``ownership``, ``beds``, ``outpatient_daily``), ``close`` (``id``)
+    or ``link`` (``ids`` = [main campus, other campuses…]: one institution). ``label`` names the change for
+    ``caregrid sweep --set changes=…`` (default ``<action>_<id>``); ``note`` says why (shown in the report).
+    Level, kind and ownership are stored as the English values; the Chinese terms of
+    :mod:`simulator.config.vocabulary` are accepted.
+    """
+
+    action: str
+    label: str = ""
+    id: str | None = None
+    ids: list[str] = field(default_factory=list)
+    name: str | None = None
+    level: str | None = None
+    grade: str | None = None
+    kind: str | None = None
+    ownership: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    crs: str | None = None
+    beds: float | None = None
+    outpatient_daily: float | None = None
+    location_quality: str | None = None
+    note: str = ""
+    #: position in the scenario file's ``[[changes]]`` list (0-based), for messages
+    index: int = 0
+
+
+@dataclass
 class Scenario:
     name: str
     city: str
@@ -140,6 +174,8 @@ class Scenario:
     travel: Travel = field(default_factory=Travel)
     solver: Solver = field(default_factory=Solver)
     plan: PlanSettings = field(default_factory=PlanSettings)
+    #: what-if changes to the facilities (``[[changes]]``), applied after loading (:mod:`simulator.load.changes`)
+    changes: list[Change] = field(default_factory=list)
     path: Path | None = None
 
     def facility_files(self) -> list[tuple[Path, str | None]]:
@@ -181,7 +217,7 @@ _SECTIONS = {
     "solver": Solver,
     "plan": PlanSettings,
 }
-_TOP = ("name", "city", "data", "districts", "rules", "output", "description")
+_TOP = ("name", "city", "data", "districts", "rules", "output", "description", "changes")
 
 _CHOICES = {
     ("units", "kind"): ("h3", "polygons"),
@@ -370,7 +406,9 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     path = Path(path)
     raw = _read_toml(path)
     path = path.resolve()
-    for dotted, value in (overrides or {}).items():
+    overrides = dict(overrides or {})
+    selection = overrides.pop("changes", CHANGES_ALL)  # --set changes=all|none|label+label…
+    for dotted, value in overrides.items():
         if dotted in ("grids.count", "grids.min", "grids.max"):
             # a fixed count and a range exclude each other: an override replaces whichever the file had
             drop = ("min", "max") if dotted == "grids.count" else ("count",)
@@ -400,6 +438,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         rules=_rules_reference(base, str(raw.get("rules", "liaoning-2023"))),
         output=(base / output).resolve() if output else None,
         description=str(raw.get("description", "")),
+        changes=select_changes(path, parse_changes(path, raw.get("changes", [])), selection),
         path=path,
         **sections,
     )
@@ -438,3 +477,141 @@ def _check_plan(path: Path, scenario: Scenario) -> None:
         )
     if p.mode == "fixed_leads" and not p.leads:
         raise InputError(path, "plan.mode = 'fixed_leads' needs plan.leads = [facility ids]", field="plan.leads")
+
+
+# ------------------------------------------------------------------------------------------ what-if changes
+#: keys each change action accepts (besides ``action``, ``label`` and ``note``), and those it requires
+CHANGE_KEYS: dict[str, tuple[str, ...]] = {
+    "add": ("id", "name", "level", "grade", "kind", "ownership", "lon", "lat", "crs", "beds", "outpatient_daily",
+            "location_quality"),
+    "change": ("id", "level", "grade", "kind", "ownership", "beds", "outpatient_daily"),
+    "close": ("id",),
+    "link": ("ids",),
+}
+CHANGE_REQUIRED: dict[str, tuple[str, ...]] = {
+    "add": ("id", "name", "level", "kind", "lon", "lat"),
+    "change": ("id",),
+    "close": ("id",),
+    "link": ("ids",),
+}
+#: what a change may set on an existing facility
+CHANGE_FIELDS = ("level", "grade", "kind", "ownership", "beds", "outpatient_daily")
+_CHANGE_VOCABULARY = {
+    "level": (vocabulary.LEVEL_SYNONYMS, vocabulary.LEVELS),
+    "kind": (vocabulary.KIND_SYNONYMS, vocabulary.KINDS),
+    "ownership": (vocabulary.OWNERSHIP_SYNONYMS, vocabulary.OWNERSHIPS),
+}
+_LOCATION_QUALITIES = ("exact", "street", "district_seat", "district_centroid", "modelled")
+#: ``--set changes=…`` selections besides change labels
+CHANGES_ALL, CHANGES_NONE = "all", "none"
+
+
+def _change_error(path: Path, k: int, key: str, message: str) -> InputError:
+    return InputError(path, message, row=f"changes[{k}]", field=key)
+
+
+def _change_value(path: Path, k: int, key: str, value: Any) -> Any:
+    """One value of a change, checked and normalised (Chinese terms → English values)."""
+    if key in ("lon", "lat", "beds", "outpatient_daily"):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(float(value)):
+            raise _change_error(path, k, key, f"{key} = {value!r}; expected a finite number")
+        if key in ("beds", "outpatient_daily") and value < 0:
+            raise _change_error(path, k, key, f"{key} = {value!r}; expected a number ≥ 0")
+        return float(value)
+    if key == "ids":
+        if not (isinstance(value, list) and len(value) >= 2 and all(isinstance(v, str) and v.strip() for v in value)):
+            raise _change_error(path, k, key, f"ids = {value!r}; expected a list of at least two facility ids "
+                                "[main campus, other campus, …]")
+        ids = [v.strip() for v in value]
+        if len(set(ids)) < len(ids):
+            raise _change_error(path, k, key, f"ids = {value!r}; a campus is listed twice")
+        return ids
+    if not isinstance(value, str) or (not value.strip() and key != "note"):
+        raise _change_error(path, k, key, f"{key} = {value!r}; expected text")
+    value = value.strip()
+    if key == "level" and vocabulary.level_of_grade(value):
+        return value  # a grade such as 三级甲等: read below (it also sets the grade)
+    if key in _CHANGE_VOCABULARY:
+        synonyms, values = _CHANGE_VOCABULARY[key]
+        if value.lower() not in synonyms:
+            raise _change_error(path, k, key, f"{key} = {value!r}; expected one of {vocabulary.allowed_text(values)}")
+        return synonyms[value.lower()]
+    if key == "location_quality" and value not in _LOCATION_QUALITIES:
+        raise _change_error(path, k, key, f"{key} = {value!r}; expected one of {', '.join(_LOCATION_QUALITIES)}")
+    return value
+
+
+def _parse_change(path: Path, k: int, raw: Any) -> Change:
+    """``[[changes]]`` entry ``k``: known action, its keys only, the keys it needs, values of the right kind."""
+    if not isinstance(raw, dict):
+        raise InputError(path, f"changes[{k}] = {raw!r}; expected a table [[changes]] with action = …",
+                         row=f"changes[{k}]", field="changes")
+    action = raw.get("action")
+    if action not in CHANGE_KEYS:
+        raise _change_error(path, k, "action", f"action = {action!r}; expected one of {', '.join(CHANGE_KEYS)}")
+    allowed = ("action", "label", "note", *CHANGE_KEYS[action])
+    for key in raw:
+        if key not in allowed:
+            raise _change_error(path, k, key, f"unknown key '{key}' for action '{action}'; allowed keys: "
+                                + ", ".join(allowed))
+    for key in CHANGE_REQUIRED[action]:
+        if key not in raw:
+            raise _change_error(path, k, key, f"action '{action}' needs '{key}'; it needs "
+                                + ", ".join(CHANGE_REQUIRED[action]))
+    values = {key: _change_value(path, k, key, v) for key, v in raw.items() if key != "action"}
+    if action == "change" and not set(values) & set(CHANGE_FIELDS):
+        raise _change_error(path, k, "id", "action 'change' needs at least one of " + ", ".join(CHANGE_FIELDS))
+    level = values.get("level")
+    if level is not None and vocabulary.level_of_grade(level):
+        values.setdefault("grade", level)
+        values["level"] = vocabulary.level_of_grade(level)
+    if not values.get("label"):
+        values["label"] = f"{action}_{values['id'] if 'id' in values else values['ids'][0]}"
+    return Change(action=action, index=k, **values)
+
+
+def parse_changes(path: Path, raw: Any) -> list[Change]:
+    """The scenario's ``[[changes]]`` list (see :class:`Change`); labels must be unique."""
+    if not isinstance(raw, list):
+        raise InputError(path, f"changes = {raw!r}; expected a list of tables [[changes]]", field="changes")
+    changes = [_parse_change(path, k, entry) for k, entry in enumerate(raw)]
+    seen: dict[str, int] = {}
+    for c in changes:
+        if c.label in (CHANGES_ALL, CHANGES_NONE) or "+" in c.label or "," in c.label:
+            raise _change_error(path, c.index, "label", f"label = {c.label!r}; 'all', 'none', '+' and ',' are "
+                                "reserved for --set changes=…; expected a name such as upgrade_dawa")
+        if c.label in seen:
+            raise _change_error(path, c.index, "label", f"label {c.label!r} is already used by "
+                                f"changes[{seen[c.label]}]; expected a label of its own")
+        seen[c.label] = c.index
+    return changes
+
+
+def select_changes(path: Path, changes: list[Change], selection: Any) -> list[Change]:
+    """The changes a ``--set changes=…`` selection switches on.
+
+    ``all`` keeps every change, ``none`` none; otherwise labels joined by ``+`` (``upgrade_dawa+new_chc``) or a
+    TOML list of labels keep those changes, in the scenario file's order.
+    """
+    if isinstance(selection, str):
+        text = selection.strip()
+        if text == CHANGES_ALL:
+            return list(changes)
+        if text in (CHANGES_NONE, ""):
+            return []
+        labels = [x.strip() for x in text.split("+")]
+    elif isinstance(selection, list) and all(isinstance(x, str) for x in selection):
+        labels = [x.strip() for x in selection]
+    else:
+        raise InputError(path, f"--set changes={selection!r}; expected all, none or change labels joined by +",
+                         field="--set changes")
+    known = [c.label for c in changes]
+    unknown = [x for x in labels if x not in known]
+    if unknown:
+        raise InputError(
+            path,
+            f"--set changes: unknown change label(s) {', '.join(unknown)}; the scenario's changes are "
+            + (", ".join(known) or "none") + " (or all, none)",
+            field="--set changes",
+        )
+    return [c for c in changes if c.label in labels]

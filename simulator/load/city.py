@@ -12,6 +12,7 @@ import shapely
 
 from ..config.scenario import Scenario
 from ..errors import InputError
+from .changes import CAMPUS_COLUMN, apply_changes
 from .readers import check_facilities_in_area, read_boundaries, read_districts, read_facility_files, read_table
 from .reservations import attach_reservations
 from .validate import AFFILIATION_REQUIRED, row_label, validate_affiliations
@@ -30,6 +31,7 @@ class CityData:
         the planning area
     notes : what loading did (repairs, facilities outside the planning area…)
     affiliations : declared ties between facilities (``inputs.affiliations``; empty when the scenario names none)
+    changes : the scenario's what-if changes as applied (:func:`simulator.load.changes.apply_changes` records)
     """
 
     boundaries: gpd.GeoDataFrame
@@ -38,6 +40,7 @@ class CityData:
     facilities: gpd.GeoDataFrame
     notes: list[str] = field(default_factory=list)
     affiliations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(AFFILIATION_REQUIRED)))
+    changes: list[dict] = field(default_factory=list)
 
 
 def planning_area_codes(scenario: Scenario, districts: pd.DataFrame) -> list[str]:
@@ -103,6 +106,11 @@ def load_city(scenario: Scenario) -> CityData:
         districts[["adcode", "type", "urban"]], on="adcode", how="inner"
     )
     _check_seats(districts, boundaries, dpath)
+    # what-if changes: after validation, before facility units, the planning area and anything computed from them
+    ids_as_read = facilities["facility_id"].copy()
+    facilities, applied = apply_changes(
+        facilities, scenario.changes, path=scenario.path, boundaries=boundaries, default_crs=inp.facilities_crs
+    )
     codes = planning_area_codes(scenario, districts)
     area = boundaries[boundaries["adcode"].isin(codes)].sort_values("adcode").reset_index(drop=True)
     if area.empty:
@@ -115,10 +123,13 @@ def load_city(scenario: Scenario) -> CityData:
     in_area = facilities["in_city"].to_numpy() & shapely.intersects(outline, facilities.geometry.to_numpy())
     # a facility placed within metres of the area's edge belongs to the district it names
     named = facilities["district"].isin(codes).to_numpy()
-    facilities = facilities.assign(in_area=in_area | (named & facilities["in_city"].to_numpy())).reset_index(drop=True)
+    in_area |= named & facilities["in_city"].to_numpy()
+    campus = (facilities[CAMPUS_COLUMN] != "").to_numpy() if CAMPUS_COLUMN in facilities else False
+    # a linked campus is part of its main campus's institution: no unit, role or candidacy of its own
+    facilities = facilities.assign(in_area=in_area & ~campus).reset_index(drop=True)
     # rule 5: the lead hospitals' declared reservations (declared_* columns, NaN where nothing is declared)
     facilities = attach_reservations(facilities, scenario.input_path(inp.reservations) if inp.reservations else None)
-    outside = facilities[facilities["in_city"] & ~facilities["in_area"]]
+    outside = facilities[facilities["in_city"] & ~in_area]
     if len(outside):
         notes.append(
             f"{len(outside)} in-city facilities lie outside the planning area and take no part: "
@@ -128,6 +139,14 @@ def load_city(scenario: Scenario) -> CityData:
     affiliations = pd.DataFrame(columns=list(AFFILIATION_REQUIRED))
     if inp.affiliations:
         apath = scenario.input_path(inp.affiliations)
-        affiliations = validate_affiliations(read_table(apath), apath, facilities["facility_id"], scenario.city)
+        affiliations = validate_affiliations(read_table(apath), apath, ids_as_read, scenario.city)
+        # a tie of a facility a what-if change closed no longer holds
+        kept = affiliations["facility_id"].isin(facilities["facility_id"]) & affiliations["partner_facility_id"].isin(
+            facilities["facility_id"]
+        )
+        if not kept.all():
+            notes.append("declared ties of closed facilities left out: " + ", ".join(
+                f"{a}–{b}" for a, b in affiliations.loc[~kept, ["facility_id", "partner_facility_id"]].to_numpy()))
+            affiliations = affiliations[kept].reset_index(drop=True)
     return CityData(boundaries=boundaries, districts=districts, area=area, facilities=facilities, notes=notes,
-                    affiliations=affiliations)
+                    affiliations=affiliations, changes=applied)

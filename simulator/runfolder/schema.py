@@ -92,6 +92,7 @@ FACILITY_COLUMNS: Final = (
     "reserved_outpatient_slots",
     "reserved_beds",
     "source",
+    "change",
     "geometry",
 )
 #: boolean columns of the facilities layer (GeoPackage stores them as integers)
@@ -125,6 +126,8 @@ class RunKey:
     COMPLIANCE_PASSED: Final = "compliance_passed"
     FAILED_RULES: Final = "failed_rules"
     BRIDGES: Final = "bridges"
+    #: the what-if changes applied to the facilities (simulator.load.changes records)
+    CHANGES: Final = "changes"
     #: vary from run to run on the same input: left out when two run folders are compared for sameness
     TIMINGS: Final = "timings"
     VERSIONS: Final = "versions"
