@@ -24,6 +24,11 @@ def is_estimate(status: Any) -> bool:
     return str(status or "").strip().lower().startswith("estimate")
 
 
+def is_planned(status: Any) -> bool:
+    """Whether a figure is set by a what-if change (status ``planned (scenario change)``): the planner's figure."""
+    return str(status or "").strip().lower().startswith("planned")
+
+
 def is_rule_floor(status: Any) -> bool:
     """Whether the estimate is the grade rule's lower bound (the real figure is at least this)."""
     text = str(status or "").lower()
@@ -65,10 +70,12 @@ def figure_text(value: Any, status: Any, unit: str = "") -> str:
     '≥ 500 beds (estimate 估算: grade rule 等级标准下限)'
     >>> figure_text(1200, "fact (annual report 2023)", "beds")
     '1,200 beds'
+    >>> figure_text(20, "planned (scenario change)", "beds")
+    '20 beds (planned 规划: Scenario change 方案调整)'
     """
     v = _number(value)
     if v is None:
         return str(Text.no_data)
     text = ("≥ " if is_rule_floor(status) else "") + f"{v:,.0f}" + (f" {unit}" if unit else "")
-    note = estimate_note(status)
+    note = estimate_note(status) or (f"({Text.planned_figure}: {Text.change_heading})" if is_planned(status) else "")
     return f"{text} {note}" if note else text

@@ -451,7 +451,16 @@ def _popup_fields(
         "modelled": bool(row["modelled"]),
         "approximate": bool(row["approximate"]),
         "location_quality": str(row.get("location_quality") or ""),
+        # what-if changes: "added by scenario change 方案调整新增", "changed by scenario change …: level 二级 → 三级"
+        "change_text": _text(row.get("change")),
     }
+
+
+def _text(value: Any) -> str:
+    """A text cell of the facilities layer; "" when blank or missing (GeoPackage may give None or NaN)."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    return str(value).strip()
 
 
 def _facility_marker(

@@ -332,7 +332,16 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         "groups": group_sections(run),
         "charts": _charts(run.indicators, run.units),
         "notes": [str(n) for n in rec.get(key.NOTES, []) + rec.get(key.SOLVER_NOTES, [])],
+        "changes": change_items(rec),
     }
+
+
+def change_items(record: dict[str, Any]) -> list[dict[str, str]]:
+    """The what-if changes the run applied (``run.json`` ``changes``): label, action, one line of text, note."""
+    return [
+        {k: str(c.get(k) or "") for k in ("label", "action", "text", "note")}
+        for c in record.get(s.RunKey.CHANGES) or []
+    ]
 
 
 def render_report(run_dir: str | Path | RunFolder) -> str:
