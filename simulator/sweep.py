@@ -5,6 +5,11 @@
 run folder under ``DIR/variants/``, a table ``sweep.csv`` / ``sweep.md`` of the main indicators per variant (variants
 that fail a rule or have no plan are marked) and a trade-off chart ``sweep.png``.
 
+What-if changes (the scenario's ``[[changes]]``) are switched on and off with ``--set changes=…``: ``all``, ``none``,
+a change label, or labels joined by ``+``; e.g. ``--set changes=none,all,upgrade_dawa+new_chc_liaohe`` runs the
+scenario without its changes, with all of them, and with those two (each change's ``label``, default
+``<action>_<facility id>``). A label the scenario does not define is an input error before any variant runs.
+
 A variant that cannot be planned does not stop the sweep: its row records the error (:class:`ErrorRecord`: class,
 exit code, message, failing rule ids). ``caregrid sweep`` exits non-zero when no variant made a plan.
 """
@@ -60,6 +65,20 @@ def variants(settings: list[str]) -> list[dict]:
         key = ALIASES.get(key.strip(), key.strip())
         axes.append([(key, v) for v in parse_values(raw)])
     return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
+
+
+def check_change_selections(scenario_path: str | Path, combos: list[dict]) -> None:
+    """Every ``changes=…`` value of a sweep names changes the scenario defines (else :class:`InputError` at once)."""
+    from .config.scenario import load_scenario
+
+    seen = set()
+    for combo in combos:
+        value = combo.get("changes")
+        key = repr(value)
+        if value is None or key in seen:
+            continue
+        seen.add(key)
+        load_scenario(scenario_path, {"changes": value})
 
 
 def variant_name(k: int, overrides: dict) -> str:
@@ -135,6 +154,7 @@ def run_sweep(
 ) -> pd.DataFrame:
     """Run every variant; returns the table (also written to ``out``)."""
     combos = variants(settings)
+    check_change_selections(scenario_path, combos)
     out = Path(out)
     jobs = jobs or os.cpu_count() or 1
     with atomic_output_dir(out, preserve=(), kind="sweep") as tmp:

@@ -71,7 +71,7 @@ MIN_EDGE_M = 5.0
 SURE_EDGE_M = 40.0
 
 LEAD_ROLES = ("lead", "member")
-KNOWN_ROLES = ("lead", "member", "cross_grid", "collaborating")
+KNOWN_ROLES = ("lead", "member", "cross_grid", "collaborating", "campus")
 
 
 class VerificationError(AssertionError):
@@ -505,7 +505,8 @@ def _check_membership(r: _Run) -> None:
                      f"{', '.join(gs)}")
     if len(r.grid_ids):
         inside = r.dist.min(axis=1) <= 1.0
-        for i in np.flatnonzero(inside & fac["in_city"].to_numpy()):
+        campus = (fac["role"] == "campus").to_numpy()  # a linked campus belongs to its main campus's institution
+        for i in np.flatnonzero(inside & fac["in_city"].to_numpy() & ~campus):
             fid = fac["facility_id"].iat[i]
             if fid not in r.listed:
                 k = int(np.argmin(r.dist[i]))

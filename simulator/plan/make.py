@@ -28,12 +28,14 @@ import shapely
 from ..config.rules import RuleSet, failed_checks, load_rules
 from ..config.scenario import Scenario
 from ..errors import CaregridError, InputError, PlanningError, RuleFailure, SolverError, SolverTimeLimit
+from ..load.changes import nearest_campus_minutes
 from ..load.city import CityData
 from ..load.readers import read_table, read_vector
 from ..load.validate import InputWarning
 from ..optimise import AssignmentResult, ModelSpec, Relaxation, assign_units_to_grids, diagnose_infeasibility
 from ..travel import RoadNetwork, TravelTimes, adjacency_minutes
 from ..units.planning_units import PlanningUnits, equal_area_crs
+from .campuses import add_campuses
 from .groups import GroupOptions, Groups, eligible_lead_mask, facility_units, form_groups, grid_labels
 from .precheck import (
     check_grid_count,
@@ -209,7 +211,9 @@ def _job(scenario: Scenario, city: CityData, units: PlanningUnits, repair: bool)
         "unit_notes": units.notes,
         "population_status": str(ug["population_status"].iloc[0]),
     }
-    return _Job(scenario, city, units, rules, facility_units(f, ug), times.minutes, record)
+    # linked campuses (scenario change "link"): an institution is as near as its nearest campus
+    minutes = nearest_campus_minutes(times.minutes, f)
+    return _Job(scenario, city, units, rules, facility_units(f, ug), minutes, record)
 
 
 def build_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repair: bool = False) -> Plan:
@@ -579,6 +583,7 @@ def _finish(job: _Job, unit_grid: np.ndarray, grid_lead: dict[str, str], moves: 
         options=GroupOptions.of(scenario, job.city),
     )
     job.notes += groups.notes
+    fac_out, groups_out = add_campuses(groups.facilities, groups.groups)
     fid = f["facility_id"].to_numpy()
     lead_idx = {g: int(np.flatnonzero(fid == x)[0]) for g, x in grid_lead.items()}
     travel = np.full(len(ug), np.nan)
@@ -601,8 +606,8 @@ def _finish(job: _Job, unit_grid: np.ndarray, grid_lead: dict[str, str], moves: 
         scenario=scenario,
         units=units_out,
         grids=grids,
-        facilities=groups.facilities,
-        groups=groups.groups,
+        facilities=fac_out,
+        groups=groups_out,
         referrals=groups.referrals,
         record=job.record,
         rules=job.rules,

@@ -439,7 +439,8 @@ def _popup_fields(
         "name": str(row["name"]),
         "facility_id": str(row["facility_id"]),
         "role": role,
-        "role_text": f"{ROLES[role].en} {ROLES[role].zh}{grid}",
+        # a linked campus (scenario change) is drawn like a facility of no group but named as a campus
+        "role_text": str(ROLES["campus" if _text(row.get("role")) == "campus" else role]) + grid,
         "level_text": f"{level_en} {level_zh} {row.get('grade') or ''}".strip(),
         "kind_text": f"{kind.en} {kind.zh}" if kind else f"{row.get('kind')} ",
         "beds_text": figure_text(beds, row.get("beds_status")),

@@ -190,7 +190,7 @@ def _indicator_rows(ind: pd.DataFrame, estimated: dict[str, dict[str, bool]] | N
 # ------------------------------------------------------------------------------------------------ medical groups
 
 #: order of the roles in a group's table
-_ROLE_ORDER = ("lead", "member", "cross_grid", "collaborating")
+_ROLE_ORDER = ("lead", "member", "cross_grid", "collaborating", "campus")
 
 
 def _count(v: Any) -> str:

@@ -93,6 +93,7 @@ FACILITY_COLUMNS: Final = (
     "reserved_beds",
     "source",
     "change",
+    "campus_of",
     "geometry",
 )
 #: boolean columns of the facilities layer (GeoPackage stores them as integers)
@@ -105,7 +106,7 @@ CITY: Final = "city"
 #: ``location_quality`` values that are a real address (others are district seats or modelled)
 EXACT_LOCATIONS: Final = ("exact", "street")
 #: roles in groups.csv
-ROLES: Final = ("lead", "member", "cross_grid", "collaborating")
+ROLES: Final = ("lead", "member", "cross_grid", "collaborating", "campus")
 
 
 # ---------------------------------------------------------------------------------------------------- run.json
