@@ -256,6 +256,7 @@ def _figure(table: pd.DataFrame, keys: list[str]):
     if no_plan:
         ax.scatter([], [], marker="v", s=60, color="red", label="no plan")
     xs = np.unique(table[x_key].to_numpy(dtype=float)) if x_key else np.arange(len(table), dtype=float)
+    xs = xs[np.isfinite(xs)]  # the grid count of a variant without a plan is unknown (e.g. --set changes=…)
     if len(xs):  # every variant in view, planned or not (the "no plan" marks do not widen the axis by themselves)
         ax.set_xlim(xs.min() - 0.5, xs.max() + 0.5)
     if x_key and len(xs) <= 12:

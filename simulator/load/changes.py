@@ -161,6 +161,7 @@ def _change(f: gpd.GeoDataFrame, c: Change, path: Path | None):
     wanted = {k: v for k, v in wanted.items() if v is not None}
     if "level" in wanted and "grade" not in wanted and str(f["grade"].iat[i]).strip():
         wanted["grade"] = ""  # the old grade belongs to the old level
+    wanted = {k: wanted[k] for k in ("level", "grade", "kind", "ownership", "beds", "outpatient_daily") if k in wanted}
     fields, parts = {}, []
     for key, value in wanted.items():
         old = f[key].iat[i]

@@ -124,7 +124,9 @@ def load_city(scenario: Scenario) -> CityData:
     # a facility placed within metres of the area's edge belongs to the district it names
     named = facilities["district"].isin(codes).to_numpy()
     in_area |= named & facilities["in_city"].to_numpy()
-    campus = (facilities[CAMPUS_COLUMN] != "").to_numpy() if CAMPUS_COLUMN in facilities else False
+    campus = (
+        (facilities[CAMPUS_COLUMN] != "").to_numpy() if CAMPUS_COLUMN in facilities else np.zeros(len(in_area), bool)
+    )
     # a linked campus is part of its main campus's institution: no unit, role or candidacy of its own
     facilities = facilities.assign(in_area=in_area & ~campus).reset_index(drop=True)
     # rule 5: the lead hospitals' declared reservations (declared_* columns, NaN where nothing is declared)
