@@ -66,3 +66,25 @@ def test_sweep_table_is_formatted_for_people():
     assert "1,234,567" in row2 and "50.0%" in row2 and "14.2" in row2 and "**FAILS**" in row2
     row1 = md.splitlines()[2]
     assert "16.9 |" in row1 and "87.4%" in row1 and "| 2 |" in row1 and ".000" not in md
+
+
+def test_chart_of_a_changes_sweep_with_a_variant_without_a_plan():
+    """``--set changes=none,all,upgrade_dawa``: no grid count is swept and one variant has no plan (grids NaN)."""
+    import matplotlib.pyplot as plt
+
+    table = pd.DataFrame(
+        {
+            "variant": ["v01_changes-none", "v02_changes-all", "v03_changes-upgrade_dawa"],
+            "changes": ["none", "all", "upgrade_dawa"],
+            "status": ["optimal", "optimal", "no plan"],
+            "passed": [True, True, False],
+            "grids": [2.0, 2.0, np.nan],
+            "travel_mean_min": [16.9, 16.5, np.nan],
+        }
+    )
+    fig = _figure(table, ["changes"])
+    try:
+        lo, hi = fig.axes[0].get_xlim()
+        assert np.isfinite(lo) and np.isfinite(hi) and lo < 2 < hi
+    finally:
+        plt.close(fig)

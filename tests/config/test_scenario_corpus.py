@@ -196,3 +196,55 @@ def test_reservations_names_a_file(tmp_path):
     sc = load_scenario(path)
     assert sc.input_path(sc.inputs.reservations) == ROOT / "geodata" / "panjin" / "declared" / "reservations.csv"
     assert load_scenario(PANJIN).inputs.reservations is None  # Panjin declares nothing (no real declaration exists)
+
+
+# what-if changes [[changes]]: (case id, the change's TOML lines, field named, words expected in the message)
+_NEW_CHC = 'action = "add"\nid = "X"\nname = "新机构"\nlevel = "一级"\nkind = "社区卫生服务中心"\n'
+CHANGE_CASES = [
+    ("unknown-action", 'action = "upgrade"\nid = "PJ-H05"', "action", "expected one of add, change, close, link"),
+    ("missing-action", 'id = "PJ-H05"', "action", "expected one of add, change, close, link"),
+    ("unknown-key", 'action = "close"\nid = "PJ-H05"\nbeds = 10', "beds",
+     "unknown key 'beds' for action 'close'; allowed keys: action, label, note, id"),
+    ("add-without-lon", _NEW_CHC + "lat = 41.1", "lon", "action 'add' needs 'lon'"),
+    ("change-nothing", 'action = "change"\nid = "PJ-H05"', "id", "needs at least one of level, grade, kind"),
+    ("bad-level", 'action = "change"\nid = "PJ-H05"\nlevel = "四级"', "level", "expected one of tertiary (三级)"),
+    ("bad-kind", 'action = "change"\nid = "PJ-H05"\nkind = "医院"', "kind", "rehab (康复)"),
+    ("bad-ownership", 'action = "change"\nid = "PJ-H05"\nownership = "公立"', "ownership", "city (市属)"),
+    ("beds-negative", 'action = "change"\nid = "PJ-H05"\nbeds = -5', "beds", "expected a number ≥ 0"),
+    ("beds-text", 'action = "change"\nid = "PJ-H05"\nbeds = "many"', "beds", "expected a finite number"),
+    ("lon-nan", _NEW_CHC + "lon = nan\nlat = 41.1", "lon", "expected a finite number"),
+    ("link-one-id", 'action = "link"\nids = ["PJ-H06"]', "ids", "at least two facility ids"),
+    ("link-twice", 'action = "link"\nids = ["PJ-H06", "PJ-H06"]', "ids", "listed twice"),
+    ("reserved-label", 'label = "all"\naction = "close"\nid = "PJ-H08"', "label", "reserved"),
+    ("bad-location-quality", _NEW_CHC + 'lon = 122.0\nlat = 41.1\nlocation_quality = "good"', "location_quality",
+     "expected one of exact, street"),
+]
+
+
+@pytest.mark.parametrize(("case", "lines", "field", "words"), CHANGE_CASES, ids=[c[0] for c in CHANGE_CASES])
+def test_bad_changes_name_the_change_and_field(tmp_path, case, lines, field, words):
+    path = tmp_path / f"{case}.toml"
+    path.write_text(_panjin_text() + "\n[[changes]]\n" + lines + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as ei:
+        load_scenario(path)
+    assert ei.value.path == str(path.resolve())
+    assert ei.value.row == "changes[0]"
+    assert ei.value.field == field
+    assert words in str(ei.value)
+
+
+def test_two_changes_with_one_label(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(_panjin_text() + '\n[[changes]]\nlabel = "a"\naction = "close"\nid = "PJ-H08"\n'
+                    '\n[[changes]]\nlabel = "a"\naction = "close"\nid = "PJ-H09"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"label 'a' is already used by changes\[0\]") as ei:
+        load_scenario(path)
+    assert ei.value.row == "changes[1]"
+
+
+def test_changes_must_be_a_list_of_tables(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('changes = "upgrade"\n' + _panjin_text(), encoding="utf-8")
+    with pytest.raises(InputError, match="expected a list of tables") as ei:
+        load_scenario(path)
+    assert ei.value.field == "changes"

@@ -97,7 +97,8 @@ level = "二级"
     assert (h05["level"], h05["grade"], h05["beds"]) == ("tertiary", "", 400.0)
     assert h05["beds_status"] == CHANGE_STATUS
     assert h05["outpatient_status"].startswith("estimate")  # an unchanged figure keeps its own status
-    assert h05["change"] == "changed by scenario change 方案调整变更: level 二级 → 三级; grade 二级甲等 → —; beds 100 → 400"
+    assert h05["change"] == ("changed by scenario change 方案调整变更: level 二级 → 三级; grade 二级甲等 → —; "
+                             "beds 100 → 400")
     assert (f.loc["PJ-H08", "kind"], f.loc["PJ-H08", "level"]) == ("rehab", "secondary")
     first, second = city.changes
     assert first["label"] == "change_PJ-H05"  # the default label

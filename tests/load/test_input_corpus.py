@@ -386,3 +386,21 @@ def test_the_scenario_names_the_reservations_file_and_load_city_checks_it(tmp_pa
     write_csv(bad, [GOOD_RESERVATION], RESERVATION_FIELDS)
     fac = load_city(load_scenario(tmp_path / "s.toml")).facilities.set_index("facility_id")
     assert fac.loc["PJ-H01", "declared_beds"] == 125 and np.isnan(fac.loc["PJ-H04", "declared_beds"])
+
+
+def test_a_change_naming_an_unknown_facility_lists_the_ids_near_it(tmp_path):
+    """A what-if change with a typo in the facility id: the closest known ids, not a silent no-op."""
+    from simulator import cli
+    from simulator.config.scenario import load_scenario
+    from simulator.load.city import load_city
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    base = (root / "scenarios" / "panjin.toml").read_text(encoding="utf-8")
+    base = base.replace('data = "../geodata/panjin"', f'data = "{root}/geodata/panjin"')
+    base += '\n[[changes]]\naction = "change"\nid = "PJ-H50"\nlevel = "三级"\n'
+    path = _write(tmp_path / "s.toml", base)
+    with pytest.raises(InputError) as ei:
+        load_city(load_scenario(path))
+    assert ei.value.row == "changes[0]" and ei.value.field == "id"
+    assert "unknown facility id 'PJ-H50'" in str(ei.value) and "PJ-H05 盘锦市大洼区人民医院" in str(ei.value)
+    assert cli.main(["validate", str(path)]) == 2
