@@ -2,7 +2,8 @@
 
 The facility files record how each bed or outpatient figure was obtained in ``beds_status`` / ``outpatient_status``:
 ``fact (...)``, ``estimate (...)`` or ``gap``, and ``planned (scenario change)`` for a figure a what-if change
-sets (shown "(planned 规划: Scenario change 方案调整)"). An estimate from the grade rule (the lower bound of the 1994 basic
+sets (shown "(planned 规划: Scenario change 方案调整)").
+An estimate from the grade rule (the lower bound of the 1994 basic
 standard for the hospital's level, geodata/build_facilities.py) is a floor, so it reads "≥ 500 beds (estimate 估算:
 grade rule 等级标准下限)"; another estimate names its source in the same place.
 """

@@ -285,6 +285,11 @@ def test_linked_campus_run_lists_the_campus_in_its_main_campus_group(tmp_path):
     fac = gpd.read_file(out / "plan.gpkg", layer="facilities").set_index("facility_id")
     assert fac.loc["PJ-H07", "role"] == "campus" and fac.loc["PJ-H07", "campus_of"] == "PJ-H06"
     assert verify_run(out) == []
+    # the report lists the campus in its main campus's group; the map popup names it a campus
+    assert "data-facility='PJ-H07' data-role='campus'" in (out / "report.html").read_text(encoding="utf-8")
+    html = (out / "map.html").read_text(encoding="utf-8")
+    assert json.dumps("Campus of the lead or member 院区")[1:-1] in html
+    assert json.dumps("campus of 院区，隶属 PJ-H06")[1:-1] in html
 
 
 def test_sweep_switches_changes_on_and_off(tmp_path):
@@ -303,3 +308,38 @@ def test_sweep_refuses_an_unknown_change_label_before_running(tmp_path):
     with pytest.raises(InputError, match="unknown change label"):
         run_sweep(WHATIF, ["changes=none,upgrade_dava"], tmp_path / "sweep", jobs=1, progress=False)
     assert not (tmp_path / "sweep").exists()
+
+
+def test_residents_travel_to_the_nearest_campus_of_a_linked_lead(tmp_path):
+    from simulator.travel.straight_line import unit_to_point_minutes
+
+    path = _scenario(tmp_path, """
+[[changes]]
+label = "north_campus"
+action = "add"
+id = "PJ-X09"
+name = "盘锦市人民医院（北院区，设想）"
+level = "三级"
+kind = "综合"
+ownership = "市属"
+lon = 122.034364
+lat = 41.197567
+
+[[changes]]
+action = "link"
+ids = ["PJ-H04", "PJ-X09"]
+""")
+    from simulator.units.pipeline import planning_units
+    from simulator.workflow import make_plan
+
+    scenario = load_scenario(path, {"units.resolution": 6})
+    city = load_city(scenario)
+    plan = make_plan(scenario, city, planning_units(scenario, city))
+    sites = city.facilities.set_index("facility_id").loc[["PJ-H04", "PJ-X09"]]
+    mine = plan.units[plan.units["lead_facility_id"] == "PJ-H04"]
+    assert len(mine)
+    per_site = unit_to_point_minutes(mine["lon"].to_numpy(), mine["lat"].to_numpy(), sites["lon"].to_numpy(),
+                                     sites["lat"].to_numpy(), 30.0, 1.3)
+    np.testing.assert_allclose(mine["travel_min_to_lead"], per_site.min(axis=1))
+    assert (per_site[:, 1] < per_site[:, 0]).any()  # some residents are nearer the north campus
+    assert "PJ-X09" not in plan.record["candidate_leads"]  # a campus is not a lead of its own
