@@ -23,6 +23,7 @@ Each applied change is recorded (``run.json`` key ``changes``; the report lists 
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from ..config.scenario import Change
 from ..errors import InputError
 from .coords import bd09_to_wgs84, gcj02_to_wgs84
 from .readers import _parse_crs
-from .validate import PLAUSIBLE_MAX
+from .validate import PLAUSIBLE_MAX, InputWarning
 
 #: status of a bed or outpatient figure a scenario change sets (a plan figure, neither a fact nor an estimate)
 CHANGE_STATUS = "planned (scenario change)"
@@ -257,12 +258,17 @@ def apply_changes(
         an unknown facility id (with the closest known ids), an add whose id exists or whose location lies
         outside the city, an implausible capacity, coordinates without a CRS
     """
+    reserved = [c for c in (CHANGE_COLUMN, CAMPUS_COLUMN) if c in facilities]
+    if reserved:
+        # the columns are the changes' own: a facility file's column of that name must not link or mark anything
+        warnings.warn(f"facility column(s) {', '.join(reserved)} are reserved for scenario changes and were ignored",
+                      InputWarning, stacklevel=2)
+        facilities = facilities.drop(columns=reserved)
     if not changes:
         return facilities, []
     f = facilities.copy()
     for col in (CHANGE_COLUMN, CAMPUS_COLUMN):
-        if col not in f:
-            f[col] = ""
+        f[col] = ""
     records = []
     for c in changes:
         if c.action == "add":

@@ -343,3 +343,22 @@ ids = ["PJ-H04", "PJ-X09"]
     np.testing.assert_allclose(mine["travel_min_to_lead"], per_site.min(axis=1))
     assert (per_site[:, 1] < per_site[:, 0]).any()  # some residents are nearer the north campus
     assert "PJ-X09" not in plan.record["candidate_leads"]  # a campus is not a lead of its own
+
+
+def test_a_facility_file_column_named_like_the_change_columns_links_nothing(tmp_path):
+    """``campus_of`` / ``change`` belong to the scenario changes: a file's own column of that name is ignored."""
+    data = tmp_path / "panjin"
+    import shutil
+
+    shutil.copytree(ROOT / "geodata" / "panjin", data)
+    table = pd.read_csv(data / "facilities.csv", dtype=str)
+    table["campus_of"] = np.where(table["facility_id"] == "PJ-H07", "PJ-H06", "")
+    table.to_csv(data / "facilities.csv", index=False)
+    text = PANJIN.read_text(encoding="utf-8").replace('data = "../geodata/panjin"', f'data = "{data}"').replace(
+        '"../liaoning/collaborating_units.csv"', f'"{ROOT}/geodata/liaoning/collaborating_units.csv"')
+    path = tmp_path / "s.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.warns(UserWarning, match="reserved for scenario changes"):
+        city = load_city(load_scenario(path))
+    assert "campus_of" not in city.facilities
+    assert city.facilities.set_index("facility_id").loc["PJ-H07", "in_area"]
