@@ -149,7 +149,10 @@ def _add(f: gpd.GeoDataFrame, c: Change, path: Path | None, boundaries: gpd.GeoD
         "source_row": c.index, CHANGE_COLUMN: str(Text.added_by_change), CAMPUS_COLUMN: "",
     }
     new = gpd.GeoDataFrame([row], geometry=[point], crs="EPSG:4326")
+    flags = [col for col in f.columns if f[col].dtype == bool and col not in row]
     f = gpd.GeoDataFrame(pd.concat([f, new], ignore_index=True), crs="EPSG:4326")
+    for col in flags:  # yes/no columns of the facility files (e.g. a planner's flags) are "no" for an added facility
+        f[col] = f[col].fillna(False).astype(bool)
     return f, {"facility_id": c.id, "name": c.name, "lon": lon, "lat": lat,
                "fields": {k: [None, _plain(row[k])] for k in ("level", "grade", "kind", "ownership", "beds",
                                                               "outpatient_daily") if _plain(row[k]) not in ("", None)}}

@@ -71,6 +71,7 @@ def test_an_added_facility_is_marked_as_the_planners_not_as_sourced_data(tmp_pat
     assert np.isnan(row["outpatient_daily"]) and row["outpatient_status"] == ""
     # facilities that no change touches keep their data and carry no change note
     assert (f.drop(index="PJ-X01")["change"] == "").all()
+    assert f["in_city"].dtype == bool and f["modelled"].dtype == bool and f["in_area"].dtype == bool
     [rec] = city.changes
     assert rec["label"] == "new_chc" and rec["action"] == "add" and rec["facility_id"] == "PJ-X01"
     assert rec["fields"]["beds"] == [None, 20.0]
@@ -362,3 +363,29 @@ def test_a_facility_file_column_named_like_the_change_columns_links_nothing(tmp_
         city = load_city(load_scenario(path))
     assert "campus_of" not in city.facilities
     assert city.facilities.set_index("facility_id").loc["PJ-H07", "in_area"]
+
+
+def test_an_added_facility_says_no_to_the_files_yes_no_columns(tmp_path):
+    """A yes/no column of the facility files (here a planner's flag) is False for an added facility, not missing."""
+    import warnings
+
+    import shapely
+
+    from simulator.config.scenario import parse_changes
+    from simulator.load.changes import apply_changes
+
+    boundaries = gpd.GeoDataFrame({"adcode": ["100001"]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4326")
+    f = gpd.GeoDataFrame(
+        {"facility_id": ["A"], "name": ["甲医院"], "level": ["secondary"], "grade": [""], "kind": ["general"],
+         "ownership": ["city"], "in_city": [True], "modelled": [False], "flagged": [True]},
+        geometry=[shapely.Point(0.5, 0.5)], crs="EPSG:4326",
+    )
+    changes = parse_changes(tmp_path / "s.toml", [{"action": "add", "id": "B", "name": "乙", "level": "一级",
+                                                   "kind": "社区卫生服务中心", "lon": 0.2, "lat": 0.3}])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, [rec] = apply_changes(f, changes, path=tmp_path / "s.toml", boundaries=boundaries,
+                                   default_crs="EPSG:4326")
+    assert out["flagged"].dtype == bool and out["flagged"].tolist() == [True, False]
+    assert out.set_index("facility_id").loc["B", "district"] == "100001"
+    assert rec["text"] == "Add 新增 B 乙: level 一级; kind 社区卫生服务中心"
