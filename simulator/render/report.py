@@ -229,6 +229,7 @@ def _facility_row(
         "role": role,
         "role_text": str(ROLES[role]),
         "modelled": bool(f.get("modelled", False)),
+        "change": _change_note(f.get("change")),
         "level_text": " · ".join(str(x) for x in (level, kind) if x is not None),
         "beds": figure_text(f.get("beds"), f.get("beds_status")),
         "outpatient": figure_text(f.get("outpatient_daily"), f.get("outpatient_status")),
@@ -267,6 +268,13 @@ def reservation_basis(referrals: pd.DataFrame, grid_id: str) -> tuple[str, str]:
         return "", ""
     first = sub.iloc[0]
     return tuple("" if pd.isna(first[c]) else str(first[c]) for c in cols)  # type: ignore[return-value]
+
+
+def _change_note(value: Any) -> str:
+    """What a what-if change did to a facility ("added by scenario change 方案调整新增", …); "" when nothing."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    return str(value).strip()
 
 
 def group_sections(run: RunFolder) -> list[dict[str, Any]]:

@@ -245,6 +245,9 @@ def test_the_report_lists_the_changes_on_its_first_page(whatif_run):
     assert "<b>upgrade_dawa</b>: Change 变更 PJ-H05 盘锦市大洼区人民医院: level 二级 → 三级" in html
     assert "Close 关闭 PJ-H08 盘锦市传染病医院" in html
     assert "20 (planned 规划: Scenario change 方案调整)" in html  # the new centre's beds in its group table
+    # the group tables mark the facilities a change added or changed
+    assert "<span class='est cg-changed'>added by scenario change 方案调整新增</span>" in html
+    assert "<span class='est cg-changed'>changed by scenario change 方案调整变更: level 二级 → 三级" in html
 
 
 def test_map_popups_say_added_or_changed_by_scenario_change(whatif_run):
