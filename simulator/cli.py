@@ -84,6 +84,15 @@ def summary_tables(city: CityData, units: PlanningUnits | None = None) -> str:
     return "\n".join(lines)
 
 
+def changes_text(city: CityData) -> str:
+    """The what-if changes loading applied (scenario ``[[changes]]``), one line each; "" when there are none."""
+    if not city.changes:
+        return ""
+    from .config.labels import Text
+
+    return f"{Text.what_if_changes}:\n" + "\n".join(f"  {c['label']}: {c['text']}" for c in city.changes)
+
+
 def cmd_validate(args) -> int:
     scenario = load_scenario(args.scenario, _parse_set(args.set))
     check_solver_names(scenario)
@@ -92,6 +101,8 @@ def cmd_validate(args) -> int:
     units = planning_units(scenario, city)
     print(f"Scenario 方案: {scenario.name} ({scenario.path})")
     print(summary_tables(city, units))
+    if city.changes:
+        print("\n" + changes_text(city))
     census = int(city.districts.loc[city.districts["adcode"].isin(city.area["adcode"]), "population_2020"].sum())
     total = int(units.gdf["population"].sum())
     if units.gdf["population_status"].iloc[0] == "modelled" and total != census:
@@ -147,6 +158,8 @@ def cmd_run(args) -> int:
     write_plan(plan, out, extras=(write_maps, write_report))
     r = plan.record
     print(f"Scenario 方案: {scenario.name}")
+    if city.changes:
+        print(changes_text(city))
     print(f"mode {r['mode']}; solver {r.get('solver')}; status {r.get('status')}; contiguity {r.get('contiguity')}")
     if r.get("objective") is not None:
         # residents moved are whole people; minutes and resident-minutes keep one decimal

@@ -220,6 +220,14 @@ def whatif_run(tmp_path_factory):
     return out
 
 
+def test_validate_and_run_print_the_changes(capsys):
+    assert cli.main(["validate", str(WHATIF), "--set", "units.resolution=6"]) == 0
+    out = capsys.readouterr().out
+    assert "What-if changes 方案调整:\n  upgrade_dawa: Change 变更 PJ-H05 盘锦市大洼区人民医院: level 二级 → 三级" \
+        in out
+    assert "  close_infectious: Close 关闭 PJ-H08 盘锦市传染病医院" in out
+
+
 def test_the_whatif_scenario_runs_and_its_run_folder_records_the_changes(whatif_run):
     record = json.loads((whatif_run / "run.json").read_text(encoding="utf-8"))
     assert [c["label"] for c in record["changes"]] == ["upgrade_dawa", "new_chc_liaohe", "close_infectious",
