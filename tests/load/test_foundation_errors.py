@@ -389,7 +389,7 @@ def _scenario(tmp_path, body: str, data=GEODATA / "fuxin", name="s.toml"):
 
 
 TOP_KEYS = (
-    "name, city, data, districts, rules, output, description, inputs, units, population_model, grids, "
+    "name, city, data, districts, rules, output, description, changes, inputs, units, population_model, grids, "
     "travel, solver, plan"
 )
 
