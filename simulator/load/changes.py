@@ -180,9 +180,12 @@ def _change(f: gpd.GeoDataFrame, c: Change, path: Path | None):
     return f, {"facility_id": c.id, "name": str(f["name"].iat[i]), "fields": fields}
 
 
-def _close(f: gpd.GeoDataFrame, c: Change, path: Path | None):
+def _close(f: gpd.GeoDataFrame, c: Change, path: Path | None, named: dict[str, str]):
     i = _position(path, c, c.id, f)
     name = str(f["name"].iat[i])
+    if c.id in named:
+        raise InputError(path, f"close: {c.id} {name} is named in {named[c.id]}; remove it there or keep it open",
+                         row=f"changes[{c.index}]", field="id")
     if (f[CAMPUS_COLUMN] == c.id).any():
         raise InputError(path, f"close: {c.id} {name} is the main campus of linked campuses; close the campuses or "
                          "link them to another main campus first", row=f"changes[{c.index}]", field="id")
@@ -236,6 +239,7 @@ def apply_changes(
     path: Path | None = None,
     boundaries: gpd.GeoDataFrame,
     default_crs: str | None = None,
+    named: dict[str, str] | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
     """Apply a scenario's what-if changes to the validated facility table, in order.
 
@@ -247,6 +251,7 @@ def apply_changes(
     path : the scenario file (named in errors and in the ``source`` of added facilities)
     boundaries : the city's district polygons (an added facility must lie inside; it takes its district's adcode)
     default_crs : CRS of an added facility's lon/lat when the change names none (``inputs.facilities_crs``)
+    named : facility id → where the scenario names it (``plan.leads``…): such a facility cannot be closed
 
     Returns
     -------
@@ -259,7 +264,8 @@ def apply_changes(
     ------
     InputError
         an unknown facility id (with the closest known ids), an add whose id exists or whose location lies
-        outside the city, an implausible capacity, coordinates without a CRS
+        outside the city, an implausible capacity, coordinates without a CRS, closing a facility the scenario
+        names elsewhere
     """
     reserved = [c for c in (CHANGE_COLUMN, CAMPUS_COLUMN) if c in facilities]
     if reserved:
@@ -279,7 +285,7 @@ def apply_changes(
         elif c.action == "change":
             f, rec = _change(f, c, path)
         elif c.action == "close":
-            f, rec = _close(f, c, path)
+            f, rec = _close(f, c, path, named or {})
         else:
             f, rec = _link(f, c, path)
         rec = {"label": c.label, "action": c.action, **rec, "note": c.note}

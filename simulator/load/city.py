@@ -109,7 +109,8 @@ def load_city(scenario: Scenario) -> CityData:
     # what-if changes: after validation, before facility units, the planning area and anything computed from them
     ids_as_read = facilities["facility_id"].copy()
     facilities, applied = apply_changes(
-        facilities, scenario.changes, path=scenario.path, boundaries=boundaries, default_crs=inp.facilities_crs
+        facilities, scenario.changes, path=scenario.path, boundaries=boundaries, default_crs=inp.facilities_crs,
+        named={fid: f"plan.{key}" for key in ("collaborating_units", "leads") for fid in getattr(scenario.plan, key)},
     )
     codes = planning_area_codes(scenario, districts)
     area = boundaries[boundaries["adcode"].isin(codes)].sort_values("adcode").reset_index(drop=True)

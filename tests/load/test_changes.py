@@ -138,6 +138,13 @@ def test_an_unknown_facility_id_lists_the_closest_known_ids(tmp_path, change, fi
     assert "unknown facility id" in str(ei.value) and words in str(ei.value)
 
 
+def test_a_facility_the_scenario_names_as_a_lead_cannot_be_closed(tmp_path):
+    path = _scenario(tmp_path, '[[changes]]\naction = "close"\nid = "PJ-H03"\n')
+    with pytest.raises(InputError, match="close: PJ-H03 盘锦市中医医院 is named in plan.leads") as ei:
+        load_city(load_scenario(path, {"plan.mode": "fixed_leads", "plan.leads": ["PJ-H01", "PJ-H03"]}))
+    assert ei.value.row == "changes[0]" and ei.value.field == "id"
+
+
 def test_a_change_to_a_facility_closed_before_is_an_unknown_id(tmp_path):
     with pytest.raises(InputError, match=r"changes\[1\].*unknown facility id 'PJ-H08'"):
         _city(tmp_path, '[[changes]]\naction = "close"\nid = "PJ-H08"\n\n'
