@@ -193,9 +193,13 @@ def _close(f: gpd.GeoDataFrame, c: Change, path: Path | None, named: dict[str, s
     return f, {"facility_id": c.id, "name": name}
 
 
-def _link(f: gpd.GeoDataFrame, c: Change, path: Path | None):
+def _link(f: gpd.GeoDataFrame, c: Change, path: Path | None, named: dict[str, str]):
     pos = [_position(path, c, fid, f, "ids") for fid in c.ids]
     main = c.ids[0]
+    for fid in c.ids[1:]:
+        if fid in named:
+            raise InputError(path, f"link: {fid} is named in {named[fid]}; only the main campus (listed first) "
+                             "can be named there", row=f"changes[{c.index}]", field="ids")
     for fid, i in zip(c.ids, pos, strict=True):
         if f[CAMPUS_COLUMN].iat[i]:
             raise InputError(path, f"link: {fid} is already a campus of {f[CAMPUS_COLUMN].iat[i]}; expected ids "
@@ -251,7 +255,8 @@ def apply_changes(
     path : the scenario file (named in errors and in the ``source`` of added facilities)
     boundaries : the city's district polygons (an added facility must lie inside; it takes its district's adcode)
     default_crs : CRS of an added facility's lon/lat when the change names none (``inputs.facilities_crs``)
-    named : facility id → where the scenario names it (``plan.leads``…): such a facility cannot be closed
+    named : facility id → where the scenario names it (``plan.leads``…): such a facility cannot be closed or
+        become another facility's campus
 
     Returns
     -------
@@ -287,7 +292,7 @@ def apply_changes(
         elif c.action == "close":
             f, rec = _close(f, c, path, named or {})
         else:
-            f, rec = _link(f, c, path)
+            f, rec = _link(f, c, path, named or {})
         rec = {"label": c.label, "action": c.action, **rec, "note": c.note}
         rec["text"] = change_text(rec)
         records.append(rec)

@@ -145,6 +145,13 @@ def test_a_facility_the_scenario_names_as_a_lead_cannot_be_closed(tmp_path):
     assert ei.value.row == "changes[0]" and ei.value.field == "id"
 
 
+def test_a_named_lead_cannot_become_a_campus(tmp_path):
+    path = _scenario(tmp_path, '[[changes]]\naction = "link"\nids = ["PJ-H01", "PJ-H03"]\n')
+    with pytest.raises(InputError, match="link: PJ-H03 is named in plan.leads; only the main campus") as ei:
+        load_city(load_scenario(path, {"plan.mode": "fixed_leads", "plan.leads": ["PJ-H01", "PJ-H03"]}))
+    assert ei.value.field == "ids"
+
+
 def test_a_change_to_a_facility_closed_before_is_an_unknown_id(tmp_path):
     with pytest.raises(InputError, match=r"changes\[1\].*unknown facility id 'PJ-H08'"):
         _city(tmp_path, '[[changes]]\naction = "close"\nid = "PJ-H08"\n\n'
