@@ -367,6 +367,13 @@ ids = ["PJ-H04", "PJ-X09"]
     per_site = unit_to_point_minutes(mine["lon"].to_numpy(), mine["lat"].to_numpy(), sites["lon"].to_numpy(),
                                      sites["lat"].to_numpy(), 30.0, 1.3)
     np.testing.assert_allclose(mine["travel_min_to_lead"], per_site.min(axis=1))
+    # every resident's minutes to the institution, as the plan measures them (the optimiser's costs too)
+    everyone = plan.units
+    lead_at = int(np.flatnonzero(city.facilities["facility_id"].to_numpy() == "PJ-H04")[0])
+    per_site = unit_to_point_minutes(everyone["lon"].to_numpy(), everyone["lat"].to_numpy(), sites["lon"].to_numpy(),
+                                     sites["lat"].to_numpy(), 30.0, 1.3)
+    np.testing.assert_allclose(plan.travel_minutes(np.arange(len(everyone)), np.array([lead_at]))[:, 0],
+                               per_site.min(axis=1))
     assert (per_site[:, 1] < per_site[:, 0]).any()  # some residents are nearer the north campus
     assert "PJ-X09" not in plan.record["candidate_leads"]  # a campus is not a lead of its own
 
@@ -381,7 +388,7 @@ def test_a_facility_file_column_named_like_the_change_columns_links_nothing(tmp_
     table["campus_of"] = np.where(table["facility_id"] == "PJ-H07", "PJ-H06", "")
     table.to_csv(data / "facilities.csv", index=False)
     text = PANJIN.read_text(encoding="utf-8").replace('data = "../geodata/panjin"', f'data = "{data}"').replace(
-        '"../liaoning/collaborating_units.csv"', f'"{ROOT}/geodata/liaoning/collaborating_units.csv"')
+        '"../liaoning/', f'"{ROOT}/geodata/liaoning/')
     path = tmp_path / "s.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.warns(UserWarning, match="reserved for scenario changes"):
