@@ -130,8 +130,9 @@ class Change:
     """One what-if change ``[[changes]]`` of a scenario, applied to the facilities after loading.
 
     ``action`` is ``add`` (a new facility: ``id``, ``name``, ``level``, ``kind``, ``lon``/``lat`` in ``crs``;
-    optional ``grade``, ``ownership``, ``beds``, ``outpatient_daily``, ``location_quality``), ``change`` (``id``
-    and any of ``level``, ``grade``, ``kind``, ``ownership``, ``beds``, ``outpatient_daily``), ``close`` (``id``)
+    optional ``grade``, ``ownership``, ``beds``, ``outpatient_daily``, ``location_quality``, ``continuing_care``),
+    ``change`` (``id`` and any of ``level``, ``grade``, ``kind``, ``ownership``, ``beds``, ``outpatient_daily``,
+    ``continuing_care``), ``close`` (``id``)
     or ``link`` (``ids`` = [main campus, other campuses…]: one institution). ``label`` names the change for
     ``caregrid sweep --set changes=…`` (default ``<action>_<id>``); ``note`` says why (shown in the report).
     Level, kind and ownership are stored as the English values; the Chinese terms of
@@ -153,6 +154,8 @@ class Change:
     beds: float | None = None
     outpatient_daily: float | None = None
     location_quality: str | None = None
+    #: the planner's flag: the facility provides continuing care 接续性医疗服务 (rule 3), whatever its kind
+    continuing_care: bool | None = None
     note: str = ""
     #: position in the scenario file's ``[[changes]]`` list (0-based), for messages
     index: int = 0
@@ -483,8 +486,8 @@ def _check_plan(path: Path, scenario: Scenario) -> None:
 #: keys each change action accepts (besides ``action``, ``label`` and ``note``), and those it requires
 CHANGE_KEYS: dict[str, tuple[str, ...]] = {
     "add": ("id", "name", "level", "grade", "kind", "ownership", "lon", "lat", "crs", "beds", "outpatient_daily",
-            "location_quality"),
-    "change": ("id", "level", "grade", "kind", "ownership", "beds", "outpatient_daily"),
+            "location_quality", "continuing_care"),
+    "change": ("id", "level", "grade", "kind", "ownership", "beds", "outpatient_daily", "continuing_care"),
     "close": ("id",),
     "link": ("ids",),
 }
@@ -495,7 +498,7 @@ CHANGE_REQUIRED: dict[str, tuple[str, ...]] = {
     "link": ("ids",),
 }
 #: what a change may set on an existing facility
-CHANGE_FIELDS = ("level", "grade", "kind", "ownership", "beds", "outpatient_daily")
+CHANGE_FIELDS = ("level", "grade", "kind", "ownership", "beds", "outpatient_daily", "continuing_care")
 _CHANGE_VOCABULARY = {
     "level": (vocabulary.LEVEL_SYNONYMS, vocabulary.LEVELS),
     "kind": (vocabulary.KIND_SYNONYMS, vocabulary.KINDS),
@@ -518,6 +521,10 @@ def _change_value(path: Path, k: int, key: str, value: Any) -> Any:
         if key in ("beds", "outpatient_daily") and value < 0:
             raise _change_error(path, k, key, f"{key} = {value!r}; expected a number ≥ 0")
         return float(value)
+    if key == "continuing_care":
+        if not isinstance(value, bool):
+            raise _change_error(path, k, key, f"{key} = {value!r}; expected true or false")
+        return value
     if key == "ids":
         if not (isinstance(value, list) and len(value) >= 2 and all(isinstance(v, str) and v.strip() for v in value)):
             raise _change_error(path, k, key, f"ids = {value!r}; expected a list of at least two facility ids "

@@ -47,6 +47,8 @@ CHANGE_STATUS = "planned (scenario change)"
 #: columns the changes add to the facility table
 CHANGE_COLUMN, CAMPUS_COLUMN = "change", "campus_of"
 _STATUS_OF = {"beds": "beds_status", "outpatient_daily": "outpatient_status"}
+#: what a change may set, in the order records and popups list it
+_FIELDS = ("level", "grade", "kind", "ownership", "beds", "outpatient_daily", "continuing_care")
 _TERMS = {"level": vocabulary.LEVELS, "kind": vocabulary.KINDS, "ownership": vocabulary.OWNERSHIPS}
 
 
@@ -54,6 +56,8 @@ def _shown(field: str, value: Any) -> str:
     """A value as the record and the popups show it: Chinese terms for level/kind/ownership, "—" when blank."""
     if value is None or (isinstance(value, float) and not np.isfinite(value)) or str(value).strip() == "":
         return "—"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
     if field in _TERMS:
         return _TERMS[field].get(str(value), str(value))
     if isinstance(value, float | np.floating):
@@ -144,31 +148,33 @@ def _add(f: gpd.GeoDataFrame, c: Change, path: Path | None, boundaries: gpd.GeoD
         "beds_status": CHANGE_STATUS if c.beds is not None else "",
         "outpatient_daily": np.nan if c.outpatient_daily is None else c.outpatient_daily,
         "outpatient_status": CHANGE_STATUS if c.outpatient_daily is not None else "",
-        "location_quality": c.location_quality or "exact", "in_city": True, "modelled": False, "source": source,
+        "location_quality": c.location_quality or "exact", "in_city": True, "modelled": False,
+        "continuing_care": bool(c.continuing_care), "source": source,
         "lon": lon, "lat": lat, "source_file": path.name if path else "", "source_path": str(path or ""),
         "source_row": c.index, CHANGE_COLUMN: str(Text.added_by_change), CAMPUS_COLUMN: "",
     }
     new = gpd.GeoDataFrame([row], geometry=[point], crs="EPSG:4326")
+    if "continuing_care" not in f:
+        f = f.assign(continuing_care=False)
     flags = [col for col in f.columns if f[col].dtype == bool and col not in row]
     f = gpd.GeoDataFrame(pd.concat([f, new], ignore_index=True), crs="EPSG:4326")
     for col in flags:  # yes/no columns of the facility files (e.g. a planner's flags) are "no" for an added facility
         f[col] = f[col].fillna(False).astype(bool)
     return f, {"facility_id": c.id, "name": c.name, "lon": lon, "lat": lat,
-               "fields": {k: [None, _plain(row[k])] for k in ("level", "grade", "kind", "ownership", "beds",
-                                                              "outpatient_daily") if _plain(row[k]) not in ("", None)}}
+               "fields": {k: [None, _plain(row[k])] for k in _FIELDS if _plain(row[k]) not in ("", None, False)}}
 
 
 def _change(f: gpd.GeoDataFrame, c: Change, path: Path | None):
     i = _position(path, c, c.id, f)
     _check_plausible(path, c)
-    wanted = {k: getattr(c, k) for k in ("level", "grade", "kind", "ownership", "beds", "outpatient_daily")}
+    wanted = {k: getattr(c, k) for k in _FIELDS}
     wanted = {k: v for k, v in wanted.items() if v is not None}
     if "level" in wanted and "grade" not in wanted and str(f["grade"].iat[i]).strip():
         wanted["grade"] = ""  # the old grade belongs to the old level
-    wanted = {k: wanted[k] for k in ("level", "grade", "kind", "ownership", "beds", "outpatient_daily") if k in wanted}
+    wanted = {k: wanted[k] for k in _FIELDS if k in wanted}
     fields, parts = {}, []
     for key, value in wanted.items():
-        old = f[key].iat[i]
+        old = f[key].iat[i] if key in f else None
         fields[key] = [_plain(old), _plain(value)]
         parts.append(f"{key} {_shown(key, old)} → {_shown(key, value)}")
         f.loc[f.index[i], key] = value

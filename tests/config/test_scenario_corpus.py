@@ -216,6 +216,8 @@ CHANGE_CASES = [
     ("link-one-id", 'action = "link"\nids = ["PJ-H06"]', "ids", "at least two facility ids"),
     ("link-twice", 'action = "link"\nids = ["PJ-H06", "PJ-H06"]', "ids", "listed twice"),
     ("reserved-label", 'label = "all"\naction = "close"\nid = "PJ-H08"', "label", "reserved"),
+    ("continuing-care-text", 'action = "change"\nid = "PJ-H07"\ncontinuing_care = "yes"', "continuing_care",
+     "expected true or false"),
     ("bad-location-quality", _NEW_CHC + 'lon = 122.0\nlat = 41.1\nlocation_quality = "good"', "location_quality",
      "expected one of exact, street"),
 ]

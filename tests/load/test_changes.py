@@ -107,6 +107,16 @@ level = "二级"
     assert second["fields"]["kind"] == ["specialty", "rehab"]
 
 
+def test_a_planner_flags_continuing_care(tmp_path):
+    city = _city(tmp_path, '[[changes]]\naction = "change"\nid = "PJ-H07"\ncontinuing_care = true\n' + ADD_CHC
+                 + "continuing_care = true\n")
+    f = city.facilities.set_index("facility_id")
+    assert f.loc["PJ-H07", "continuing_care"] and f.loc["PJ-X01", "continuing_care"]
+    assert f["continuing_care"].dtype == bool and not f.loc["PJ-H01", "continuing_care"]
+    assert city.changes[0]["fields"] == {"continuing_care": [False, True]}
+    assert city.changes[0]["text"].endswith(": continuing_care no → yes")
+
+
 def test_a_grade_given_as_level_sets_both(tmp_path):
     city = _city(tmp_path, '[[changes]]\naction = "change"\nid = "PJ-H05"\nlevel = "三级乙等"\n')
     h05 = city.facilities.set_index("facility_id").loc["PJ-H05"]
@@ -419,5 +429,6 @@ def test_an_added_facility_says_no_to_the_files_yes_no_columns(tmp_path):
         out, [rec] = apply_changes(f, changes, path=tmp_path / "s.toml", boundaries=boundaries,
                                    default_crs="EPSG:4326")
     assert out["flagged"].dtype == bool and out["flagged"].tolist() == [True, False]
+    assert out["continuing_care"].dtype == bool and out["continuing_care"].tolist() == [False, False]
     assert out.set_index("facility_id").loc["B", "district"] == "100001"
     assert rec["text"] == "Add 新增 B 乙: level 一级; kind 社区卫生服务中心"
