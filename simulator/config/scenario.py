@@ -513,26 +513,39 @@ def _change_error(path: Path, k: int, key: str, message: str) -> InputError:
     return InputError(path, message, row=f"changes[{k}]", field=key)
 
 
+def _change_number(path: Path, k: int, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(float(value)):
+        raise _change_error(path, k, key, f"{key} = {value!r}; expected a finite number")
+    if key in ("beds", "outpatient_daily") and value < 0:
+        raise _change_error(path, k, key, f"{key} = {value!r}; expected a number ≥ 0")
+    return float(value)
+
+
+def _change_ids(path: Path, k: int, key: str, value: Any) -> list[str]:
+    if not (isinstance(value, list) and len(value) >= 2 and all(isinstance(v, str) and v.strip() for v in value)):
+        raise _change_error(path, k, key, f"ids = {value!r}; expected a list of at least two facility ids "
+                            "[main campus, other campus, …]")
+    ids = [v.strip() for v in value]
+    if len(set(ids)) < len(ids):
+        raise _change_error(path, k, key, f"ids = {value!r}; a campus is listed twice")
+    return ids
+
+
+def _change_flag(path: Path, k: int, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _change_error(path, k, key, f"{key} = {value!r}; expected true or false")
+    return value
+
+
+#: checks of the values that are not text
+_CHANGE_CHECKS = {"lon": _change_number, "lat": _change_number, "beds": _change_number,
+                  "outpatient_daily": _change_number, "ids": _change_ids, "continuing_care": _change_flag}
+
+
 def _change_value(path: Path, k: int, key: str, value: Any) -> Any:
     """One value of a change, checked and normalised (Chinese terms → English values)."""
-    if key in ("lon", "lat", "beds", "outpatient_daily"):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(float(value)):
-            raise _change_error(path, k, key, f"{key} = {value!r}; expected a finite number")
-        if key in ("beds", "outpatient_daily") and value < 0:
-            raise _change_error(path, k, key, f"{key} = {value!r}; expected a number ≥ 0")
-        return float(value)
-    if key == "continuing_care":
-        if not isinstance(value, bool):
-            raise _change_error(path, k, key, f"{key} = {value!r}; expected true or false")
-        return value
-    if key == "ids":
-        if not (isinstance(value, list) and len(value) >= 2 and all(isinstance(v, str) and v.strip() for v in value)):
-            raise _change_error(path, k, key, f"ids = {value!r}; expected a list of at least two facility ids "
-                                "[main campus, other campus, …]")
-        ids = [v.strip() for v in value]
-        if len(set(ids)) < len(ids):
-            raise _change_error(path, k, key, f"ids = {value!r}; a campus is listed twice")
-        return ids
+    if key in _CHANGE_CHECKS:
+        return _CHANGE_CHECKS[key](path, k, key, value)
     if not isinstance(value, str) or (not value.strip() and key != "note"):
         raise _change_error(path, k, key, f"{key} = {value!r}; expected text")
     value = value.strip()
