@@ -88,7 +88,7 @@ def assign_units_to_grids(
         The solver back-end failed or none is installed.
     """
     deadline = time.perf_counter() + float(time_limit_s)
-    family = contiguity_family(contiguity)
+    family = contiguity_family(contiguity, spec.lead_inside)
     goal = select_objective(objective, spec)
     notes: list[str] = [n for n in (family.note, goal.note(spec)) if n is not None]
     backend = make_backend(solver, threads, notes)

@@ -1,11 +1,15 @@
 """Shared constraint builders, one per constraint family, and :func:`build` that assembles a model.
 
 ``x[i, j]`` (binary) is 1 when planning unit ``i`` belongs to the grid led by candidate ``j``. Only
-allowed pairs get a column (:mod:`.pairs`). Candidate ``j`` is open exactly when its own unit joins its
-grid, so the opening variable ``y[j]`` *is* the column ``x[lead_unit[j], j]``.
+allowed pairs get a column (:mod:`.pairs`). With the lead inside its grid (``spec.lead_inside``, the old
+reading) candidate ``j`` is open exactly when its own unit joins its grid, so the opening variable ``y[j]``
+*is* the column ``x[lead_unit[j], j]``. With the lead allowed outside its grid (the pilot plan's reading)
+``y[j]`` is a binary column of its own, and the contiguous families get *root* columns ``r[i, j]``
+(continuous in [0, 1], one per pair, numbered ``pairs.k + pair`` right after the x columns) that say which
+unit anchors the grid: ``sum_i r[i, j] = y[j]``.
 
 * assignment: ``sum_j x[i, j] = 1`` for every unit;
-* opening: ``x[i, j] <= y[j]``;
+* opening: ``x[i, j] <= y[j]``; lead outside: also ``sum_i x[i, j] >= y[j]`` (an open grid holds a unit);
 * grid count: ``lo <= sum_j y[j] <= hi``; ``must_open`` fixes ``y[j] = 1``;
 * member units (one family per row of ``member_units``): ``sum_{i member} x[i, j] >= y[j]``;
 * population bounds: ``L y[j] <= sum_i pop[i] x[i, j] <= U y[j]`` (residents);
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .graph import lead_rank
 from .milp import Milp
 from .pairs import Pairs
 from .spec import ModelSpec
@@ -70,6 +75,8 @@ class ModelBuild:
         Opening column of every candidate in ``cand``.
     row_of_pair : np.ndarray
         (K,) per-grid row (position of the pair's candidate in ``cand``).
+    roots : np.ndarray or None
+        (K,) root column ``r[i, j]`` of every pair (lead outside its grid, contiguous families), else ``None``.
     groups : dict
         Named columns for later stages (e.g. ``"z"`` of minmax).
     slack : dict
@@ -85,6 +92,7 @@ class ModelBuild:
     cand: np.ndarray
     y_cols: np.ndarray
     row_of_pair: np.ndarray
+    roots: np.ndarray | None = None
     groups: dict[str, Any] = field(default_factory=dict)
     slack: dict[str, SlackGroup] = field(default_factory=dict)
 
@@ -95,6 +103,32 @@ class ModelBuild:
         c = self.mp.add_cols(count, 0.0, ub, False, weight, "s")
         self.slack[name] = SlackGroup(c, meta.pop("family", name), **meta)
         return c
+
+    def y_of(self, j: np.ndarray) -> np.ndarray:
+        """Opening columns of candidates ``j`` (all in ``cand``)."""
+        pos = np.full(self.spec.m, -1)
+        pos[self.cand] = np.arange(self.cand.size)
+        return self.y_cols[pos[np.asarray(j, np.int64)]]
+
+    def start_values(self, lab: np.ndarray) -> dict[int, float]:
+        """Values of the y and root columns for the warm-start plan ``lab`` (lead outside its grid; else none).
+
+        The root of a grid is its first unit in the (distance from the lead, index) order, the one the ``fast``
+        rows need; any unit of a connected grid satisfies the ``exact`` rows.
+        """
+        if self.spec.lead_inside:
+            return {}
+        opened = np.unique(lab[lab >= 0])
+        opened = opened[self.pairs.opens[opened]]
+        out = {int(c): 1.0 for c in self.y_of(opened)}
+        if self.roots is not None:
+            key = root_order(self.spec, self.pairs)
+            for j in opened.tolist():
+                units = np.flatnonzero(lab == j)
+                u = units[np.argmin(key[j, units])]
+                if self.pairs.col[u, j] >= 0:
+                    out[int(self.roots[self.pairs.col[u, j]])] = 1.0
+        return out
 
     def per_grid_rows(
         self, unit_val: np.ndarray, lead_val: np.ndarray, sense: int, slack: tuple[str, float, int, dict] | None
@@ -125,8 +159,21 @@ def _assignment(b: ModelBuild) -> None:
         b.mp.add_rows(pi, b.x, 1.0, 0, 1.0, n)
 
 
+def root_order(spec: ModelSpec, pairs: Pairs) -> np.ndarray:
+    """(m, n) strict order of units per candidate: (distance from the lead's unit, index), unreachable last.
+
+    Without shortest paths (non-contiguous families) the unit index alone.
+    """
+    if pairs.dist is None:
+        return np.broadcast_to(np.arange(spec.n), (spec.m, spec.n))
+    return lead_rank(spec.lead_unit, pairs.dist)
+
+
 def _opening(b: ModelBuild) -> None:
-    """``x[i, j] - y[j] <= 0`` for non-lead pairs."""
+    """``x[i, j] - y[j] <= 0`` for non-lead pairs (every pair with the lead outside, plus a unit per open grid)."""
+    if not b.spec.lead_inside:
+        _opening_outside(b)
+        return
     lead_col, pj = b.pairs.lead_col, b.pairs.j
     nl = np.flatnonzero(b.x != lead_col[pj])
     if nl.size:
@@ -139,6 +186,20 @@ def _opening(b: ModelBuild) -> None:
             0.0,
             nl.size,
         )
+
+
+def _opening_outside(b: ModelBuild) -> None:
+    """Lead outside its grid: ``x[i, j] <= y[j]`` for every pair, ``sum_i x[i, j] >= y[j]``, ``sum_i r[i, j] = y[j]``."""
+    k, nc = b.pairs.k, b.cand.size
+    r = np.arange(k)
+    yp = b.y_cols[b.row_of_pair]
+    b.mp.add_rows(np.concatenate([r, r]), np.concatenate([b.x, yp]),
+                  np.concatenate([np.ones(k), -np.ones(k)]), -1, 0.0, k)
+    rows = np.concatenate([b.row_of_pair, np.arange(nc)])
+    b.mp.add_rows(rows, np.concatenate([b.x, b.y_cols]), np.concatenate([np.ones(k), -np.ones(nc)]), 1, 0.0, nc)
+    if b.roots is not None:
+        b.mp.add_rows(rows, np.concatenate([b.roots, b.y_cols]), np.concatenate([np.ones(k), -np.ones(nc)]), 0, 0.0,
+                      nc)
 
 
 def _grid_count(b: ModelBuild) -> None:
@@ -168,12 +229,11 @@ def _must_open(b: ModelBuild) -> None:
     """``y[j] >= 1`` for must-open candidates: a column bound, or a row with slack (100 each) in slack mode."""
     if not b.slack_mode:
         return  # fixed through the lower bound of the lead column in build()
-    lead_col = b.pairs.lead_col
-    mo = np.flatnonzero(b.spec.must_open & (lead_col >= 0))
+    mo = np.flatnonzero(b.spec.must_open & b.pairs.opens)
     if mo.size:
         s = b.slack_cols("must_open", mo.size, 100.0)
         r = np.arange(mo.size)
-        b.mp.add_rows(np.concatenate([r, r]), np.concatenate([lead_col[mo], s]), 1.0, 1, 1.0, mo.size)
+        b.mp.add_rows(np.concatenate([r, r]), np.concatenate([b.y_of(mo), s]), 1.0, 1, 1.0, mo.size)
         b.groups["must_open_cand"] = mo
 
 
@@ -258,16 +318,23 @@ def build(
     kx = pairs.k
     ub = np.ones(kx)
     lead_lb = np.zeros(kx)
-    if not slack:
-        lead_lb[pairs.lead_col[spec.must_open & (pairs.lead_col >= 0)]] = 1.0
+    cand = np.flatnonzero(pairs.opens)
+    must = spec.must_open[cand] if not slack else np.zeros(cand.size, bool)
+    if spec.lead_inside:
+        lead_lb[pairs.lead_col[cand[must]]] = 1.0
     x = mp.add_cols(kx, lead_lb, ub, True, terms.x_obj, "x")
+    roots = None
+    if not spec.lead_inside:
+        if family.contiguous:
+            roots = mp.add_cols(kx, 0.0, 1.0, False, 0.0, "r")  # columns pairs.k + pair (see Exact.separate)
+        y_cols = mp.add_cols(cand.size, must.astype(float), 1.0, True, 0.0, "y")
+    else:
+        y_cols = pairs.lead_col[cand]
     mp.obj_const = terms.const
     mp.abs_gap = terms.abs_gap
-    has_y = pairs.lead_col >= 0  # candidate can open at all
-    cand = np.flatnonzero(has_y)
     row_of_cand = np.full(spec.m, -1)
     row_of_cand[cand] = np.arange(cand.size)
-    b = ModelBuild(spec, pairs, mp, x, ub, slack, cand, pairs.lead_col[has_y], row_of_cand[pairs.j])
+    b = ModelBuild(spec, pairs, mp, x, ub, slack, cand, y_cols, row_of_cand[pairs.j], roots)
     for add in CONSTRAINT_BUILDERS.values():
         add(b)
     if objective is not None:

@@ -52,7 +52,7 @@ def diagnose_infeasibility(
     -------
     Diagnosis
     """
-    family = contiguity_family(contiguity)
+    family = contiguity_family(contiguity, spec.lead_inside)
     notes: list[str] = []
     dist = pred = None
     if family.contiguous:

@@ -39,13 +39,18 @@ def connected_components_per_grid(unit_lead: np.ndarray, adjacency: sp.spmatrix)
     return components_per_grid(np.asarray(unit_lead, dtype=np.int64), adjacency)
 
 
-def is_contiguous(lab: np.ndarray, graph: sp.csr_matrix, lead_unit: np.ndarray) -> bool:
-    """True when every unit is assigned, every grid is one piece, and each grid holds its lead's unit."""
+def is_contiguous(lab: np.ndarray, graph: sp.csr_matrix, lead_unit: np.ndarray, lead_inside: bool = True) -> bool:
+    """True when every unit is assigned, every grid is one piece, and (``lead_inside``) each grid holds its lead's unit.
+
+    With ``lead_inside=False`` a lead may stand outside its grid (see :attr:`ModelSpec.lead_inside`).
+    """
     if (lab < 0).any():
         return False
     counts = connected_components_per_grid(lab, graph)
     if any(v != 1 for v in counts.values()):
         return False
+    if not lead_inside:
+        return True
     opened = np.fromiter(counts.keys(), dtype=np.int64)
     return bool((lab[lead_unit[opened]] == opened).all())
 

@@ -1,10 +1,13 @@
 """Which (unit, candidate) pairs get a column: model reduction before any row is built.
 
-Pairs ``(i, j)`` are dropped when ``cost[i, j]`` is not finite and, in the contiguous families, when
-``i`` cannot be reached from ``lead_unit[j]`` in the adjacency graph (no contiguous grid can contain
-it). ``candidate_k`` keeps only each unit's ``k`` cheapest candidates, then closes the kept set along
-the shortest-path tree (a kept unit's tree parent is kept too) so that every kept pair can still be
-part of a contiguous grid. Finally pairs that no feasible grid can use are pruned (:func:`prune`).
+Pairs ``(i, j)`` are dropped when ``cost[i, j]`` is not finite and, in the contiguous families with the lead
+inside its grid (``spec.lead_inside``), when ``i`` cannot be reached from ``lead_unit[j]`` in the adjacency
+graph (no contiguous grid can contain it). With the lead allowed outside its grid a pair needs only a finite
+cost (a grid may be anchored anywhere). ``candidate_k`` keeps only each unit's ``k`` cheapest candidates, then
+closes the kept set along the shortest-path tree (a kept unit's tree parent is kept too) so that every kept pair
+can still be part of a contiguous grid holding the lead's unit (with the lead outside, this is a reduction that
+may cost optimality; the full model is the fallback). Finally pairs that no feasible grid can use are pruned
+(:func:`prune`).
 """
 
 from __future__ import annotations
@@ -33,9 +36,12 @@ class Pairs:
     col : np.ndarray
         (n, m) column index of a pair, or -1.
     lead_col : np.ndarray
-        (m,) column of ``y[j] = x[lead_unit[j], j]`` (-1: the candidate cannot open).
+        (m,) column of the lead pair ``x[lead_unit[j], j]`` (-1: no such pair). With the lead inside its grid
+        this column is the opening variable ``y[j]``.
     dist, pred : np.ndarray or None
         (m, n) shortest-path minutes from each lead and tree parents (contiguous families).
+    opens : np.ndarray
+        (m,) bool, the candidate can open: its lead pair exists (lead inside) or it has any pair (lead outside).
     """
 
     i: np.ndarray
@@ -44,6 +50,7 @@ class Pairs:
     lead_col: np.ndarray
     dist: np.ndarray | None
     pred: np.ndarray | None
+    opens: np.ndarray
 
     @property
     def k(self) -> int:
@@ -62,7 +69,7 @@ def allowed_mask(
     """(n, m) bool mask of usable pairs (finite cost, reachable, among the ``candidate_k`` nearest)."""
     m = spec.m
     allowed = np.isfinite(spec.cost)
-    if contiguous:
+    if contiguous and spec.lead_inside:
         allowed &= np.isfinite(dist).T
     if candidate_k is not None and candidate_k < m:
         allowed = _nearest_k(spec, allowed, max(int(candidate_k), 1), contiguous, pred, notes)
@@ -113,8 +120,11 @@ def prune(allowed: np.ndarray, spec: ModelSpec, arcs: tuple[np.ndarray, np.ndarr
     (tail, head, candidate) a non-lead pair also needs an allowed head along one of its arcs (the
     contiguity family decides which arcs count). Removing such columns up front, instead of fixing
     them to 0, keeps the model small and avoids a HiGHS defect with MIP starts and presolved fixed columns.
+    With the lead outside its grid (``spec.lead_inside`` false) nothing is pruned: every unit may anchor a grid.
     """
     allowed = allowed.copy()
+    if not spec.lead_inside:
+        return allowed
     m = spec.m
     lead_ok = allowed[spec.lead_unit, np.arange(m)]
     allowed[:, ~lead_ok] = False
@@ -145,4 +155,5 @@ def make_pairs(
     col = np.full(allowed.shape, -1, dtype=np.int64)
     col[ii, jj] = np.arange(ii.size)
     lead_col = col[spec.lead_unit, np.arange(spec.m)]
-    return Pairs(ii, jj, col, lead_col, dist, pred)
+    opens = lead_col >= 0 if spec.lead_inside else allowed.any(axis=0)
+    return Pairs(ii, jj, col, lead_col, dist, pred, opens)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .graph import unit_graph
+from .graph import is_contiguous, unit_graph
 
 
 @dataclass
@@ -51,6 +51,12 @@ class ModelSpec:
         (n,) candidate index per unit (negative = none): repair mode, minimise residents moved.
     coverage_minutes : float
         Coverage threshold (minutes) of the ``coverage`` objective.
+    lead_inside : bool
+        ``True`` (default): a candidate's own unit belongs to its grid when it opens (the grid holds its
+        lead; contiguity is rooted at the lead's unit). ``False``: only the grid's units matter, the lead may
+        stand outside its grid (in another grid, even with another candidate in the same unit); each grid is
+        still one connected piece, anchored on a unit the optimiser chooses, and residents' travel is still
+        measured to the lead (the pilot plan's reading: only members are 网格内).
 
     Attributes
     ----------
@@ -74,6 +80,7 @@ class ModelSpec:
     candidate_k: int | None = None
     reference_assignment: np.ndarray | None = None
     coverage_minutes: float = 30.0
+    lead_inside: bool = True
     graph: sp.csr_matrix = field(init=False, repr=False)
     count_lo: int = field(init=False)
     count_hi: int = field(init=False)
@@ -92,6 +99,7 @@ class ModelSpec:
         self.unit_beds, self.lead_beds = _beds(self.unit_beds, self.lead_beds, self.min_beds_per_1000, n, m)
         self.reference_assignment = _reference(self.reference_assignment, n)
         self.coverage_minutes = float(self.coverage_minutes)
+        self.lead_inside = bool(self.lead_inside)
         self.graph = unit_graph(self.adjacency, n)
 
     @property
@@ -103,6 +111,10 @@ class ModelSpec:
     def m(self) -> int:
         """Number of candidate leads."""
         return self.cost.shape[1]
+
+    def is_contiguous(self, lab: np.ndarray) -> bool:
+        """True when plan ``lab`` is complete, every grid is one piece and (``lead_inside``) holds its lead's unit."""
+        return is_contiguous(np.asarray(lab), self.graph, self.lead_unit, self.lead_inside)
 
     @property
     def pop_lo(self) -> float | None:

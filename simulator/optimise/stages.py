@@ -17,7 +17,6 @@ import numpy as np
 
 from .constraints import ModelBuild, build
 from .contiguity import CONTIGUITY, ContiguityFamily
-from .graph import is_contiguous
 from .milp import Milp
 from .objectives import Objective, Terms
 from .pairs import Pairs, make_pairs
@@ -148,7 +147,7 @@ def solve_stage(
     def warm(lab: np.ndarray | None) -> np.ndarray | None:
         if lab is None:
             return None
-        return x_start(pairs, lab, b.mp.ncols, objective.start_values(ctx.spec, lab, b.groups))
+        return x_start(pairs, lab, b.mp.ncols, b.start_values(lab) | objective.start_values(ctx.spec, lab, b.groups))
 
     if family.lazy:
         return _cut_loop(ctx, b, family, warm, deadline, start, incumbent, build_s)
@@ -256,12 +255,13 @@ def _usable(ctx: Context, allowed: np.ndarray, pairs: Pairs) -> bool:
             )
         )
         return False
-    blocked = np.flatnonzero(ctx.spec.must_open & (pairs.lead_col < 0))
+    blocked = np.flatnonzero(ctx.spec.must_open & ~pairs.opens)
     if blocked.size:
         ctx.notes.append(
             Note(
                 "must_open_blocked",
-                f"must_open candidates whose own unit has no finite cost: {blocked.tolist()}",
+                f"must_open candidates that cannot open (no usable unit"
+                f"{' for their own unit' if ctx.spec.lead_inside else ''}): {blocked.tolist()}",
                 candidates=blocked.tolist(),
             )
         )
@@ -283,7 +283,7 @@ def _first_incumbent(
     timings[f"{cheap}_incumbent_s"] = pre.build_s + pre.solve_s
     timings["build_s"] += pre.build_s
     timings["solve_s"] += pre.solve_s
-    if pre.lab is not None and pre.obj is not None and is_contiguous(pre.lab, ctx.spec.graph, ctx.spec.lead_unit):
+    if pre.lab is not None and pre.obj is not None and ctx.spec.is_contiguous(pre.lab):
         return pre.lab, pre.obj
     ctx.notes.append(
         Note(
@@ -351,6 +351,17 @@ def to_result(ctx: Context, run: RunOut) -> AssignmentResult:
             goal.name,
         )
     obj = goal.value(spec, run.lab)
+    opened = np.unique(run.lab)
+    away = opened[run.lab[spec.lead_unit[opened]] != opened]
+    if away.size:
+        ctx.notes.append(
+            Note(
+                "leads_outside_grid",
+                f"{away.size} lead(s) stand outside their own grid (candidates {away.tolist()}); residents' travel "
+                "is still measured to the lead",
+                candidates=away.tolist(),
+            )
+        )
     wt = float((spec.population * spec.cost[np.arange(spec.n), run.lab]).sum())
     gap = None
     bound = run.bound
@@ -359,7 +370,7 @@ def to_result(ctx: Context, run: RunOut) -> AssignmentResult:
         gap = abs(obj - bound) / max(abs(obj), 1e-9)
     return AssignmentResult(
         run.lab,
-        np.unique(run.lab),
+        opened,
         run.status,
         obj,
         bound,

@@ -123,15 +123,20 @@ def _labellings(n: int, m: int) -> np.ndarray:
     return ((codes[:, None] // (m ** np.arange(n, dtype=np.int64))[None, :]) % m).astype(np.int8)
 
 
-def _connected_mask(lab: np.ndarray, adj: sp.csr_matrix, lead_unit: np.ndarray) -> np.ndarray:
-    """(N,) True where every used label's units form one connected piece containing its lead."""
+def _connected_mask(lab: np.ndarray, adj: sp.csr_matrix, lead_unit: np.ndarray, lead_inside: bool = True) -> np.ndarray:
+    """(N,) True where every used label's units form one connected piece (containing its lead, if ``lead_inside``)."""
     a = (adj.toarray() != 0).astype(np.int32)
     ok = np.ones(lab.shape[0], bool)
     n = lab.shape[1]
+    rows = np.arange(lab.shape[0])
     for j, lu in enumerate(lead_unit):
         mask = lab == j
         reach = np.zeros_like(mask)
-        reach[:, lu] = mask[:, lu]
+        if lead_inside:
+            reach[:, lu] = mask[:, lu]
+        else:  # grow from the grid's first unit, wherever it is
+            first = mask.argmax(axis=1)
+            reach[rows, first] = mask[rows, first]
         for _ in range(n):
             reach = mask & (reach | ((reach.astype(np.int32) @ a) > 0))
         ok &= (reach == mask).all(axis=1)
@@ -148,12 +153,17 @@ def brute(
     unit_beds=None,
     lead_beds=None,
     beds_rate=None,
+    lead_inside: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """All feasible labellings (N_ok, n) of the instance, and the open mask (N_ok, m)."""
+    """All feasible labellings (N_ok, n) of the instance, and the open mask (N_ok, m).
+
+    ``lead_inside``: a grid holds its lead's unit (the old reading); otherwise a grid is any non-empty (connected)
+    set of units and its lead may stand anywhere.
+    """
     n, m = inst.cost.shape
     lab = _labellings(n, m)
-    opened = lab[:, inst.lead_unit] == np.arange(m)[None, :]
     used = np.stack([(lab == j).any(axis=1) for j in range(m)], axis=1)
+    opened = lab[:, inst.lead_unit] == np.arange(m)[None, :] if lead_inside else used
     ok = ~(used & ~opened).any(axis=1)
     lo, hi = (n_grids, n_grids) if isinstance(n_grids, int) else n_grids
     cnt = opened.sum(axis=1)
@@ -177,7 +187,7 @@ def brute(
             ok &= ~opened[:, j] | (beds >= beds_rate / 1000 * gp - 1e-9)
     lab, opened = lab[ok], opened[ok]
     if contiguous:
-        ok = _connected_mask(lab, inst.adjacency, inst.lead_unit)
+        ok = _connected_mask(lab, inst.adjacency, inst.lead_unit, lead_inside)
         lab, opened = lab[ok], opened[ok]
     return lab.astype(np.int64), opened
 
@@ -198,6 +208,7 @@ def check_plan(
     unit_beds=None,
     lead_beds=None,
     beds_rate=None,
+    lead_inside: bool = True,
 ) -> None:
     """Independent feasibility check of a returned plan."""
     lab = np.asarray(res.unit_lead)
@@ -206,13 +217,14 @@ def check_plan(
     assert ((lab >= 0) & (lab < m)).all()
     opened = np.unique(lab)
     assert np.array_equal(opened, np.sort(res.open_leads))
-    assert (lab[inst.lead_unit[opened]] == opened).all(), "a lead's own unit must be in its grid"
+    if lead_inside:
+        assert (lab[inst.lead_unit[opened]] == opened).all(), "a lead's own unit must be in its grid"
     lo, hi = (n_grids, n_grids) if isinstance(n_grids, int) else n_grids
     assert lo <= opened.size <= hi
     if must_open is not None:
         assert set(np.flatnonzero(must_open)) <= set(opened.tolist())
     if contiguous:
-        assert _connected_mask(lab[None, :], inst.adjacency, inst.lead_unit)[0], "grid not contiguous"
+        assert _connected_mask(lab[None, :], inst.adjacency, inst.lead_unit, lead_inside)[0], "grid not contiguous"
     for j in opened:
         mask = lab == j
         gp = inst.population[mask].sum()

@@ -51,6 +51,9 @@ class ContiguityFamily:
     diagnose_with: str | None = None
     #: the model is solved by a cut loop with :meth:`separate` (the stage then uses incumbents)
     lazy: bool = False
+    #: the family also models leads outside their grid (``ModelSpec.lead_inside = False``): its rows use
+    #: ``build.roots`` and ``build.y_cols`` instead of the lead's own unit
+    lead_outside: bool = False
 
     def support_arcs(self, spec: ModelSpec, dist: np.ndarray | None) -> Arcs | None:
         """Arcs (tail, head, candidate) along which a non-lead pair needs an allowed neighbour, or ``None``."""
@@ -71,10 +74,20 @@ def arc_pairs(spec: ModelSpec, pairs: Pairs) -> Arcs:
     return aa[ok], bb[ok], jj[ok]
 
 
-def add_pred_rows(mp: Milp, pairs: Pairs, x: np.ndarray, ub: np.ndarray, arcs: Arcs, rows_for: np.ndarray) -> int:
+def add_pred_rows(
+    mp: Milp,
+    pairs: Pairs,
+    x: np.ndarray,
+    ub: np.ndarray,
+    arcs: Arcs,
+    rows_for: np.ndarray,
+    roots: np.ndarray | None = None,
+) -> int:
     """Rows ``x[i, j] <= sum_{(i, v, j) in arcs} x[v, j]`` for the pairs ``rows_for``; empty sums fix x = 0.
 
-    Returns the number of rows added.
+    With ``roots`` ((K,) root column of every pair, lead outside its grid) the rows are
+    ``x[i, j] <= r[i, j] + sum_{(i, v, j) in arcs} x[v, j]``: a unit without such a neighbour must be its grid's
+    root, and nothing is fixed. Returns the number of rows added.
     """
     a, b, jj = arcs
     col = pairs.col
@@ -83,16 +96,23 @@ def add_pred_rows(mp: Milp, pairs: Pairs, x: np.ndarray, ub: np.ndarray, arcs: A
     has[pcol] = True
     need = np.zeros(pairs.k, bool)
     need[rows_for] = True
-    ub[need & ~has] = 0.0
-    active = need & has
+    if roots is None:
+        ub[need & ~has] = 0.0
+        active = need & has
+    else:
+        active = need
     row_id = np.full(pairs.k, -1)
     row_id[active] = np.arange(int(active.sum()))
     keep = active[pcol]
     na = int(active.sum())
-    rr = np.concatenate([np.arange(na), row_id[pcol[keep]]])
-    cc = np.concatenate([x[active], x[col[b[keep], jj[keep]]]])
-    vv = np.concatenate([np.ones(na), -np.ones(int(keep.sum()))])
-    mp.add_rows(rr, cc, vv, -1, 0.0, na)
+    rr = [np.arange(na), row_id[pcol[keep]]]
+    cc = [x[active], x[col[b[keep], jj[keep]]]]
+    vv = [np.ones(na), -np.ones(int(keep.sum()))]
+    if roots is not None:
+        rr.append(np.arange(na))
+        cc.append(roots[active])
+        vv.append(-np.ones(na))
+    mp.add_rows(np.concatenate(rr), np.concatenate(cc), np.concatenate(vv), -1, 0.0, na)
     return na
 
 

@@ -1,7 +1,8 @@
 """``flow``: single-commodity flow per candidate (Shirabe 2005). Reference formulation only: slow.
 
 The lead is the source, every unit of the grid consumes one unit of flow, and arc flow
-``<= (n_j - 1) x[head, j]`` with ``n_j`` the number of pairs of candidate ``j``.
+``<= (n_j - 1) x[head, j]`` with ``n_j`` the number of pairs of candidate ``j``. The source is the lead's
+unit, so this family supports only ``ModelSpec.lead_inside = True`` (a ``ValueError`` otherwise).
 """
 
 from __future__ import annotations

@@ -13,3 +13,4 @@ class NoContiguity(ContiguityFamily):
 
     name = "none"
     contiguous = False
+    lead_outside = True

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..graph import is_contiguous
 from ..pairs import Pairs
 from ..result import Note
 from ..spec import ModelSpec
@@ -119,7 +118,7 @@ def second_stage(
     from ..stages import solve_stage  # stages imports the objective registry
 
     spec, lab, status = ctx.spec, first.lab, first.status
-    incumbent = (lab, objective.value(spec, lab)) if is_contiguous(lab, spec.graph, spec.lead_unit) else None
+    incumbent = (lab, objective.value(spec, lab)) if spec.is_contiguous(lab) else None
     out = solve_stage(
         ctx,
         pairs,
