@@ -189,7 +189,7 @@ def _opening(b: ModelBuild) -> None:
 
 
 def _opening_outside(b: ModelBuild) -> None:
-    """Lead outside its grid: ``x[i, j] <= y[j]`` for every pair, ``sum_i x[i, j] >= y[j]``, ``sum_i r[i, j] = y[j]``."""
+    """Lead outside its grid: ``x[i, j] <= y[j]`` (every pair), ``sum_i x[i, j] >= y[j]``, ``sum_i r[i, j] = y[j]``."""
     k, nc = b.pairs.k, b.cand.size
     r = np.arange(k)
     yp = b.y_cols[b.row_of_pair]
