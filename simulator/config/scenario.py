@@ -108,6 +108,9 @@ class PlanSettings:
     """How the plan is made: ``optimise``, ``fixed_leads`` (``leads``) or ``given_layout`` (``layout``)."""
 
     mode: str = "optimise"
+    #: false (default, the pilot plan's reading: only members are 网格内): a lead may stand outside its grid, even in
+    #: one planning unit with another lead; true: the lead's own planning unit belongs to its grid (the old reading)
+    lead_inside_grid: bool = False
     leads: list[str] = field(default_factory=list)
     layout: str | None = None
     layout_crs: str | None = None

@@ -17,10 +17,12 @@ What is checked (each failure is one human-readable line of :func:`verify_run`'s
   must be one connected component;
 * leads (rule 2) — exactly one ``lead`` per grid in ``groups.csv``, eligible under the rule file's ``[lead]``
   table (level, kind, ownership; enterprise-owned only if ``scenario.plan.allow_enterprise_leads``), not
-  modelled, in the city, standing inside its grid (within ``tolerance_m``); distinct leads;
-* membership — every ``member`` stands inside its grid; every facility standing inside a grid is listed in
-  that grid's group; ``cross_grid`` facilities are of a cross-grid kind; ``collaborating`` units are external
-  (``in_city`` false) or provincial and of an external level, at least ``collaborating.min_per_group`` each;
+  modelled, in the city, standing inside its grid (within ``tolerance_m``) when ``scenario.plan.lead_inside_grid``
+  is true (a run.json without the key counts as true; false: a lead may stand anywhere); distinct leads;
+* membership — every ``member`` (and, with ``lead_inside_grid``, every ``lead``) stands inside its grid; every
+  facility standing inside a grid is listed in that grid's group; ``cross_grid`` facilities are of a cross-grid
+  kind; ``collaborating`` units are external (``in_city`` false) or provincial and of an external level, at least
+  ``collaborating.min_per_group`` each;
 * rule 3 — at least ``members.min_required`` members per grid (the lead aside) that are comprehensive or TCM
   hospitals of ``members.required_levels`` (and ``higher_levels`` under ``plan.member_reading =
   "at_least_secondary"``, the default) or continuing-care facilities (kind or ``continuing_care`` flag); every grid
@@ -229,6 +231,11 @@ class _Run:
     @property
     def scenario(self) -> dict[str, Any]:
         return self.record.get("scenario") or {}
+
+    @property
+    def lead_inside(self) -> bool:
+        """``scenario.plan.lead_inside_grid`` of the run (a run.json from before the switch: the inside reading)."""
+        return bool((self.scenario.get("plan") or {}).get("lead_inside_grid", True))
 
     @property
     def gcol(self) -> dict[str, int]:
@@ -458,7 +465,7 @@ def _check_leads(r: _Run) -> None:
             v.append(f"R2 lead: {lid} {r.name(lid)} leads grid {g} but is not eligible under {r.rules.id}: "
                      f"{problem}")
         r.lead_ok.setdefault(g, problem is None)
-        if r.dist[i, gcol[g]] > r.tolerance_m:
+        if r.lead_inside and r.dist[i, gcol[g]] > r.tolerance_m:
             v.append(f"R2 lead: {lid} leads grid {g} but stands {r.dist[i, gcol[g]]:,.0f} m outside it "
                      f"(tolerance {r.tolerance_m:g} m)")
     counts = pd.Series(list(r.grid_lead.values()), dtype=object).value_counts()
@@ -497,6 +504,8 @@ def _check_membership(r: _Run) -> None:
             v.append(f"membership: {fid} {r.name(fid)} is lead/member of grid {gs[0]} but lies outside the "
                      "city (in_city false)")
         for g in gs:
+            if r.grid_lead.get(g) == fid and not r.lead_inside:
+                continue  # a lead may stand outside its grid (plan.lead_inside_grid = false)
             if g in gcol and r.dist[i, gcol[g]] > r.tolerance_m:
                 v.append(f"membership: {fid} {r.name(fid)} is listed in grid {g} but stands "
                          f"{r.dist[i, gcol[g]]:,.0f} m outside it ({r.where(fid)})")

@@ -166,6 +166,9 @@ def form_groups(
     f["continuing_care"] = (f["continuing_care"].fillna(False) if "continuing_care" in f else False)
     f["continuing_care"] = f["continuing_care"].astype(bool)
     grid_of_fac = np.where(fac_unit >= 0, unit_grid[np.maximum(fac_unit, 0)], "")
+    # a lead belongs to the grid it leads, also when it stands outside it (plan.lead_inside_grid = false)
+    led = f["facility_id"].map({fid: g for g, fid in grid_lead.items()})
+    grid_of_fac = np.where(led.notna().to_numpy(), led.fillna("").to_numpy(dtype=str), grid_of_fac)
     f["grid_id"] = grid_of_fac
     lead_ids = set(grid_lead.values())
     is_lead = f["facility_id"].isin(lead_ids).to_numpy()

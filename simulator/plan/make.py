@@ -296,7 +296,8 @@ def _repair_layout(job: _Job, layout_grid: np.ndarray) -> Plan:
     c.reference = np.array([ref_cand.get(g, -1) for g in layout_grid])
     c.lo = max(len(ref_cand), rules.min_grids)
     c.hi = max(len(grids_given), c.lo)
-    check_grid_count(rules, c.lo, len(c.cand), c.member_units, asked=_asked(len(grids_given), len(ref_cand), rules))
+    check_grid_count(rules, c.lo, len(c.cand), c.member_units, asked=_asked(len(grids_given), len(ref_cand), rules),
+                     distinct_units=job.scenario.plan.lead_inside_grid)
     c.must_open = np.zeros(len(c.cand), dtype=bool)
     c.must_open[list(ref_cand.values())] = True
     result = _solve(job, c)
@@ -363,9 +364,18 @@ MODES: dict[str, Callable[[_Job], Plan]] = {"optimise": _optimise, "fixed_leads"
 
 # ------------------------------------------------------------------------------------------- shared steps
 def _candidates(job: _Job, wanted: np.ndarray | None = None) -> _Candidates:
-    """Pre-check, then the candidate leads: one per planning unit (named leads replace their unit's)."""
+    """Pre-check, then the candidate leads.
+
+    With ``plan.lead_inside_grid = false`` (default) every eligible hospital is a candidate, several in one planning
+    unit included (a lead may stand outside its grid). With ``true`` one per planning unit (the largest; named
+    leads replace their unit's), since a unit belongs to one grid.
+    """
     f, fac_unit = job.f, job.fac_unit
     cand, member_units = precheck(job.city, job.units, job.rules, job.scenario, fac_unit)
+    if not job.scenario.plan.lead_inside_grid:
+        lo, hi = grid_range(job.scenario, job.rules, len(cand))
+        check_grid_count(job.rules, lo, len(cand), member_units, distinct_units=False)
+        return _Candidates(cand, member_units, lo, hi)
     # two candidates in one unit cannot both lead; keep the larger (beds, then id) as the unit's candidate
     order = np.lexsort((f["facility_id"].to_numpy()[cand], -np.nan_to_num(f["beds"].to_numpy()[cand])))
     _, first = np.unique(fac_unit[cand][order], return_index=True)
@@ -415,6 +425,7 @@ def _solve(job: _Job, c: _Candidates) -> AssignmentResult:
         candidate_k=scenario.solver.candidate_k,
         reference_assignment=c.reference,
         coverage_minutes=tr.access_minutes,
+        lead_inside=scenario.plan.lead_inside_grid,
         **beds,
     )
     how = dict(

@@ -33,6 +33,14 @@ def check_solver_names(scenario: Scenario) -> None:
             raise InputError(
                 scenario.path, f"solver.{key} = {value!r}; expected one of {', '.join(allowed)}", field=f"solver.{key}"
             )
+    if not scenario.plan.lead_inside_grid and not CONTIGUITY[s.contiguity].lead_outside:
+        allowed = ", ".join(k for k, fam in CONTIGUITY.items() if fam.lead_outside)
+        raise InputError(
+            scenario.path,
+            f"solver.contiguity = {s.contiguity!r} needs plan.lead_inside_grid = true (the lead's unit is its "
+            f"source); with leads outside their grid (the default) expected one of {allowed}",
+            field="solver.contiguity",
+        )
 
 
 def check_rule_fields(city: CityData, rules: RuleSet) -> None:
@@ -90,8 +98,13 @@ def check_named_leads(city: CityData, rules: RuleSet, scenario: Scenario) -> Non
         _raise([rules.failure("R2.lead", f"{who} cannot lead under {rules.id} (must be {must})")])
 
 
-def _lead_failure(city: CityData, rules: RuleSet, cand: np.ndarray, fac_unit: np.ndarray) -> RuleFailure | None:
-    """Rules 2 and 1: enough eligible leads, standing in enough distinct units to lead separate grids."""
+def _lead_failure(
+    city: CityData, rules: RuleSet, cand: np.ndarray, fac_unit: np.ndarray, inside: bool = True
+) -> RuleFailure | None:
+    """Rules 2 and 1: enough eligible leads, standing in enough distinct units to lead separate grids.
+
+    With ``inside`` false (``plan.lead_inside_grid = false``) leads may share a unit, so only their number counts.
+    """
     f = city.facilities
     names = [f"{f['name'].iat[i]} ({f['facility_id'].iat[i]})" for i in cand]
     area = "、".join(city.area["name"])
@@ -103,7 +116,7 @@ def _lead_failure(city: CityData, rules: RuleSet, cand: np.ndarray, fac_unit: np
             + (f" ({_facts(names)})" if names else "")
             + f"; {rules.id} requires at least {rules.min_grids} grids, each led by its own tertiary hospital",
         )
-    if len(distinct) < rules.min_grids:
+    if inside and len(distinct) < rules.min_grids:
         quality = ", ".join(sorted(set(f["location_quality"].iloc[cand])))
         return rules.failure(
             "R1.grids",
@@ -137,7 +150,8 @@ def precheck(
     cand = np.flatnonzero(eligible_lead_mask(f, rules, scenario.plan.allow_enterprise_leads))
     area = "、".join(city.area["name"])
     # every failing rule is reported at once, so a planner can fix the data in one pass
-    failures = [x for x in [_lead_failure(city, rules, cand, fac_unit)] if x is not None]
+    inside = scenario.plan.lead_inside_grid
+    failures = [x for x in [_lead_failure(city, rules, cand, fac_unit, inside)] if x is not None]
     check_cross_grid_service(f, rules, getattr(scenario.plan, "cross_grid_service", {}) or {}, scenario.path)
     # the compliance check's reading; candidate leads are not counted on (they may lead, and a lead is not its own
     # group's member), so a grid holding a member unit complies whichever candidates lead
@@ -187,11 +201,17 @@ def grid_range(scenario: Scenario, rules: RuleSet, n_candidates: int) -> tuple[i
 
 
 def check_grid_count(
-    rules: RuleSet, lo: int, n_candidates: int, member_units: np.ndarray, asked: str | None = None
+    rules: RuleSet,
+    lo: int,
+    n_candidates: int,
+    member_units: np.ndarray,
+    asked: str | None = None,
+    distinct_units: bool = True,
 ) -> None:
     """Enough distinct units with primary care (rule 5), a rule-3 member and an eligible lead for ``lo`` grids.
 
-    ``asked`` says where the count comes from (repair: "the layout's 3 grid(s)"), for the message.
+    ``asked`` says where the count comes from (repair: "the layout's 3 grid(s)"), for the message;
+    ``distinct_units``: the candidates stand in distinct units (``plan.lead_inside_grid``), for the message.
     """
     how = f"{lo} grids are asked for" + (f" ({asked})" if asked else "")
     if member_units[1].sum() < lo:
@@ -209,8 +229,8 @@ def check_grid_count(
     if n_candidates < lo:
         _raise([rules.failure(
             "R2.lead",
-            f"{how}, but only {n_candidates} eligible lead hospital(s) stand in distinct "
-            "planning units",
+            f"{how}, but only {n_candidates} eligible lead hospital(s)"
+            + (" stand in distinct planning units" if distinct_units else " stand in the planning area"),
         )])
 
 

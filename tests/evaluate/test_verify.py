@@ -220,8 +220,18 @@ def test_failing_rule_marked_passed(broken_given_layout, tmp_path):
     assert any("R6.contiguous" in m for m in exc.value.violations)
 
 
-def test_lead_standing_outside_its_grid(panjin_run, tmp_path):
+@pytest.mark.parametrize("inside", [True, False, None], ids=["lead_inside_grid", "lead_outside", "old_run_json"])
+def test_lead_standing_outside_its_grid(panjin_run, tmp_path, inside):
+    """A lead standing in another grid violates rule 2 only under ``plan.lead_inside_grid = true`` (read from run.json;
+    a run.json from before the switch has no key and was made with the lead inside its grid)."""
     run = copy_run(panjin_run, tmp_path / "lead_moved")
+    record = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert record["scenario"]["plan"]["lead_inside_grid"] is False  # the default reading is recorded
+    if inside is None:
+        del record["scenario"]["plan"]["lead_inside_grid"]
+    else:
+        record["scenario"]["plan"]["lead_inside_grid"] = inside
+    (run / "run.json").write_text(json.dumps(record), encoding="utf-8")
     groups = read_csv(run, "groups.csv")
     lead = groups.loc[(groups.grid_id == "G2") & (groups.role == "lead"), "facility_id"].iat[0]
     fac = read_layer(run, "facilities")
@@ -230,8 +240,11 @@ def test_lead_standing_outside_its_grid(panjin_run, tmp_path):
     fac.loc[k, "geometry"] = fac.loc[fac.facility_id == g1_member, "geometry"].iat[0]
     write_layer(run, "facilities", fac)
     found = verify_run(run)
+    if inside is False:
+        assert not [m for m in found if lead in m], found
+        return
     assert any(m.startswith(f"R2 lead: {lead} leads grid G2 but stands") for m in found), found
-    # and, standing in G1 now, it is a facility of G1 missing from G1's group
+    # and, standing in G1 now, it is listed in a grid it stands outside of
     assert any(m.startswith("membership:") and lead in m for m in found), found
 
 
