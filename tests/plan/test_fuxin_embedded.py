@@ -11,7 +11,7 @@ FUXIN = Path(__file__).resolve().parents[2] / "scenarios" / "fuxin.toml"
 
 
 def test_fuxin_refuses_with_every_failing_rule():
-    scenario = cg.load_scenario(FUXIN, {"units.resolution": 7})
+    scenario = cg.load_scenario(FUXIN, {"units.resolution": 7, "plan.lead_inside_grid": True})
     city = cg.load_city(scenario)
     units = cg.planning_units(scenario, city)
     with pytest.raises(cg.PlanningError) as ei:
@@ -28,6 +28,17 @@ def test_fuxin_refuses_with_every_failing_rule():
             in members.message)
     # the printed message lists both failures, one per line
     assert str(ei.value) == "\n  - " + "\n  - ".join(f.message for f in ei.value.failures)
+
+
+def test_fuxin_shared_lead_seat_is_no_failure_by_default():
+    """Issue 10: only members are 网格内, so four leads in one unit can each lead a grid; rule 3 still fails."""
+    scenario = cg.load_scenario(FUXIN, {"units.resolution": 7})
+    assert scenario.plan.lead_inside_grid is False
+    city = cg.load_city(scenario)
+    with pytest.raises(cg.PlanningError) as ei:
+        cg.make_plan(scenario, city, cg.planning_units(scenario, city))
+    assert "R1.grids" not in ei.value.rule_ids
+    assert "R3.member" in ei.value.rule_ids
 
 
 def test_cli_exit_code_3_and_no_output_written(tmp_path, capsys):
