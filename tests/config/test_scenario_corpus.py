@@ -250,3 +250,21 @@ def test_changes_must_be_a_list_of_tables(tmp_path):
     with pytest.raises(InputError, match="expected a list of tables") as ei:
         load_scenario(path)
     assert ei.value.field == "changes"
+
+
+def test_lead_inside_grid_is_a_boolean(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(_with(_panjin_text(), "plan", 'lead_inside_grid = "yes"'), encoding="utf-8")
+    with pytest.raises(InputError) as ei:
+        load_scenario(path)
+    assert ei.value.field == "lead_inside_grid" and "expected bool" in str(ei.value)
+    assert load_scenario(PANJIN).plan.lead_inside_grid is False  # the pilot plan's reading by default
+
+
+def test_flow_contiguity_needs_the_lead_inside_its_grid():
+    from simulator.plan.precheck import check_solver_names
+
+    with pytest.raises(InputError) as ei:
+        check_solver_names(load_scenario(PANJIN, {"solver.contiguity": "flow"}))
+    assert ei.value.field == "solver.contiguity" and "plan.lead_inside_grid = true" in str(ei.value)
+    check_solver_names(load_scenario(PANJIN, {"solver.contiguity": "flow", "plan.lead_inside_grid": True}))
