@@ -21,7 +21,7 @@ Instances
 * ``synthetic-20000``: a 141 × 141 hexagonal city (``benchmarks/solve_synthetic.py``), 6 candidates, 3 grids,
   balanced population bounds (± 10 %), ``candidate_k = 4``.
 
-Usage: ``python benchmarks/solve.py [--instances panjin-r7 fuxin-r8 …] [--time-limit 600]``
+Usage: ``python benchmarks/solve.py [--instances panjin-r7 fuxin-r8 …] [--time-limit 600] [--lead-outside]``
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def run_spopt(inst: dict, time_limit: float) -> dict:
     return {"build_s": None, "solve_s": wall, "objective": best, "bound": None, "gap": None, "status": "spopt"}
 
 
-def run_one(name: str, mode: str, time_limit: float, solver: str = "highs") -> dict:
+def run_one(name: str, mode: str, time_limit: float, solver: str = "highs", lead_inside: bool = True) -> dict:
     from simulator.optimise import ModelSpec, assign_units_to_grids
 
     inst = build_instance(name)
@@ -119,7 +119,8 @@ def run_one(name: str, mode: str, time_limit: float, solver: str = "highs") -> d
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **out,
         }
     t0 = time.perf_counter()
-    res = assign_units_to_grids(ModelSpec(**inst), contiguity=mode, time_limit_s=time_limit, gap=1e-3, solver=solver)
+    res = assign_units_to_grids(ModelSpec(**inst, lead_inside=lead_inside), contiguity=mode, time_limit_s=time_limit,
+                                gap=1e-3, solver=solver)
     return {
         "instance": name, "units": int(len(inst["population"])), "candidates": int(len(inst["lead_unit"])),
         "grids": str(inst["n_grids"]), "mode": mode, "solver": solver, "build_s": res.timings.get("build_s"),
@@ -143,10 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flow-max", type=int, default=2100)
     ap.add_argument("--solvers", nargs="+", default=["highs"],
                     help="back-ends to compare: highs (arrays handed to HiGHS), highs_pulp (through PuLP), cbc")
+    ap.add_argument("--lead-outside", action="store_true",
+                    help="leads may stand outside their grid (ModelSpec.lead_inside=False)")
     ap.add_argument("--_one", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._one:
-        print(json.dumps(run_one(args._one[0], args._one[1], args.time_limit, args._one[2])))
+        print(json.dumps(run_one(args._one[0], args._one[1], args.time_limit, args._one[2],
+                                   not args.lead_outside)))
         return 0
     head = (f"{'instance':16} {'units':>7} {'cand':>4} {'grids':>6} {'mode':>5} {'solver':>10} {'build s':>8} "
             f"{'solve s':>8} {'wall s':>8} {'objective':>15} {'bound':>15} {'gap':>8} {'peak MB':>8}  status")
@@ -162,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:16} {units:>7,} {'':>4} {'':>6} {mode:>5}  skipped (> {mode} size limit)", flush=True)
                 continue
             cmd = [sys.executable, __file__, "--_one", name, mode, solver, "--time-limit", str(args.time_limit)]
+            cmd += ["--lead-outside"] if args.lead_outside else []
             out = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
             lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
             if not lines:

@@ -123,10 +123,12 @@ def _outside_cuts(spec: ModelSpec, pairs: Pairs, lab: np.ndarray, comp: np.ndarr
     rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     nrows = 0
     adj = spec.graph
-    pieces_of = {}
-    for c in np.unique(comp[lab >= 0]):
-        units = np.flatnonzero(comp == c)
-        pieces_of.setdefault(int(lab[units[0]]), []).append(units)
+    pieces_of: dict[int, list[np.ndarray]] = {}
+    assigned = np.flatnonzero(lab >= 0)
+    order = assigned[np.argsort(comp[assigned], kind="stable")]
+    _, starts = np.unique(comp[order], return_index=True)
+    for units in np.split(order, starts[1:]):  # one array per piece, vectorised grouping
+        pieces_of.setdefault(int(lab[units[0]]), []).append(np.sort(units))
     for j, pieces in pieces_of.items():
         if len(pieces) < 2:
             continue
