@@ -15,6 +15,7 @@ Output contract of ``caregrid run SCENARIO --out DIR``:
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -438,7 +439,38 @@ def _solve(job: _Job, c: _Candidates) -> AssignmentResult:
     result = assign_units_to_grids(spec, objective=scenario.solver.objective, **how)
     if not result.has_plan:
         raise _no_plan_error(result, spec, how, f, cand, job.rules, ug["unit_id"].to_numpy())
-    return result
+    return _prefer_larger(job, c, result, cost)
+
+
+def _prefer_larger(job: _Job, c: _Candidates, result: AssignmentResult, cost: np.ndarray) -> AssignmentResult:
+    """Among interchangeable candidates the larger (beds, then id) leads, as in the inside reading.
+
+    With ``plan.lead_inside_grid = false`` hospitals at one location are all candidates; when the plan opens one of
+    them, any other with the same planning unit and the same minutes to every unit gives a plan of the same value
+    (same grids, no fewer lead beds), so the solver's choice between them is arbitrary. The preferred one is taken
+    instead (never in repair, where candidates are compared with the layout, nor for a must-open candidate).
+    """
+    if c.reference is not None:
+        return result
+    f, fac_unit = job.f, job.fac_unit
+    beds = np.nan_to_num(f["beds"].to_numpy(dtype=float)[c.cand])
+    rank = np.argsort(np.lexsort((f["facility_id"].to_numpy()[c.cand], -beds)))
+    must = np.zeros(len(c.cand), bool) if c.must_open is None else c.must_open
+    lab, opened = result.unit_lead.copy(), set(result.open_leads.tolist())
+    swaps = []
+    for j in sorted(opened, key=lambda j: rank[j]):
+        same = [k for k in np.argsort(rank) if k not in opened and rank[k] < rank[j]
+                and fac_unit[c.cand[k]] == fac_unit[c.cand[j]] and np.array_equal(cost[:, k], cost[:, j])]
+        if must[j] or not same:
+            continue
+        k = int(same[0])
+        lab[lab == j] = k
+        opened = (opened - {j}) | {k}
+        swaps.append(f"{f['name'].iat[c.cand[k]]} instead of {f['name'].iat[c.cand[j]]}")
+    if not swaps:
+        return result
+    job.notes.append("hospitals at one location with the same travel times: the larger leads, " + "; ".join(swaps))
+    return dataclasses.replace(result, unit_lead=lab, open_leads=np.array(sorted(opened), dtype=np.int64))
 
 
 # constraint family of the optimiser -> rule id of the compliance table, and what a planner can change

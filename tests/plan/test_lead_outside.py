@@ -100,3 +100,35 @@ def test_flow_needs_the_inside_reading(downtown, tmp_path):
 
     with pytest.raises(InputError, match="plan.lead_inside_grid = true"):
         run_plan(downtown, tmp_path / "flow", _over({"solver.contiguity": "flow"}))
+
+
+def test_interchangeable_leads_prefer_the_larger():
+    """Two hospitals at one location with the same minutes: the larger (beds) leads, whichever the solver opened."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from simulator.optimise import AssignmentResult
+    from simulator.plan.make import _Candidates, _prefer_larger
+
+    f = pd.DataFrame(
+        {"facility_id": ["A", "B", "C"], "name": ["甲医院", "乙医院", "丙医院"], "beds": [100.0, 500.0, 300.0]}
+    )
+    cost = np.array([[1.0, 1.0, 5.0], [2.0, 2.0, 4.0], [3.0, 3.0, 3.0], [5.0, 5.0, 1.0]])
+
+    def solve(c, cost=cost):
+        job = SimpleNamespace(f=f, fac_unit=np.array([0, 0, 3]), notes=[])
+        res = AssignmentResult(np.array([0, 0, 2, 2]), np.array([0, 2]), "optimal", 1.0, 1.0, 0.0, "fast", "HiGHS")
+        return _prefer_larger(job, c, res, cost), job.notes
+
+    out, notes = solve(_Candidates(np.arange(3), np.ones((2, 4), bool), 2, 2))
+    assert out.unit_lead.tolist() == [1, 1, 2, 2] and out.open_leads.tolist() == [1, 2]
+    assert "乙医院 instead of 甲医院" in notes[-1]
+    other = cost.copy()
+    other[0, 1] = 1.5  # B is a little farther for unit 0: not interchangeable
+    for c, cc in [(_Candidates(np.arange(3), np.ones((2, 4), bool), 2, 2), other),
+                  (_Candidates(np.arange(3), np.ones((2, 4), bool), 2, 2, must_open=np.array([True, False, True])),
+                   cost),
+                  (_Candidates(np.arange(3), np.ones((2, 4), bool), 2, 2, reference=np.array([0, 0, 2, 2])), cost)]:
+        out, notes = solve(c, cc)
+        assert out.unit_lead.tolist() == [0, 0, 2, 2] and not notes
