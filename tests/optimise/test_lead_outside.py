@@ -298,3 +298,32 @@ def test_candidate_k_and_warm_start_outside(monkeypatch, contiguity):
     check_plan(warm, inst, 3, pop_bounds=bounds, lead_inside=False)
     if contiguity == "exact":
         assert rel_eq(warm.objective, wt(inst, feas).min())
+
+
+def test_outside_diagnosis_falls_back_to_the_inside_view(monkeypatch):
+    """Without a proven outside-reading slack answer, the diagnosis uses the inside reading, one candidate per unit."""
+    import simulator.optimise.diagnose as dg
+    from simulator.optimise import Diagnosis
+
+    calls = []
+    real = dg._diagnose
+
+    def first_times_out(spec, family, backend, time_limit_s, gap, notes):
+        calls.append((spec.lead_inside, int(np.isfinite(spec.cost).any(axis=0).sum())))
+        if not spec.lead_inside:
+            return Diagnosis(False, "time_limit_feasible", [], [], notes)
+        return real(spec, family, backend, time_limit_s, gap, notes)
+
+    monkeypatch.setattr(dg, "_diagnose", first_times_out)
+    inst = colocated_inst(42)
+    total = inst.population.sum()
+    diag = diagnose_infeasibility(*_args(inst, 2), contiguity="exact", pop_bounds=(0.0, 0.3 * total),
+                                  lead_inside=False)
+    assert calls == [(False, 3), (True, 2)]  # candidate 1 shares unit 5 with candidate 0: dropped in the view
+    assert "diagnosis_inside_reading" in note_codes(diag.notes)
+    assert "pop_upper" in diag.families and all(r.candidate != 1 for r in diag.relaxations)
+    monkeypatch.undo()
+    assert "diagnosis_inside_reading" not in note_codes(
+        diagnose_infeasibility(*_args(inst, 2), contiguity="exact", pop_bounds=(0.0, 0.3 * total),
+                               lead_inside=False).notes
+    )
