@@ -9,6 +9,8 @@ whose best plan puts a lead outside its grid.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from test_optimise import (
@@ -327,3 +329,24 @@ def test_outside_diagnosis_falls_back_to_the_inside_view(monkeypatch):
         diagnose_infeasibility(*_args(inst, 2), contiguity="exact", pop_bounds=(0.0, 0.3 * total),
                                lead_inside=False).notes
     )
+
+
+@READINGS
+@pytest.mark.parametrize("contiguity", ["exact", "fast"])
+def test_lead_set_enumeration_vs_brute_force(contiguity, lead_inside):
+    """One model per set of open leads (lead_sets.py) keeps the reading: co-located leads open together only outside."""
+    inst = colocated_inst(7)
+    total = inst.population.sum()
+    bounds = (0.15 * total, 0.6 * total)
+    spec = ModelSpec(*_args(inst, (2, 3)), pop_bounds=bounds, lead_inside=lead_inside)
+    res = assign_spec(spec, contiguity=contiguity, lead_sets="always", **TIGHT)
+    assert "lead_sets" in note_codes(res.notes)
+    feas, _ = brute(inst, (2, 3), pop_bounds=bounds, lead_inside=lead_inside)
+    check_plan(res, inst, (2, 3), pop_bounds=bounds, lead_inside=lead_inside)
+    if contiguity == "exact":
+        assert rel_eq(res.objective, wt(inst, feas).min())
+    else:
+        assert res.objective >= wt(inst, feas).min() - 1e-6
+    both = assign_spec(dataclasses.replace(spec, must_open=np.array([True, True, False])), contiguity=contiguity,
+                       lead_sets="always", **TIGHT)
+    assert both.status == ("infeasible" if lead_inside else "optimal")
