@@ -20,11 +20,13 @@ demo: $(STAMP)
 	$(VENV)/bin/caregrid run scenarios/fuxin.toml --out out/fuxin || test $$? -eq 3
 	$(VENV)/bin/caregrid run scenarios/fuxin_district_layout.toml --out out/fuxin_district_layout
 	$(VENV)/bin/caregrid run scenarios/panjin.toml --out out/panjin
+	$(VENV)/bin/caregrid run scenarios/panjin_whatif.toml --out out/panjin_whatif
 	$(VENV)/bin/caregrid compare out/panjin out/fuxin_district_layout --out out/compare_panjin_fuxin
 	@echo "Outputs in $(CURDIR)/out:"
 	@echo "  fuxin/units.gpkg                 Fuxin planning units (no plan: see the message above)"
 	@echo "  fuxin_district_layout/           Fuxin one-grid-per-district layout checked: report.html, map.html, compliance.csv"
 	@echo "  panjin/                          Panjin optimised plan: report.html, map.html, plan.gpkg, groups.csv, referrals.csv"
+	@echo "  panjin_whatif/                   Panjin with what-if changes (upgrade, new centre, closure): report.html lists them"
 	@echo "  compare_panjin_fuxin/            side by side: compare_table.html, compare.md, compare.html (maps)"
 
 test: $(STAMP)
