@@ -292,18 +292,8 @@ def _referrals(
         # one assignment per grid, not per facility: a city may list 100,000 primary-care sites
         f.loc[f.index[pcs], "reserved_outpatient_slots"] = alloc_s
         f.loc[f.index[pcs], "reserved_beds"] = alloc_b
-    referrals = pd.DataFrame(
-        ref_rows,
-        columns=[
-            "grid_id",
-            "lead_facility_id",
-            "facility_id",
-            "residents_served",
-            "reserved_outpatient_slots",
-            "reserved_beds",
-            "grid_population",
-        ],
-    )
+    # the first six columns of REFERRAL_COLUMNS, and the grid population the per-10,000 figures need
+    referrals = pd.DataFrame(ref_rows, columns=[*REFERRAL_COLUMNS[:6], "grid_population"])
     declared_any = np.zeros(len(f), dtype=bool)
     for col in DECLARED_OF.values():
         declared_any |= pd.to_numeric(f[col], errors="coerce").notna().to_numpy() if col in f else False
