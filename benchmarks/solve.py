@@ -38,7 +38,21 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ["fuxin-r7", "fuxin-r8", "fuxin-r9", "panjin-r7", "panjin-r8", "panjin-r9", "panjin_all-r8", "fuxin_all-r8",
-           "synthetic-20000"]
+           "synthetic-20000", "fuxin_all-r9"]
+
+#: the speed issue's targets, with the figures measured before it (README benchmark table at commit b90c638, same
+#: machine): (what, instance, mode, before, target text, check(result) -> bool)
+TARGETS = [
+    ("Panjin urban r9, fast", "panjin-r9", "fast", "285 s", "<= 30 s", lambda r: r["wall_s"] <= 30),
+    ("panjin_all r8, fast", "panjin_all-r8", "fast", "> 120 s (time limit)", "<= 15 s", lambda r: r["wall_s"] <= 15),
+    ("Fuxin all r8, no candidate_k", "fuxin_all-r8", "fast", "needs candidate_k", "<= 30 s",
+     lambda r: r["wall_s"] <= 30),
+    ("exact contiguity", "panjin_all-r8", "exact", "<= 2,000 units <= 60 s", "<= 8,000 units <= 60 s",
+     lambda r: r["wall_s"] <= 60 and r["units"] >= 8000),
+    ("Fuxin all r9, proven plan", "fuxin_all-r9", "fast", "not tried", "<= 600 s, < 8 GB",
+     lambda r: r["wall_s"] <= 600 and r["peak_mb"] < 8192 and r["gap"] is not None),
+    ("peak memory at 37,568 units", "panjin-r9", "fast", "1.3 GB", "< 2 GB", lambda r: r["peak_mb"] < 2048),
+]
 #: instance name prefix -> scenario file stem (the resolution comes from the name)
 SCENARIO_FILES = {"fuxin_all": "fuxin_all_res7"}
 
@@ -134,13 +148,28 @@ def _fmt(v, spec: str) -> str:
     return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
 
 
+def print_targets(results: dict[tuple[str, str, str], dict]) -> None:
+    """The speed issue's targets: the figure before it, the target and this run's figure (wall s, peak MB)."""
+    rows = [(what, before, target, results.get((inst, mode, "highs")), check)
+            for what, inst, mode, before, target, check in TARGETS]
+    rows = [row for row in rows if row[3] is not None]
+    if not rows:
+        return
+    print("\ntargets (before: README at b90c638, same machine; now: this run, wall seconds):")
+    print(f"{'target':30} {'before':>24} {'target':>24} {'now':>34}  met")
+    for what, before, target, r, check in rows:
+        now = f"{r['units']:,} units {r['wall_s']:.1f} s {r['peak_mb']:.0f} MB {r['status']}"
+        print(f"{what:30} {before:>24} {target:>24} {now:>34}  {'yes' if check(r) else 'NO'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--instances", nargs="+", default=DEFAULT)
     ap.add_argument("--modes", nargs="+", default=["fast", "exact", "flow", "none", "spopt"],
                     help="contiguity modes, and spopt: spopt's PMedian on the same instance (pip install spopt)")
     ap.add_argument("--time-limit", type=float, default=600.0)
-    ap.add_argument("--exact-max", type=int, default=6000)
+    ap.add_argument("--exact-max", type=int, default=9000)
+    ap.add_argument("--spopt-max", type=int, default=40000, help="skip spopt above this many units (hours at 146k)")
     ap.add_argument("--flow-max", type=int, default=2100)
     ap.add_argument("--solvers", nargs="+", default=["highs"],
                     help="back-ends to compare: highs (arrays handed to HiGHS), highs_pulp (through PuLP), cbc")
@@ -157,12 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     print(head)
     print("-" * len(head), flush=True)
     ratios = []
+    results: dict[tuple[str, str, str], dict] = {}
     for name in args.instances:
         units = None
         wall: dict[str, float] = {}
         for mode, solver in ((m, s) for m in args.modes for s in (args.solvers if m != "spopt" else ["spopt"])):
             if units is not None and ((mode == "exact" and units > args.exact_max)
-                                      or (mode == "flow" and units > args.flow_max)):
+                                      or (mode == "flow" and units > args.flow_max)
+                                      or (mode == "spopt" and units > args.spopt_max)):
                 print(f"{name:16} {units:>7,} {'':>4} {'':>6} {mode:>5}  skipped (> {mode} size limit)", flush=True)
                 continue
             cmd = [sys.executable, __file__, "--_one", name, mode, solver, "--time-limit", str(args.time_limit)]
@@ -174,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             r = json.loads(lines[-1])
             units = r["units"]
+            results[(name, mode, solver)] = r
             wall[f"{mode}/{solver}"] = r["wall_s"]
             print(f"{name:16} {r['units']:>7,} {r['candidates']:>4} {r['grids']:>6} {mode:>5} {solver:>10} "
                   f"{_fmt(r['build_s'], '8.2f')} {_fmt(r['solve_s'], '8.2f')} {_fmt(r['wall_s'], '8.2f')} "
@@ -185,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\ncaregrid fast (contiguous, member rules) vs spopt PMedian (no contiguity), wall seconds:")
         for name, units, ours, theirs in ratios:
             print(f"{name:16} {units:>7,}  caregrid {ours:8.2f}  spopt {theirs:8.2f}  ratio {ours / theirs:5.2f}")
+    print_targets(results)
     return 0
 
 
