@@ -23,6 +23,9 @@ class TravelTimes:
         road distance ÷ great-circle distance (≥ 1, dimensionless).
     network : RoadNetwork, optional
         road network; ``None`` = straight lines only.
+    prefetch : np.ndarray, optional
+        facility indices a run will ask for (e.g. every facility in the planning area): with a road network the first
+        question computes them all in one multi-source Dijkstra pass instead of one pass per later question.
     """
 
     def __init__(
@@ -34,6 +37,7 @@ class TravelTimes:
         speed_kmh: float,
         circuity: float,
         network: RoadNetwork | None = None,
+        prefetch: np.ndarray | None = None,
     ) -> None:
         self.unit_lon = np.asarray(unit_lon, dtype=float)
         self.unit_lat = np.asarray(unit_lat, dtype=float)
@@ -42,8 +46,11 @@ class TravelTimes:
         self.speed_kmh, self.circuity, self.network = speed_kmh, circuity, network
         # facility index → (n_units,) minutes; a road network's Dijkstra runs once per facility per run
         self._columns: dict[int, np.ndarray] = {}
+        self._prefetch = None if prefetch is None or network is None else np.asarray(prefetch, dtype=np.int64)
 
     def _fill(self, fac_idx: np.ndarray) -> None:
+        if self._prefetch is not None:
+            fac_idx, self._prefetch = np.concatenate([fac_idx, self._prefetch]), None
         todo = np.array(sorted(set(fac_idx.tolist()) - self._columns.keys()), dtype=np.int64)
         if todo.size == 0:
             return

@@ -186,3 +186,23 @@ def test_travel_times_are_cached_per_facility():
     expect = straight_line_minutes(lon[:, None], lat[:, None], np.array([0.3, 0.0])[None, :], 0.0, 30.0, 1.3)
     np.testing.assert_allclose(first, expect)
     np.testing.assert_allclose(again[:, 0], expect[[2, 0], 1])
+
+
+def test_a_road_network_answers_every_prefetched_facility_in_one_pass():
+    calls = []
+
+    class CountingNetwork:
+        def minutes(self, unit_lon, unit_lat, pt_lon, pt_lat, speed_kmh, circuity):
+            calls.append(len(pt_lon))
+            return straight_line_minutes(unit_lon[:, None], unit_lat[:, None], pt_lon[None, :], pt_lat[None, :],
+                                         speed_kmh, circuity)
+
+    lon, lat = np.array([0.0, 0.1, 0.2]), np.zeros(3)
+    fac = np.array([0.0, 0.3, 0.5, 0.7])
+    tt = TravelTimes(lon, lat, fac, np.zeros(4), 30.0, 1.3, CountingNetwork(), prefetch=np.array([0, 2, 3]))
+    tt.minutes(np.arange(3), np.array([1]))
+    tt.minutes(np.arange(3), np.array([2, 3, 0]))
+    assert calls == [4]  # the first question computed the asked one and the prefetched ones together
+    plain = TravelTimes(lon, lat, fac, np.zeros(4), 30.0, 1.3, None, prefetch=np.array([0, 2, 3]))
+    plain.minutes(np.arange(3), np.array([1]))
+    assert set(plain._columns) == {1}  # straight lines: nothing computed ahead
