@@ -48,6 +48,7 @@ def assign_units_to_grids(
     gap: float = 1e-4,
     threads: int | None = None,
     lead_sets: str = "auto",
+    inside_first: bool = True,
 ) -> AssignmentResult:
     """Assign every planning unit to exactly one grid led by an open candidate lead hospital.
 
@@ -75,6 +76,11 @@ def assign_units_to_grids(
     lead_sets : str
         ``"auto"`` solves one model per set of open leads when the sets are few and the instance is not tiny
         (:mod:`simulator.optimise.lead_sets`), ``"always"`` whenever there are sets, ``"never"`` one full model.
+    inside_first : bool
+        With leads allowed outside their grids (``spec.lead_inside`` false), first solve the cheaper model with every
+        lead inside its grid and the model without contiguity: when the first plan's objective is within ``gap`` of
+        the second's bound, it is proven for the outside reading too (it is feasible there, and dropping contiguity
+        only relaxes); otherwise it warm-starts the outside model.
 
     Returns
     -------
@@ -99,13 +105,19 @@ def assign_units_to_grids(
         )
         res.notes[:0] = [n for n in notes if n not in res.notes]
         return dataclasses.replace(res, contiguity=family.name, solver=res.solver or backend.name)
+    inside_plan = None
+    if inside_first and not spec.lead_inside and family.contiguous:
+        how = dict(contiguity=family, objective=goal, solver=backend, gap=gap, lead_sets="never", inside_first=False)
+        proven, inside_plan = _inside_first(spec, how, deadline, notes)
+        if proven is not None:
+            return proven
     t0 = time.perf_counter()
     dist, pred = shortest_paths(spec.graph, spec.lead_unit) if family.contiguous else (None, None)
     ctx = Context(spec, family, goal, backend, gap, notes, dist, pred)
     reduced = spec.candidate_k is not None and spec.candidate_k < spec.m
     allowed = allowed_mask(spec, family.contiguous, spec.candidate_k, dist, pred, notes)
     pre_s = time.perf_counter() - t0
-    warm, warm_s = _warm_start(ctx, reduced, deadline)
+    warm, warm_s = (inside_plan, 0.0) if inside_plan is not None else _warm_start(ctx, reduced, deadline)
     if warm is None:
         warm, grow_s = _grown_start(ctx)
         warm_s += grow_s
@@ -119,6 +131,42 @@ def assign_units_to_grids(
             )
     res.timings["build_s"] += pre_s + warm_s
     return to_result(ctx, res)
+
+
+def _inside_first(
+    spec: ModelSpec, how: dict, deadline: float, notes: list[str]
+) -> tuple[AssignmentResult | None, np.ndarray | None]:
+    """Prove the outside reading by the inside one: (proven result or ``None``, the inside plan as start or ``None``).
+
+    A plan with every lead inside its grid is feasible when leads may stand outside, and the model without contiguity
+    is a relaxation of every contiguous one, so an inside plan within the gap of the relaxation's bound is proven.
+    """
+    t0 = time.perf_counter()
+    relaxed = assign_units_to_grids(
+        spec, **{**how, "contiguity": "none"}, time_limit_s=max((deadline - t0) / 6, 1.0)
+    )
+    if relaxed.status == "infeasible":
+        return None, None  # the full model says so itself, with its own notes
+    inside = assign_units_to_grids(
+        dataclasses.replace(spec, lead_inside=True), **how, time_limit_s=max((deadline - time.perf_counter()) / 3, 1.0)
+    )
+    if not inside.has_plan or (inside.unit_lead < 0).any():
+        return None, None
+    bound, obj = relaxed.bound, inside.objective
+    spent = time.perf_counter() - t0
+    if bound is None or abs(obj - bound) > how["gap"] * max(abs(obj), 1e-9):
+        return None, inside.unit_lead
+    note = Note(
+        "inside_first",
+        f"leads may stand outside their grids; the best plan with every lead inside its grid ({obj:,.6g}) is within "
+        f"the gap of the bound without contiguity ({bound:,.6g}), so it is proven for that reading too",
+        objective=obj,
+        bound=bound,
+    )
+    timings = {**inside.timings, "inside_first_s": spent}
+    gap = abs(obj - bound) / max(abs(obj), 1e-9)
+    merged = [*notes, *(n for n in inside.notes if n not in notes), note]
+    return dataclasses.replace(inside, bound=bound, gap=gap, status="optimal", notes=merged, timings=timings), None
 
 
 def _warm_start(ctx: Context, reduced: bool, deadline: float) -> tuple[np.ndarray | None, float]:

@@ -350,3 +350,28 @@ def test_lead_set_enumeration_vs_brute_force(contiguity, lead_inside):
     both = assign_spec(dataclasses.replace(spec, must_open=np.array([True, True, False])), contiguity=contiguity,
                        lead_sets="always", **TIGHT)
     assert both.status == ("infeasible" if lead_inside else "optimal")
+
+
+# ------------------------------------------------------------------------------------------
+# inside-first: the outside reading proven by an inside plan and the bound without contiguity
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("contiguity", ["exact", "fast"])
+def test_inside_first_proof_matches_the_outside_model(contiguity):
+    """Where an inside plan is optimal, the shortcut returns it with the proof; without it the outside model agrees."""
+    inst = random_inst(square_adjacency(3, 4, 2), [0, 6, 11], 2)
+    spec = ModelSpec(*_args(inst, (2, 3)), lead_inside=False)
+    quick = assign_spec(spec, contiguity=contiguity, **TIGHT)
+    slow = assign_spec(spec, contiguity=contiguity, inside_first=False, **TIGHT)
+    assert "inside_first" in note_codes(quick.notes) and "inside_first" not in note_codes(slow.notes)
+    assert quick.status == slow.status == "optimal" and rel_eq(quick.objective, slow.objective)
+    out_feas, _ = brute(inst, (2, 3), lead_inside=False, contiguous=False)
+    assert quick.bound <= quick.objective + 1e-9 and rel_eq(quick.bound, wt(inst, out_feas).min())
+    check_plan(quick, inst, (2, 3), lead_inside=False)
+
+
+def test_inside_first_does_not_stop_where_a_lead_outside_is_better():
+    inst = outside_inst()
+    spec = ModelSpec(*_args(inst, 2), lead_inside=False)
+    res = assign_spec(spec, contiguity="exact", **TIGHT)
+    assert "inside_first" not in note_codes(res.notes)
+    assert rel_eq(res.objective, wt(inst, brute(inst, 2, lead_inside=False)[0]).min())
