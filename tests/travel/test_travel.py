@@ -169,17 +169,22 @@ def test_line_network_is_two_way(tmp_path):
     assert there == pytest.approx(back) == pytest.approx(0.1 * KM_PER_DEG_EQ, rel=1e-9)
 
 
+class CountingNetwork:
+    """Straight-line minutes that count the points of every question (one Dijkstra pass on a real network)."""
+
+    def __init__(self, calls: list) -> None:
+        self.calls = calls
+
+    def minutes(self, unit_lon, unit_lat, pt_lon, pt_lat, speed_kmh, circuity):
+        self.calls.append(len(pt_lon))
+        return straight_line_minutes(unit_lon[:, None], unit_lat[:, None], pt_lon[None, :], pt_lat[None, :],
+                                     speed_kmh, circuity)
+
+
 def test_travel_times_are_cached_per_facility():
     calls = []
-
-    class CountingNetwork:
-        def minutes(self, unit_lon, unit_lat, pt_lon, pt_lat, speed_kmh, circuity):
-            calls.append(len(pt_lon))
-            return straight_line_minutes(unit_lon[:, None], unit_lat[:, None], pt_lon[None, :], pt_lat[None, :],
-                                         speed_kmh, circuity)
-
     lon, lat = np.array([0.0, 0.1, 0.2]), np.zeros(3)
-    tt = TravelTimes(lon, lat, np.array([0.0, 0.3]), np.zeros(2), 30.0, 1.3, CountingNetwork())
+    tt = TravelTimes(lon, lat, np.array([0.0, 0.3]), np.zeros(2), 30.0, 1.3, CountingNetwork(calls))
     first = tt.minutes(np.arange(3), np.array([1, 0]))
     again = tt.minutes(np.array([2, 0]), np.array([0]))
     assert calls == [2]  # the second question is answered from the cache
@@ -190,16 +195,9 @@ def test_travel_times_are_cached_per_facility():
 
 def test_a_road_network_answers_every_prefetched_facility_in_one_pass():
     calls = []
-
-    class CountingNetwork:
-        def minutes(self, unit_lon, unit_lat, pt_lon, pt_lat, speed_kmh, circuity):
-            calls.append(len(pt_lon))
-            return straight_line_minutes(unit_lon[:, None], unit_lat[:, None], pt_lon[None, :], pt_lat[None, :],
-                                         speed_kmh, circuity)
-
     lon, lat = np.array([0.0, 0.1, 0.2]), np.zeros(3)
     fac = np.array([0.0, 0.3, 0.5, 0.7])
-    tt = TravelTimes(lon, lat, fac, np.zeros(4), 30.0, 1.3, CountingNetwork(), prefetch=np.array([0, 2, 3]))
+    tt = TravelTimes(lon, lat, fac, np.zeros(4), 30.0, 1.3, CountingNetwork(calls), prefetch=np.array([0, 2, 3]))
     tt.minutes(np.arange(3), np.array([1]))
     tt.minutes(np.arange(3), np.array([2, 3, 0]))
     assert calls == [4]  # the first question computed the asked one and the prefetched ones together
