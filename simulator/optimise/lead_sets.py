@@ -73,7 +73,6 @@ def sub_spec(spec: ModelSpec, leads: np.ndarray) -> ModelSpec:
         n_grids=p,
         must_open=np.ones(p, bool),
         lead_beds=None if spec.min_beds_per_1000 is None else spec.lead_beds[leads],
-        unit_beds=spec.unit_beds,
     )
 
 

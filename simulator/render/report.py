@@ -193,21 +193,23 @@ def _indicator_rows(ind: pd.DataFrame, estimated: dict[str, dict[str, bool]] | N
 _ROLE_ORDER = ("lead", "member", "cross_grid", "collaborating", "campus")
 
 
-def _count(v: Any) -> str:
-    """A whole number with thousands separators, "" when absent."""
+def _number(v: Any, spec: str) -> str:
+    """``v`` formatted with ``spec`` (thousands separators), "" when absent or not a finite number."""
     try:
         f = float(v)
     except (TypeError, ValueError):
         return ""
-    return f"{f:,.0f}" if np.isfinite(f) else ""
+    return format(f, spec) if np.isfinite(f) else ""
+
+
+def _count(v: Any) -> str:
+    """A whole number with thousands separators, "" when absent."""
+    return _number(v, ",.0f")
 
 
 def _rate(v: Any) -> str:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return ""
-    return f"{f:,.1f}" if np.isfinite(f) else ""
+    """One decimal with thousands separators, "" when absent."""
+    return _number(v, ",.1f")
 
 
 def _facility_row(
