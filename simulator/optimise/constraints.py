@@ -11,7 +11,9 @@ unit anchors the grid: ``sum_i r[i, j] = y[j]`` and ``r[i, j] <= x[i, j]``.
 * assignment: ``sum_j x[i, j] = 1`` for every unit;
 * opening: ``x[i, j] <= y[j]``; lead outside: also ``sum_i x[i, j] >= y[j]`` (an open grid holds a unit);
 * grid count: ``lo <= sum_j y[j] <= hi``; ``must_open`` fixes ``y[j] = 1``;
-* member units (one family per row of ``member_units``): ``sum_{i member} x[i, j] >= y[j]``;
+* member units (one family per row of ``member_units``): ``sum_{i member} x[i, j] >= y[j]``; row 0 also
+  counts the member candidates (``spec.member_candidates``) that do not lead: a continuous ``z[c, j]`` per
+  candidate ``c`` and grid ``j != c`` with ``z[c, j] <= x[lead_unit[c], j]`` and ``z[c, j] <= 1 - y[c]``;
 * population bounds: ``L y[j] <= sum_i pop[i] x[i, j] <= U y[j]`` (residents);
 * beds: ``sum_i beds[i] x[i, j] + lead_beds[j] y[j] >= rate / 1000 * sum_i pop[i] x[i, j]``.
 
@@ -250,6 +252,9 @@ def _member_units(b: ModelBuild) -> None:
         rr = np.concatenate([b.row_of_pair[sel], np.arange(nc)])
         cc = np.concatenate([b.x[sel], b.y_cols])
         vv = np.concatenate([np.ones(int(sel.sum())), -np.ones(nc)])
+        if row == 0 and b.spec.member_candidates is not None:
+            zr, zc = _member_candidate_cols(b)
+            rr, cc, vv = np.concatenate([rr, zr]), np.concatenate([cc, zc]), np.concatenate([vv, np.ones(zc.size)])
         if b.slack_mode:
             name = "member_units" if row == 0 else f"member_units:{row}"
             s = b.slack_cols(name, nc, 10.0, family="member_units", kind=row)
@@ -259,6 +264,26 @@ def _member_units(b: ModelBuild) -> None:
                 np.concatenate([vv, np.ones(nc)]),
             )
         b.mp.add_rows(rr, cc, vv, 1, 0.0, nc)
+
+
+def _member_candidate_cols(b: ModelBuild) -> tuple[np.ndarray, np.ndarray]:
+    """``z[c, j]`` columns of the non-leading member candidates: (member row position, column) of each."""
+    spec, pairs = b.spec, b.pairs
+    mc = np.flatnonzero(spec.member_candidates)
+    pair = pairs.col[spec.lead_unit[mc]][:, b.cand]  # (p, nc) pair of c's unit in grid j, or -1
+    a, k = np.nonzero((pair >= 0) & (mc[:, None] != b.cand[None, :]))
+    z = b.mp.add_cols(a.size, 0.0, 1.0, False, 0.0, "z")
+    r = np.arange(a.size)
+    # z <= x[lead_unit[c], j]: c's unit lies in grid j
+    b.mp.add_rows(np.concatenate([r, r]), np.concatenate([z, b.x[pair[a, k]]]),
+                  np.concatenate([np.ones(a.size), -np.ones(a.size)]), -1, 0.0, a.size)
+    opens = np.isin(mc[a], b.cand)
+    if not spec.lead_inside and opens.any():
+        # z <= 1 - y[c]: a lead is not a member (with the lead inside, x[lead_unit[c], j] = 0 already says so)
+        zo, yo = z[opens], b.y_of(mc[a][opens])
+        r = np.arange(zo.size)
+        b.mp.add_rows(np.concatenate([r, r]), np.concatenate([zo, yo]), 1.0, -1, 1.0, zo.size)
+    return k, z
 
 
 def _mean_grid_pop(spec: ModelSpec) -> float:

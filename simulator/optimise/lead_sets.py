@@ -66,8 +66,17 @@ def lead_sets(spec: ModelSpec) -> list[np.ndarray]:
 def sub_spec(spec: ModelSpec, leads: np.ndarray) -> ModelSpec:
     """The instance restricted to the candidates ``leads``, every one of them open."""
     p = leads.size
+    member_units = spec.member_units
+    if spec.member_candidates is not None:
+        # with the set fixed, a member candidate that does not lead is a plain member of the grid holding its unit
+        idle = spec.member_candidates.copy()
+        idle[leads] = False
+        member_units = member_units.copy()
+        member_units[0, spec.lead_unit[idle]] = True
     return dataclasses.replace(
         spec,
+        member_units=member_units,
+        member_candidates=None,
         cost=spec.cost[:, leads],
         lead_unit=spec.lead_unit[leads],
         n_grids=p,

@@ -37,6 +37,10 @@ class ModelSpec:
     member_units : np.ndarray, optional
         (n,) or (k, n) bool: row ``r`` marks the units holding a member of required kind ``r``; every
         open grid must contain at least one unit of every row. Normalised to (k, n) (or ``None``).
+    member_candidates : np.ndarray, optional
+        (m,) bool: candidates that count as a member of row 0 (rule 3) for the grid holding their unit when they
+        do not lead themselves (a non-leading tertiary hospital is a member under the pilot plan's reading).
+        Normalised to an (m,) bool array (or ``None``); needs ``member_units``.
     pop_bounds : tuple, optional
         (min, max) residents per open grid; ``None`` entries are unbounded.
     unit_beds, lead_beds : np.ndarray, optional
@@ -73,6 +77,7 @@ class ModelSpec:
     n_grids: int | tuple[int, int]
     must_open: np.ndarray | None = None
     member_units: np.ndarray | None = None
+    member_candidates: np.ndarray | None = None
     pop_bounds: tuple[float | None, float | None] | None = None
     unit_beds: np.ndarray | None = None
     lead_beds: np.ndarray | None = None
@@ -94,6 +99,7 @@ class ModelSpec:
         self.count_lo, self.count_hi = lo, min(hi, m)
         self.must_open = _must_open(self.must_open, m)
         self.member_units = _member_units(self.member_units, n)
+        self.member_candidates = _member_candidates(self.member_candidates, self.member_units, m)
         self.pop_bounds = _pop_bounds(self.pop_bounds)
         self.min_beds_per_1000 = None if self.min_beds_per_1000 is None else float(self.min_beds_per_1000)
         self.unit_beds, self.lead_beds = _beds(self.unit_beds, self.lead_beds, self.min_beds_per_1000, n, m)
@@ -163,6 +169,18 @@ def _must_open(must_open: np.ndarray | None, m: int) -> np.ndarray:
     if must.shape != (m,):
         raise ValueError(f"must_open must be ({m},) bool")
     return must
+
+
+def _member_candidates(member_candidates: np.ndarray | None, member_units: np.ndarray | None,
+                       m: int) -> np.ndarray | None:
+    if member_candidates is None:
+        return None
+    mc = np.asarray(member_candidates, bool).reshape(-1)
+    if mc.shape != (m,):
+        raise ValueError(f"member_candidates must be ({m},) bool")
+    if member_units is None:
+        raise ValueError("member_candidates needs member_units (its row 0 is the family they join)")
+    return mc if mc.any() else None
 
 
 def _member_units(member_units: np.ndarray | None, n: int) -> np.ndarray | None:

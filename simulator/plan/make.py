@@ -44,6 +44,7 @@ from .precheck import (
     check_rule_fields,
     check_solver_names,
     grid_range,
+    member_grid_bound,
     precheck,
 )
 
@@ -115,6 +116,7 @@ class _Candidates:
 
     cand: np.ndarray  # facility indices
     member_units: np.ndarray  # (2, n): units holding a rule-3 member / primary care
+    member_cand: np.ndarray  # (len(cand),) candidates that are rule-3 members when they do not lead
     lo: int
     hi: int
     must_open: np.ndarray | None = None  # (len(cand),) candidates that must lead
@@ -300,7 +302,7 @@ def _repair_layout(job: _Job, layout_grid: np.ndarray) -> Plan:
     c.lo = max(len(ref_cand), rules.min_grids)
     c.hi = max(len(grids_given), c.lo)
     check_grid_count(rules, c.lo, len(c.cand), c.member_units, asked=_asked(len(grids_given), len(ref_cand), rules),
-                     distinct_units=job.scenario.plan.lead_inside_grid)
+                     distinct_units=job.scenario.plan.lead_inside_grid, member_bound=_bound(job, c))
     c.must_open = np.zeros(len(c.cand), dtype=bool)
     c.must_open[list(ref_cand.values())] = True
     result = _solve(job, c)
@@ -374,11 +376,11 @@ def _candidates(job: _Job, wanted: np.ndarray | None = None) -> _Candidates:
     leads replace their unit's), since a unit belongs to one grid.
     """
     f, fac_unit = job.f, job.fac_unit
-    cand, member_units = precheck(job.city, job.units, job.rules, job.scenario, fac_unit)
+    cand, member_units, member_cand = precheck(job.city, job.units, job.rules, job.scenario, fac_unit)
     if not job.scenario.plan.lead_inside_grid:
-        lo, hi = grid_range(job.scenario, job.rules, len(cand))
-        check_grid_count(job.rules, lo, len(cand), member_units, distinct_units=False)
-        return _Candidates(cand, member_units, lo, hi)
+        c = _Candidates(cand, member_units, member_cand, *grid_range(job.scenario, job.rules, len(cand)))
+        check_grid_count(job.rules, c.lo, len(cand), member_units, distinct_units=False, member_bound=_bound(job, c))
+        return c
     # two candidates in one unit cannot both lead; keep the larger (beds, then id) as the unit's candidate
     order = np.lexsort((f["facility_id"].to_numpy()[cand], -np.nan_to_num(f["beds"].to_numpy()[cand])))
     _, first = np.unique(fac_unit[cand][order], return_index=True)
@@ -392,9 +394,19 @@ def _candidates(job: _Job, wanted: np.ndarray | None = None) -> _Candidates:
     if wanted is not None:
         check_named_leads_apart(job.rules, fac_unit, wanted)
         kept = np.union1d(kept[~np.isin(fac_unit[kept], fac_unit[wanted])], wanted)
-    lo, hi = grid_range(job.scenario, job.rules, len(kept))
-    check_grid_count(job.rules, lo, len(kept), member_units)
-    return _Candidates(kept, member_units, lo, hi)
+    # a dropped candidate never leads: when it counts as a member, it is a plain member of its unit
+    is_member = dict(zip(cand.tolist(), member_cand.tolist(), strict=True))
+    member_units = member_units.copy()
+    member_units[0, [fac_unit[i] for i in cand if i not in set(kept.tolist()) and is_member[i]]] = True
+    c = _Candidates(kept, member_units, np.array([is_member[i] for i in kept], bool),
+                    *grid_range(job.scenario, job.rules, len(kept)))
+    check_grid_count(job.rules, c.lo, len(kept), member_units, member_bound=_bound(job, c))
+    return c
+
+
+def _bound(job: _Job, c: _Candidates) -> int:
+    """Most grids rule 3 lets comply with these candidates (see :func:`member_grid_bound`)."""
+    return member_grid_bound(c.member_units[0], job.fac_unit[c.cand], c.member_cand)
 
 
 def _solve(job: _Job, c: _Candidates) -> AssignmentResult:
@@ -422,6 +434,7 @@ def _solve(job: _Job, c: _Candidates) -> AssignmentResult:
         (c.lo, c.hi),
         must_open=c.must_open,
         member_units=c.member_units,
+        member_candidates=c.member_cand if c.member_cand.any() else None,
         pop_bounds=(scenario.grids.min_population, scenario.grids.max_population)
         if (scenario.grids.min_population or scenario.grids.max_population)
         else None,
@@ -449,7 +462,8 @@ def _prefer_larger(job: _Job, c: _Candidates, result: AssignmentResult, cost: np
 
     With ``plan.lead_inside_grid = false`` hospitals at one location are all candidates; when the plan opens one of
     them, any other with the same planning unit and the same minutes to every unit gives a plan of the same value
-    (same grids, no fewer lead beds), so the solver's choice between them is arbitrary. The preferred one is taken
+    (same grids, no fewer lead beds, the same members when both count as rule-3 members), so the solver's choice
+    between them is arbitrary. The preferred one is taken
     instead (never in repair, where candidates are compared with the layout, nor for a must-open candidate).
     """
     if c.reference is not None:
@@ -462,7 +476,8 @@ def _prefer_larger(job: _Job, c: _Candidates, result: AssignmentResult, cost: np
     swaps = []
     for j in sorted(opened, key=lambda j: rank[j]):
         same = [k for k in np.argsort(rank) if k not in opened and rank[k] < rank[j]
-                and fac_unit[c.cand[k]] == fac_unit[c.cand[j]] and np.array_equal(cost[:, k], cost[:, j])]
+                and fac_unit[c.cand[k]] == fac_unit[c.cand[j]] and np.array_equal(cost[:, k], cost[:, j])
+                and c.member_cand[k] == c.member_cand[j]]  # the idle one must count as a member as before
         if must[j] or not same:
             continue
         k = int(same[0])

@@ -131,7 +131,7 @@ def _lead_failure(
 
 def precheck(
     city: CityData, units: PlanningUnits, rules: RuleSet, scenario: Scenario, fac_unit: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Check the rules before any model is built; raise :class:`PlanningError` with every failing rule at once.
 
     Parameters
@@ -143,6 +143,8 @@ def precheck(
     candidates : indices of the facilities eligible to lead
     member_units : (2, n) boolean; row 0 marks units holding a rule-3 member that is not a candidate lead, row 1
         units holding primary care
+    member_cand : (len(candidates),) boolean; candidates that count as a rule-3 member of the grid holding them
+        when they do not lead (a tertiary comprehensive hospital under the ``at_least_secondary`` reading)
     """
     f = city.facilities
     if scenario.plan.mode == "fixed_leads":
@@ -153,24 +155,19 @@ def precheck(
     inside = scenario.plan.lead_inside_grid
     failures = [x for x in [_lead_failure(city, rules, cand, fac_unit, inside)] if x is not None]
     check_cross_grid_service(f, rules, getattr(scenario.plan, "cross_grid_service", {}) or {}, scenario.path)
-    # the compliance check's reading; candidate leads are not counted on (they may lead, and a lead is not its own
-    # group's member), so a grid holding a member unit complies whichever candidates lead
+    # the compliance check's reading: a candidate lead that does not lead counts as a member of the grid holding
+    # it (member_cand); a lead is not its own group's member
     may_lead = np.zeros(len(f), dtype=bool)
     may_lead[cand] = True
-    req = required_member_mask(f, rules, getattr(scenario.plan, "member_reading", "at_least_secondary"), may_lead)
+    req = required_member_mask(f, rules, getattr(scenario.plan, "member_reading", "at_least_secondary"))
+    pure = req & ~may_lead & (fac_unit >= 0)
     member_units = np.zeros(len(units), dtype=bool)
-    member_units[fac_unit[req & (fac_unit >= 0)]] = True
-    if member_units.sum() < rules.min_grids:
-        req_names = [f"{f['name'].iat[i]}" for i in np.flatnonzero(req)]
-        n_req, n_units = int(req.sum()), int(member_units.sum())
-        failures.append(rules.failure(
-            "R3.member",
-            f"every group needs at least one {rules.text('R3.member').short_en} inside its grid, but the planning "
-            f"area ({area}) has {n_req} such facilit{'y' if n_req == 1 else 'ies'} besides the hospitals that may lead"
-            + (f" ({_facts(req_names)})" if req_names else "")
-            + f" in {n_units} unit(s), so at most {n_units} grid(s) can comply; {rules.id} requires at least "
-            f"{rules.min_grids} grids",
-        ))
+    member_units[fac_unit[pure]] = True
+    member_cand = req[cand]
+    bound = member_grid_bound(member_units, fac_unit[cand], member_cand)
+    if bound < rules.min_grids:
+        failures.append(rules.failure("R3.member", _member_shortage(city, rules, req, may_lead, fac_unit, bound,
+                                                                        scenario.path)))
     pc = primary_care(f, rules) & (fac_unit >= 0)
     pc_units = np.zeros(len(units), dtype=bool)
     pc_units[fac_unit[pc]] = True
@@ -182,7 +179,57 @@ def precheck(
             f"{rules.min_grids} grids",
         ))
     _raise(failures)
-    return cand, np.vstack([member_units, pc_units])
+    return cand, np.vstack([member_units, pc_units]), member_cand
+
+
+def member_grid_bound(pure_units: np.ndarray, cand_unit: np.ndarray, member_cand: np.ndarray) -> int:
+    """Most grids rule 3 can let comply: each needs a member in a unit of its own, and a lead is not a member.
+
+    Parameters
+    ----------
+    pure_units : (n,) bool, units holding a member that may not lead (members in one unit serve one grid)
+    cand_unit : (c,) unit of each candidate lead
+    member_cand : (c,) bool, candidates that count as a member when they do not lead
+    """
+    units = np.union1d(np.flatnonzero(pure_units), cand_unit[member_cand]).size
+    n_mc = int(member_cand.sum())
+    n_other = member_cand.size - n_mc
+    pure_count = int(pure_units.sum())
+    best = 0
+    for k in range(1, units + 1):
+        # k grids: k leads, taken from the other candidates first; the idle member candidates and the pure members
+        # must give every grid one
+        if pure_count + n_mc - max(0, k - n_other) >= k:
+            best = k
+    return best
+
+
+def _member_shortage(city: CityData, rules: RuleSet, req: np.ndarray, may_lead: np.ndarray, fac_unit: np.ndarray,
+                     bound: int, scenario_path: object = None) -> str:
+    """Rule 3's precheck message: the member facilities, the units they stand in, and what is unknown about them."""
+    f = city.facilities
+    area = "、".join(city.area["name"])
+    idx = np.flatnonzero(req & (fac_unit >= 0))
+    n_req, n_units = idx.size, np.unique(fac_unit[idx]).size
+    names = [f["name"].iat[i] for i in idx]
+    n_lead = int(may_lead[idx].sum())
+    text = (
+        f"every group needs at least one {rules.text('R3.member').short_en} inside its grid, but the planning area "
+        f"({area}) has {n_req} such facilit{'y' if n_req == 1 else 'ies'}" + (f" ({_facts(names)})" if names else "")
+        + (f", {n_lead} of them hospitals that may lead (a lead is not its own group's member)" if n_lead else "")
+        + f", in {n_units} planning unit(s), so at most {bound} grid(s) can comply; {rules.id} requires at least "
+        f"{rules.min_grids} grids"
+    )
+    quality = f["location_quality"].astype(str).to_numpy() if "location_quality" in f else np.array([""] * len(f))
+    vague = idx[np.isin(quality[idx], ("district_seat", "district_centroid"))]
+    if vague.size and n_units < n_req:
+        text += (
+            f". {vague.size} of them are placed only at their district's seat or centre (location_quality "
+            "district_seat/district_centroid 位置待确认): their real locations are unknown, so they share planning "
+            f"units. Plan through the unknown locations with `caregrid ensemble {scenario_path or 'SCENARIO'} "
+            "--samples 30 --out DIR` (plans over draws of their locations), or give their real coordinates in a facilities file (location_quality exact)"
+        )
+    return text
 
 
 def grid_range(scenario: Scenario, rules: RuleSet, n_candidates: int) -> tuple[int, int]:
@@ -207,11 +254,13 @@ def check_grid_count(
     member_units: np.ndarray,
     asked: str | None = None,
     distinct_units: bool = True,
+    member_bound: int | None = None,
 ) -> None:
     """Enough distinct units with primary care (rule 5), a rule-3 member and an eligible lead for ``lo`` grids.
 
     ``asked`` says where the count comes from (repair: "the layout's 3 grid(s)"), for the message;
-    ``distinct_units``: the candidates stand in distinct units (``plan.lead_inside_grid``), for the message.
+    ``distinct_units``: the candidates stand in distinct units (``plan.lead_inside_grid``), for the message;
+    ``member_bound``: the most grids rule 3 lets comply (:func:`member_grid_bound`; default: the member units).
     """
     how = f"{lo} grids are asked for" + (f" ({asked})" if asked else "")
     if member_units[1].sum() < lo:
@@ -220,11 +269,12 @@ def check_grid_count(
             f"{how}, but only {int(member_units[1].sum())} planning unit(s) hold a "
             f"{rules.text('R5.primary_care').short_en}, and each grid needs one",
         )])
-    if member_units[0].sum() < lo:
+    bound = int(member_units[0].sum()) if member_bound is None else member_bound
+    if bound < lo:
         _raise([rules.failure(
             "R3.member",
-            f"{how}, but only {int(member_units[0].sum())} planning unit(s) hold a "
-            f"{rules.text('R3.member').short_en}, and each grid needs one inside it",
+            f"{how}, but the planning area's {rules.text('R3.member').short_en}s can give at most {bound} grid(s) "
+            "one inside it (a hospital that may lead counts only where it does not lead), and each grid needs one",
         )])
     if n_candidates < lo:
         _raise([rules.failure(

@@ -17,15 +17,20 @@ def test_fuxin_refuses_with_every_failing_rule():
     with pytest.raises(cg.PlanningError) as ei:
         cg.make_plan(scenario, city, units)
     # all three eligible leads share the 海州区 seat (the enterprise-owned FX-H02 does not lead by default); no
-    # secondary hospital is sourced in the urban districts, and the one non-leading tertiary hospital stands there too
+    # secondary hospital is sourced in the urban districts; the tertiary hospitals count as members when they do not
+    # lead (二级 read as a floor), but all four stand in one unit, so one grid at most holds one
     assert ei.value.rule_ids == ["R1.grids", "R3.member"]
     leads, members = ei.value.failures
     assert "all stand in 1 planning unit(s)" in leads.message
     for fid in ("FX-H01", "FX-H03", "FX-H04"):
         assert fid in leads.message
     assert "FX-H02" not in leads.message
-    assert ("has 1 such facility besides the hospitals that may lead (辽宁省健康产业集团阜新矿总医院) in 1 unit(s)"
-            in members.message)
+    assert "has 4 such facilities" in members.message
+    assert "3 of them hospitals that may lead" in members.message
+    assert "in 1 planning unit(s), so at most 1 grid(s) can comply" in members.message
+    # what is unknown, and the way through it
+    assert "their real locations are unknown" in members.message
+    assert f"caregrid ensemble {FUXIN}" in members.message
     # the printed message lists both failures, one per line
     assert str(ei.value) == "\n  - " + "\n  - ".join(f.message for f in ei.value.failures)
 

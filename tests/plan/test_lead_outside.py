@@ -121,14 +121,16 @@ def test_interchangeable_leads_prefer_the_larger():
         res = AssignmentResult(np.array([0, 0, 2, 2]), np.array([0, 2]), "optimal", 1.0, 1.0, 0.0, "fast", "HiGHS")
         return _prefer_larger(job, c, res, cost), job.notes
 
-    out, notes = solve(_Candidates(np.arange(3), np.ones((2, 4), bool), 2, 2))
+    out, notes = solve(_Candidates(np.arange(3), np.ones((2, 4), bool), np.zeros(3, bool), 2, 2))
     assert out.unit_lead.tolist() == [1, 1, 2, 2] and out.open_leads.tolist() == [1, 2]
     assert "乙医院 instead of 甲医院" in notes[-1]
     other = cost.copy()
     other[0, 1] = 1.5  # B is a little farther for unit 0: not interchangeable
-    for c, cc in [(_Candidates(np.arange(3), np.ones((2, 4), bool), 2, 2), other),
-                  (_Candidates(np.arange(3), np.ones((2, 4), bool), 2, 2, must_open=np.array([True, False, True])),
+    for c, cc in [(_Candidates(np.arange(3), np.ones((2, 4), bool), np.zeros(3, bool), 2, 2), other),
+                  (_Candidates(np.arange(3), np.ones((2, 4), bool), np.zeros(3, bool), 2, 2,
+                               must_open=np.array([True, False, True])),
                    cost),
-                  (_Candidates(np.arange(3), np.ones((2, 4), bool), 2, 2, reference=np.array([0, 0, 2, 2])), cost)]:
+                  (_Candidates(np.arange(3), np.ones((2, 4), bool), np.zeros(3, bool), 2, 2,
+                               reference=np.array([0, 0, 2, 2])), cost)]:
         out, notes = solve(c, cc)
         assert out.unit_lead.tolist() == [0, 0, 2, 2] and not notes

@@ -462,7 +462,8 @@ def test_repair_with_more_grids_than_member_units_speaks_the_planners_language(c
                                         "inputs.facilities": ["facilities_no_s3.csv"]}, repair=True)
     msg = str(exc.value)
     assert exc.value.rule_ids == ["R3.member"]
-    assert "3 grids are asked for (the layout has 3 grid(s)), but only 2 planning unit(s) hold a" in msg, msg
+    assert "3 grids are asked for (the layout has 3 grid(s)), but the planning area's" in msg, msg
+    assert "can give at most 2 grid(s) one inside it" in msg, msg
     assert "candidate" not in msg
 
 
@@ -537,10 +538,26 @@ def test_only_one_eligible_lead_is_a_planning_error(city, tmp_path):
 
 def test_one_unit_with_a_secondary_hospital_fails_rule_3(city, tmp_path):
     with pytest.raises(PlanningError) as exc:
-        run_plan(city, tmp_path / "x", {"grids.count": 2, "inputs.facilities": ["facilities_one_secondary.csv"]})
+        run_plan(city, tmp_path / "x", {"grids.count": 2, "inputs.facilities": ["facilities_one_secondary.csv"],
+                                        "plan.member_reading": "secondary_only"})
     # the pre-check counts the units holding such a facility: one, so at most one grid can comply
     assert exc.value.rule_ids == ["R3.member"]
-    assert "in 1 unit(s), so at most 1 grid(s) can comply" in exc.value.failures[0].message
+    assert "in 1 planning unit(s), so at most 1 grid(s) can comply" in exc.value.failures[0].message
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_tertiary_hospital_that_does_not_lead_is_a_member(city, tmp_path):
+    """Default reading (二级 as a floor): with one secondary hospital, the third tertiary one is the other member."""
+    out = tmp_path / "x"
+    run_plan(city, out, {"grids.count": 2, "inputs.facilities": ["facilities_one_secondary.csv"]})
+    leads = set(leads_of(out).values())
+    assert len(leads) == 2 and leads <= {"T1", "T2", "T3"}
+    idle = ({"T1", "T2", "T3"} - leads).pop()
+    g = pd.read_csv(out / "groups.csv", dtype=str)
+    assert set(g.loc[(g.facility_id == idle), "role"]) == {"member"}
+    comp = compliance_of(out)
+    assert (comp.loc[comp.rule_id == "R3.member", "status"] == "passed").all()
+    assert verify_run(out) == []
 
 
 def test_named_lead_that_may_not_lead_is_a_rule_2_failure(city, tmp_path):
