@@ -227,7 +227,8 @@ def _member_shortage(city: CityData, rules: RuleSet, req: np.ndarray, may_lead: 
             f". {vague.size} of them are placed only at their district's seat or centre (location_quality "
             "district_seat/district_centroid 位置待确认): their real locations are unknown, so they share planning "
             f"units. Plan through the unknown locations with `caregrid ensemble {scenario_path or 'SCENARIO'} "
-            "--samples 30 --out DIR` (plans over draws of their locations), or give their real coordinates in a facilities file (location_quality exact)"
+            "--samples 30 --out DIR` (plans over draws of their locations), or give their real coordinates in a "
+            "facilities file (location_quality exact)"
         )
     return text
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_optimise import TIGHT, Inst, _labellings, _connected_mask, random_inst, rel_eq, square_adjacency, wt
+from test_optimise import TIGHT, Inst, _connected_mask, _labellings, random_inst, rel_eq, square_adjacency, wt
 
 from simulator.optimise import ModelSpec, assign_units_to_grids
 
