@@ -165,6 +165,22 @@ class Change:
 
 
 @dataclass
+class EnsembleSettings:
+    """What ``caregrid ensemble`` draws (:mod:`simulator.ensemble`); the command line overrides ``samples``/``seed``."""
+
+    samples: int = 30
+    seed: int = 0
+    #: facilities whose location quality is one of these are drawn from their district's populated units
+    move: list[str] = field(default_factory=lambda: ["district_seat", "district_centroid"])
+    #: groups of facility ids the planner knows stand together (one campus): drawn as one site
+    same_site: list[list[str]] = field(default_factory=list)
+    #: sigma of the multiplicative log-normal noise on each unit's modelled residents (0: off); district totals kept
+    population_noise: float = 0.0
+    #: [low, high] km/h: each draw's travel speed, uniform in the range (empty: the scenario's speed)
+    speed_range: list[float] = field(default_factory=list)
+
+
+@dataclass
 class Scenario:
     name: str
     city: str
@@ -180,6 +196,7 @@ class Scenario:
     travel: Travel = field(default_factory=Travel)
     solver: Solver = field(default_factory=Solver)
     plan: PlanSettings = field(default_factory=PlanSettings)
+    ensemble: EnsembleSettings = field(default_factory=EnsembleSettings)
     #: what-if changes to the facilities (``[[changes]]``), applied after loading (:mod:`simulator.load.changes`)
     changes: list[Change] = field(default_factory=list)
     path: Path | None = None
@@ -222,6 +239,7 @@ _SECTIONS = {
     "travel": Travel,
     "solver": Solver,
     "plan": PlanSettings,
+    "ensemble": EnsembleSettings,
 }
 _TOP = ("name", "city", "data", "districts", "rules", "output", "description", "changes")
 
@@ -255,6 +273,8 @@ _RANGES: dict[tuple[str, str], tuple[Any, str]] = {
     ("grids", "max_population"): (lambda v: v > 0, "residents > 0"),
     ("grids", "min_beds_per_1000"): (lambda v: v >= 0, "beds per 1,000 residents ≥ 0"),
     ("travel", "speed_kmh"): (lambda v: 0 < v <= 200, "a speed in (0, 200] km/h"),
+    ("ensemble", "samples"): (lambda v: 1 <= v <= 100_000, "a draw count in [1, 100000]"),
+    ("ensemble", "population_noise"): (lambda v: 0 <= v <= 2, "a log-normal sigma in [0, 2]"),
     ("travel", "circuity"): (lambda v: 1 <= v <= 5, "a detour factor in [1, 5] (road distance ÷ straight distance)"),
     ("travel", "access_minutes"): (lambda v: v > 0, "minutes > 0"),
     ("travel", "primary_care_minutes"): (lambda v: v > 0, "minutes > 0"),
@@ -280,7 +300,14 @@ def _check_keys(path: Path, where: str, got: dict, allowed: tuple[str, ...] | li
             raise InputError(path, f"unknown key '{key}' in {where}; allowed keys: {', '.join(allowed)}", field=key)
 
 
-_TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list[str]": list, "list[str | dict]": list}
+_TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list[str]": list, "list[str | dict]": list,
+               "list[float]": list, "list[list[str]]": list}
+#: element check of a list annotation
+_ELEMENTS = {
+    "list[str]": lambda v: isinstance(v, str),
+    "list[float]": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "list[list[str]]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+}
 
 
 def _check_type(path: Path, section: str, key: str, value: Any, annotation: str) -> None:
@@ -301,7 +328,7 @@ def _check_type(path: Path, section: str, key: str, value: Any, annotation: str)
         if isinstance(value, bool) and n != "bool":
             continue  # TOML booleans are not numbers here
         if isinstance(value, expected):
-            if n == "list[str]" and not all(isinstance(v, str) for v in value):
+            if n in _ELEMENTS and not all(_ELEMENTS[n](v) for v in value):
                 continue
             return
     wanted = " or ".join(n for n in names if n != "None")
@@ -483,6 +510,28 @@ def _check_plan(path: Path, scenario: Scenario) -> None:
         )
     if p.mode == "fixed_leads" and not p.leads:
         raise InputError(path, "plan.mode = 'fixed_leads' needs plan.leads = [facility ids]", field="plan.leads")
+    _check_ensemble(path, scenario.ensemble)
+
+
+def _check_ensemble(path: Path, e: EnsembleSettings) -> None:
+    """``[ensemble]``: a speed range of two speeds, known location qualities, each facility in one site group."""
+    if e.speed_range and not (len(e.speed_range) == 2 and 0 < e.speed_range[0] <= e.speed_range[1] <= 200):
+        raise InputError(path, f"ensemble.speed_range = {e.speed_range!r}; expected [low, high] km/h with "
+                         "0 < low <= high <= 200", field="ensemble.speed_range")
+    bad = [q for q in e.move if q not in _LOCATION_QUALITIES]
+    if bad:
+        raise InputError(path, f"ensemble.move = {e.move!r}: unknown location quality {bad[0]!r}; expected some of "
+                         f"{', '.join(_LOCATION_QUALITIES)}", field="ensemble.move")
+    seen: dict[str, int] = {}
+    for k, group in enumerate(e.same_site):
+        if len(group) < 2:
+            raise InputError(path, f"ensemble.same_site[{k}] = {group!r}; expected two or more facility ids that "
+                             "stand together", field="ensemble.same_site")
+        for fid in group:
+            if fid in seen:
+                raise InputError(path, f"ensemble.same_site: {fid} is in groups {seen[fid]} and {k}; expected each "
+                                 "facility in one group", field="ensemble.same_site")
+            seen[fid] = k
 
 
 # ------------------------------------------------------------------------------------------ what-if changes

@@ -123,8 +123,10 @@ class _Candidates:
     reference: np.ndarray | None = None  # (n,) candidate per unit of a layout to repair (−1: none)
 
 
-def _read_layout(scenario: Scenario, units: gpd.GeoDataFrame, notes: list[str] | None = None) -> np.ndarray:
-    """Grid id per unit from the planner's layout (polygons with a grid field, or a unit_id → grid_id table).
+def _read_layout(scenario: Scenario, units: gpd.GeoDataFrame, notes: list[str] | None = None
+                 ) -> tuple[np.ndarray, dict[str, str]]:
+    """Grid id per unit from the planner's layout (polygons with a grid field, or a unit_id → grid_id table), and
+    the lead the layout names for each grid (optional ``lead_id`` column; ``{}`` without it).
 
     Overlapping polygons are reported (``notes`` and an :class:`InputWarning`) with the overlap area; a unit
     inside several polygons goes to the first in the file.
@@ -146,7 +148,7 @@ def _read_layout(scenario: Scenario, units: gpd.GeoDataFrame, notes: list[str] |
                 f"{len(miss)} planning unit(s) have no grid (e.g. {', '.join(miss[:5])}); every unit needs one",
                 field="unit_id",
             )
-        return grid.to_numpy(dtype=object).astype(str)
+        return grid.to_numpy(dtype=object).astype(str), _named_leads(table, field_, path)
     polys = read_vector(path, p.layout_crs)
     if field_ not in polys.columns:
         raise InputError(path, f"missing column '{field_}' (grid id) in the layout", field=field_)
@@ -167,7 +169,31 @@ def _read_layout(scenario: Scenario, units: gpd.GeoDataFrame, notes: list[str] |
         warnings.warn(f"{path}: {text}", InputWarning, stacklevel=2)
         if notes is not None:
             notes.append(text)
-    return grid.astype(str)
+    return grid.astype(str), _named_leads(pd.DataFrame(polys.drop(columns="geometry")), field_, path)
+
+
+#: optional layout column naming each grid's lead (a lead may stand outside its grid under the pilot plan's reading)
+LAYOUT_LEAD_FIELD = "lead_id"
+
+
+def _named_leads(table: pd.DataFrame, field_: str, path: Path) -> dict[str, str]:
+    """Grid → lead facility id from the layout's ``lead_id`` column (blank: the lead standing in the grid)."""
+    if LAYOUT_LEAD_FIELD not in table.columns:
+        return {}
+    t = table[[field_, LAYOUT_LEAD_FIELD]].astype(str)
+    t = t[~t[LAYOUT_LEAD_FIELD].str.strip().isin(("", "nan", "None"))]
+    per = t.groupby(field_)[LAYOUT_LEAD_FIELD].unique()
+    for g, ids in per.items():
+        if len(ids) > 1:
+            raise InputError(path, f"grid {g} names {len(ids)} leads ({', '.join(sorted(ids))}); expected one lead "
+                             "per grid", field=LAYOUT_LEAD_FIELD)
+    named = {str(g): str(ids[0]).strip() for g, ids in per.items()}
+    twice = pd.Series(list(named.values())).value_counts()
+    if (twice > 1).any():
+        fid = twice.index[twice > 1][0]
+        raise InputError(path, f"{fid} is named as the lead of {int(twice[fid])} grids; a hospital leads one group",
+                         field=LAYOUT_LEAD_FIELD)
+    return named
 
 
 def _layout_overlaps(polys: gpd.GeoDataFrame, field_: str, ui: np.ndarray, pi: np.ndarray) -> list[str]:
@@ -235,8 +261,8 @@ def build_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repa
     job = _job(scenario, city, units, repair)
     mode = scenario.plan.mode
     if mode == "given_layout":
-        layout_grid = _read_layout(scenario, units.gdf, job.notes)
-        return _repair_layout(job, layout_grid) if repair else _check_layout(job, layout_grid)
+        layout_grid, named = _read_layout(scenario, units.gdf, job.notes)
+        return _repair_layout(job, layout_grid, named) if repair else _check_layout(job, layout_grid, named)
     return MODES[mode](job)
 
 
@@ -261,11 +287,11 @@ def _fixed_leads(job: _Job) -> Plan:
     return _assemble(job, c, result, grid_labels(lead_ids))
 
 
-def _check_layout(job: _Job, layout_grid: np.ndarray) -> Plan:
+def _check_layout(job: _Job, layout_grid: np.ndarray, named: dict[str, str] | None = None) -> Plan:
     """Mode ``given_layout``: evaluate the planner's grids as they are; every failing rule goes to compliance.csv."""
     f = job.f
     elig = np.flatnonzero(eligible_lead_mask(f, job.rules, job.scenario.plan.allow_enterprise_leads))
-    ref_cand = _layout_leads(layout_grid, elig, f, job.fac_unit)
+    ref_cand = _layout_leads(layout_grid, elig, f, job.fac_unit, named, job)
     grid_lead = {}
     for g in sorted(set(layout_grid)):
         if g in ref_cand:
@@ -278,7 +304,7 @@ def _check_layout(job: _Job, layout_grid: np.ndarray) -> Plan:
     return _finish(job, np.asarray(layout_grid), grid_lead)
 
 
-def _repair_layout(job: _Job, layout_grid: np.ndarray) -> Plan:
+def _repair_layout(job: _Job, layout_grid: np.ndarray, named: dict[str, str] | None = None) -> Plan:
     """Mode ``given_layout`` with ``--repair``: the compliant plan that moves the fewest residents, then travels least.
 
     Each layout grid holding an eligible lead keeps its name and lead; a layout grid without one is dissolved: its
@@ -288,7 +314,7 @@ def _repair_layout(job: _Job, layout_grid: np.ndarray) -> Plan:
     f, rules = job.f, job.rules
     c = _candidates(job)
     grids_given = sorted(set(layout_grid))
-    ref_cand = _layout_leads(layout_grid, c.cand, f, job.fac_unit)
+    ref_cand = _layout_leads(layout_grid, c.cand, f, job.fac_unit, named, job)
     missing = [g for g in grids_given if g not in ref_cand]
     if missing:
         pop = job.units.gdf["population"].to_numpy(dtype=float)
@@ -622,16 +648,44 @@ def _assemble(
     return _finish(job, unit_grid, grid_lead, moves=moves)
 
 
-def _layout_leads(layout_grid: np.ndarray, cand: np.ndarray, f: gpd.GeoDataFrame, fac_unit: np.ndarray) -> dict:
-    """Lead of each layout grid: the eligible hospital inside it with the most beds (then smallest id)."""
+def _layout_leads(layout_grid: np.ndarray, cand: np.ndarray, f: gpd.GeoDataFrame, fac_unit: np.ndarray,
+                  named: dict[str, str] | None = None, job: _Job | None = None) -> dict:
+    """Lead of each layout grid (position in ``cand``): the one the layout names (``lead_id``), else the eligible
+    hospital inside the grid with the most beds (then smallest id)."""
     out = {}
     beds = np.nan_to_num(f["beds"].to_numpy()[cand])
     ids = f["facility_id"].to_numpy()[cand]
+    named = named or {}
+    _check_named_layout_leads(named, set(layout_grid), ids, f, job)
+    pos = {fid: k for k, fid in enumerate(ids)}
     for g in sorted(set(layout_grid)):
+        if g in named:
+            out[g] = pos[named[g]]
+            continue
         inside = np.flatnonzero(np.isin(fac_unit[cand], np.flatnonzero(layout_grid == g)))
+        inside = inside[~np.isin(ids[inside], list(named.values()))]  # a named lead leads its own grid only
         if len(inside):
             out[g] = int(inside[np.lexsort((ids[inside], -beds[inside]))][0])
     return out
+
+
+def _check_named_layout_leads(named: dict[str, str], grids: set[str], ids: np.ndarray, f: gpd.GeoDataFrame,
+                              job: _Job | None) -> None:
+    """Every lead a layout names is a grid of the layout and a hospital that may lead (else an input error)."""
+    if not named:
+        return
+    path = job.scenario.input_path(job.scenario.plan.layout) if job is not None else None
+    for g, fid in named.items():
+        if g not in grids:
+            raise InputError(path, f"grid {g} names lead {fid} but has no planning unit in the layout",
+                             field=LAYOUT_LEAD_FIELD)
+        if fid in set(ids):
+            continue
+        known = fid in set(f["facility_id"])
+        why = ("is not a hospital that may lead under the rule set" + (f" ({job.rules.text('R2.lead').label})"
+                                                                         if job is not None else "")
+               if known else "is not a facility id of the scenario's facility files")
+        raise InputError(path, f"grid {g}: lead {fid} {why}", row=f"grid {g}", field=LAYOUT_LEAD_FIELD)
 
 
 def _finish(job: _Job, unit_grid: np.ndarray, grid_lead: dict[str, str], moves: pd.DataFrame | None = None) -> Plan:

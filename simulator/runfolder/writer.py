@@ -134,16 +134,21 @@ def write_plan(plan: Plan, out: str | Path, extras: Iterable[Callable[[Path], An
     """
     out = Path(out)
     with atomic_output_dir(out, preserve=(s.UNITS_GPKG,)) as tmp:
-        _write_layers(plan, tmp / s.PLAN_GPKG)
-        write_csv(plan.groups, tmp / s.GROUPS_CSV)
-        write_csv(plan.referrals, tmp / s.REFERRALS_CSV)
-        write_csv(plan.compliance, tmp / s.COMPLIANCE_CSV)
-        if plan.indicators is not None:
-            _write_indicators(plan.indicators, tmp)
-        if plan.moves is not None:
-            write_csv(plan.moves, tmp / s.MOVES_CSV)
-        _write_adjacency(plan, tmp / s.ADJACENCY_CSV)
-        write_json(plan.record, tmp / s.RUN_JSON)
-        for extra in extras:
-            extra(tmp)
+        write_plan_files(plan, tmp, extras)
     return out
+
+
+def write_plan_files(plan: Plan, tmp: Path, extras: Iterable[Callable[[Path], Any]] = ()) -> None:
+    """The run folder's files, written into ``tmp`` (a folder the caller makes atomic, e.g. an ensemble's)."""
+    _write_layers(plan, tmp / s.PLAN_GPKG)
+    write_csv(plan.groups, tmp / s.GROUPS_CSV)
+    write_csv(plan.referrals, tmp / s.REFERRALS_CSV)
+    write_csv(plan.compliance, tmp / s.COMPLIANCE_CSV)
+    if plan.indicators is not None:
+        _write_indicators(plan.indicators, tmp)
+    if plan.moves is not None:
+        write_csv(plan.moves, tmp / s.MOVES_CSV)
+    _write_adjacency(plan, tmp / s.ADJACENCY_CSV)
+    write_json(plan.record, tmp / s.RUN_JSON)
+    for extra in extras:
+        extra(tmp)
