@@ -52,6 +52,8 @@ class EnsembleResult:
     units: pd.DataFrame
     summary: dict[str, Any]
     consensus: Path | None
+    #: residents per unit (the units of ``units``), for weighted figures
+    consensus_population: np.ndarray | None = None
 
 
 def _mapper(mapper: Mapper | None) -> Mapper:
@@ -127,6 +129,8 @@ def run_ensemble(
             "indicator_draws": {k: table[k].dropna().tolist() for k in ("travel_mean_min", "travel_p90_min",
                                                                         "share_within_access") if k in table},
         }
+        sc = consensus.plan.record["scenario"]
+        sc["name"] = f"{sc['name']} — consensus of {samples} draws 共识方案"
         u = consensus.plan.units
         consensus.plan.units = u.assign(majority_lead=agree["majority_lead"].to_numpy(),
                                         stability=agree["stability"].to_numpy(),
@@ -138,7 +142,8 @@ def run_ensemble(
             f"none of the {samples} draws made a plan (draws.csv in {target} says why each failed); most frequent "
             "failing rules: " + ", ".join(f"{k} ({v} draws)" for k, v in counts.head(3).items()),
             failures=[])
-    return EnsembleResult(target, table, agree, summary, target / "consensus")
+    return EnsembleResult(target, table, agree, summary, target / "consensus",
+                          units.gdf["population"].to_numpy(dtype=float))
 
 
 def _check_alignment(results: list[DrawResult], digest: str) -> None:
@@ -189,18 +194,28 @@ class _Consensus:
 
 
 def _consensus(scenario_path, overrides, scenario, city, units, draws, results, agree) -> _Consensus:
-    """The majority layout, repaired on the representative draw's placement (fewest residents moved)."""
+    """The majority layout, repaired on the representative draw's placement (fewest residents moved).
+
+    The lead hospitals are the most frequent set of leads over the draws (a grid count and leads some draws
+    reached); each unit goes to the lead of that set that most draws gave it (ties: the first lead in id order); the
+    representative draw is the draw with that lead set whose plan agrees most with this layout, by residents. Its
+    own plan is compliant, so the repair on its placement always has a plan.
+    """
     from ..workflow import make_plan
 
     mat, leads = lead_matrix(results)
     pop = units.gdf["population"].to_numpy(dtype=float)
-    majority = agree["majority_lead"].to_numpy()
-    code = {fid: k for k, fid in enumerate(leads)}
-    maj = np.array([code.get(x, -1) for x in majority])
+    sets = pd.Series([";".join(r.leads) for r in results if r.status == "plan"]).value_counts()
+    chosen = sorted(sets.index[sets == sets.max()])[0].split(";")
+    code = np.array([leads.index(fid) for fid in chosen])
+    counts = np.stack([(mat == k).sum(axis=0) for k in code])
+    maj = code[counts.argmax(axis=0)]
     score = ((mat == maj[None, :]) * pop[None, :]).sum(axis=1) / max(pop.sum(), 1.0)
-    score[(mat < 0).all(axis=1)] = -1.0
+    same_set = np.array([r.status == "plan" and r.leads == chosen for r in results])
+    score[~same_set] = -1.0
     rep = int(np.argmax(score))
-    names = {fid: f"G{k + 1}" for k, fid in enumerate(sorted(set(majority) - {""}))}
+    majority = np.array(leads, dtype=object)[maj]
+    names = {fid: f"G{k + 1}" for k, fid in enumerate(chosen)}
     table = pd.DataFrame({"unit_id": units.gdf["unit_id"].astype(str), "grid_id": [names[x] for x in majority],
                           "lead_id": majority})
     d_scenario, d_city, d_units = apply_draw(draws[rep], scenario, city, units)

@@ -269,8 +269,10 @@ def _draw_districts(m: Any, sc: _Scene) -> int:
 def _choropleth_texts(modelled: bool) -> tuple[dict[str, str], dict[str, str]]:
     """(legend captions, layer names) of the two unit layers."""
     mod = f" ({Text.modelled})" if modelled else ""
-    captions = {"density": f"{Text.density}, residents/km²{mod}", "travel": f"{Text.travel_to_the_lead} (min)"}
-    names = {"density": f"{Text.density}{' (modelled)' if modelled else ''}", "travel": str(Text.travel_to_lead)}
+    captions = {"density": f"{Text.density}, residents/km²{mod}", "travel": f"{Text.travel_to_the_lead} (min)",
+                "stability": str(Text.stability)}
+    names = {"density": f"{Text.density}{' (modelled)' if modelled else ''}", "travel": str(Text.travel_to_lead),
+             "stability": str(Text.stability)}
     return captions, names
 
 
@@ -283,7 +285,7 @@ def _choropleth_features(sc: _Scene, key: str, c: dict[str, Any], caption: str) 
         ug = units[["unit_id", "district_name", "population", "geometry"]].copy()
         ug["unit_id"], ug["district_name"] = _esc(ug["unit_id"]), _esc(ug["district_name"])
         ug["cls"] = c["cls"]
-        ug["t_val"] = [fmt_num(v, 0 if key == "density" else 1) for v in c["values"]]
+        ug["t_val"] = [fmt_num(v, {"density": 0, "travel": 1}.get(key, 2)) for v in c["values"]]
         ug["t_pop"] = [f"{int(p):,}" for p in units["population"]]
         ug = ug[ug["cls"] >= 0]
         fc = features(ug, ["unit_id", "district_name", "cls", "t_val", "t_pop"], sc.shift)
@@ -293,7 +295,8 @@ def _choropleth_features(sc: _Scene, key: str, c: dict[str, Any], caption: str) 
         )
         return fc, tip, True
     b = c["breaks"]
-    labels = [f"{fmt_num(b[i])}–{fmt_num(b[i + 1])}" for i in range(len(b) - 1)]
+    digits = 1 if key == "stability" else 0
+    labels = [f"{fmt_num(b[i], digits)}–{fmt_num(b[i + 1], digits)}" for i in range(len(b) - 1)]
     ug = units[["geometry"]].copy()
     ug["cls"] = c["cls"]
     ug = ug[ug["cls"] >= 0].dissolve(by="cls").reset_index()
@@ -308,7 +311,7 @@ def _draw_choropleths(m: Any, sc: _Scene) -> None:
 
     classes = choropleth_classes(sc.run)
     captions, names = _choropleth_texts(sc.run.population_modelled)
-    for key in ("density", "travel"):
+    for key in classes:
         c = classes[key]
         fc, tip, per_unit = _choropleth_features(sc, key, c, captions[key])
         cols = c["colours"]
@@ -326,7 +329,8 @@ def _draw_choropleths(m: Any, sc: _Scene) -> None:
             tooltip=tip,
         ).add_to(fg)
         b = c["breaks"]
-        legend = _parts().class_legend(captions[key], [(col, b[i], b[i + 1]) for i, col in enumerate(cols)])
+        legend = _parts().class_legend(captions[key], [(col, b[i], b[i + 1]) for i, col in enumerate(cols)],
+                                       1 if key == "stability" else 0)
         m.add_child(MapScript(map_scripts().toggled_box(folium_html(legend), "cg-cmap", "bottomleft", fg.get_name())))
 
 

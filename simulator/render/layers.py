@@ -259,7 +259,17 @@ def choropleth_classes(run: RunFolder) -> dict[str, dict[str, Any]]:
         cls = np.clip(np.searchsorted(b, vals, side="right") - 1, 0, len(b) - 2)
         cls = np.where(np.isfinite(vals), cls, -1)
         out[key] = {"values": vals, "breaks": b, "cls": cls, "colours": _class_colours(cmap, len(b) - 1)}
+    if "stability" in u.columns:  # a consensus plan of `caregrid ensemble`: agreement of the draws per unit
+        vals = u["stability"].to_numpy(dtype=float)
+        b = STABILITY_BREAKS
+        cls = np.where(np.isfinite(vals), np.clip(np.searchsorted(b, vals, side="right") - 1, 0, len(b) - 2), -1)
+        out["stability"] = {"values": vals, "breaks": b, "cls": cls,
+                            "colours": _class_colours("RdYlGn_09", len(b) - 1)}
     return out
+
+
+#: stability classes (share of draws agreeing on a unit's lead): fixed, so maps of two ensembles read alike
+STABILITY_BREAKS = [0.0, 0.5, 0.7, 0.9, 1.0]
 
 
 # ------------------------------------------------------------------------------------------------- placement

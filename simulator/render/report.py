@@ -313,6 +313,64 @@ def group_sections(run: RunFolder) -> list[dict[str, Any]]:
     return out
 
 
+#: per-draw indicators of an ensemble's consensus report: run.json key → (label, unit)
+SPREAD_INDICATORS = {
+    "travel_mean_min": ("mean travel to lead 平均到牵头医院时间", "min"),
+    "travel_p90_min": ("90th percentile travel 90%分位时间", "min"),
+    "share_within_access": ("residents within access minutes 可及人口比例", "share"),
+}
+
+
+def _spread_chart(draws: dict[str, list[float]], consensus: dict[str, float]) -> str:
+    """Box plots of the draws' city indicators, with the consensus plan's value as a red mark."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in SPREAD_INDICATORS if draws.get(k)]
+    font = fonts.cjk_font()
+    with matplotlib.rc_context({"font.family": [font, "DejaVu Sans"]} if font else {}):
+        fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(3.2 * max(len(keys), 1), 2.6))
+        for ax, k in zip(np.atleast_1d(axes), keys, strict=False):
+            label, unit = SPREAD_INDICATORS[k]
+            ax.boxplot(draws[k], vert=True, widths=0.5)
+            if k in consensus and np.isfinite(consensus[k]):
+                ax.plot([1], [consensus[k]], "o", color="#c00", label="consensus 共识")
+            ax.set_title(label if font else label.split(" ")[0] + " " + " ".join(label.split(" ")[1:-1]),
+                         fontsize=8)
+            ax.set_ylabel(unit, fontsize=8)
+            ax.set_xticks([1], [f"{len(draws[k])} draws"], fontsize=7)
+        np.atleast_1d(axes)[0].legend(fontsize=7, loc="best")
+        fig.tight_layout()
+        return _png(fig)
+
+
+def ensemble_context(run: RunFolder) -> dict[str, Any] | None:
+    """The first page of a consensus plan (``run.json`` ``ensemble``): what was sampled, the representative draw,
+    the robustness, and the draws' spread; ``None`` for an ordinary run."""
+    e = run.record.get("ensemble")
+    if not e:
+        return None
+    city = run.indicators[run.indicators["grid_id"] == s.CITY]
+    own = {k: float(city[k].iloc[0]) for k in SPREAD_INDICATORS if k in city and not city.empty}
+    draws = e.get("indicator_draws") or {}
+    comp = run.compliance
+    reading = comp.loc[comp["rule_id"] == "R3.member", "reading"].dropna() if "reading" in comp else pd.Series([])
+    return {
+        "member_reading": str(reading.iloc[0]) if len(reading) else "",
+        "samples": int(e.get("samples", 0)),
+        "seed": e.get("seed"),
+        "sampled": [str(x) for x in e.get("sampled", [])],
+        "representative": e.get("representative_draw"),
+        "agreement": f"{float(e.get('representative_agreement', 0)):.0%}",
+        "robustness": f"{float(e.get('robustness', 0)):.0%}",
+        "plan_share": f"{float(e.get('plan_share', 0)):.0%}",
+        "robustness_failed": [f"{k}: {v:.0%}" for k, v in (e.get("robustness_failed_rules") or {}).items()],
+        "chart": _spread_chart(draws, own) if any(draws.values()) else "",
+    }
+
+
 def _map_png(run: RunFolder) -> str:
     png = run.path / s.MAP_PNG
     return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode() if png.exists() else ""
@@ -343,6 +401,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         "charts": _charts(run.indicators, run.units),
         "notes": [str(n) for n in rec.get(key.NOTES, []) + rec.get(key.SOLVER_NOTES, [])],
         "changes": change_items(rec),
+        "ensemble": ensemble_context(run),
     }
 
 
