@@ -277,7 +277,8 @@ class Text:
     what_was_sampled = Label("What was sampled", "抽样内容")
     representative_draw = Label("Facility positions shown: representative draw", "图中机构位置：代表性抽样")
     one_possible_placement = Label("one possible placement, not facts", "仅为一种可能位置，待确认")
-    consensus_robustness = Label("The consensus layout meets every rule in", "共识网格在以下比例的抽样位置下满足全部规则")
+    consensus_robustness = Label("The consensus layout meets every rule in",
+                                 "共识网格在以下比例的抽样位置下满足全部规则")
     of_the_draws = Label("of the draws' placements", "抽样")
     draws_with_a_plan = Label("Draws with a plan", "有可行方案的抽样")
     spread_over_draws = Label("Spread over the draws", "各次抽样的分布")

@@ -176,7 +176,7 @@ def _read_layout(scenario: Scenario, units: gpd.GeoDataFrame, notes: list[str] |
 LAYOUT_LEAD_FIELD = "lead_id"
 
 
-def _named_leads(table: pd.DataFrame, field_: str, path: Path) -> dict[str, str]:
+def _named_leads(table: pd.DataFrame, field_: str, path: object) -> dict[str, str]:
     """Grid → lead facility id from the layout's ``lead_id`` column (blank: the lead standing in the grid)."""
     if LAYOUT_LEAD_FIELD not in table.columns:
         return {}
