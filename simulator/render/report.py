@@ -334,7 +334,7 @@ def _spread_chart(draws: dict[str, list[float]], consensus: dict[str, float]) ->
         fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(3.2 * max(len(keys), 1), 2.6))
         for ax, k in zip(np.atleast_1d(axes), keys, strict=False):
             label, unit = SPREAD_INDICATORS[k]
-            ax.boxplot(draws[k], vert=True, widths=0.5)
+            ax.boxplot(draws[k], widths=0.5)
             if k in consensus and np.isfinite(consensus[k]):
                 ax.plot([1], [consensus[k]], "o", color="#c00", label="consensus 共识")
             ax.set_title(label if font else label.split(" ")[0] + " " + " ".join(label.split(" ")[1:-1]),

@@ -84,6 +84,7 @@ FACILITY_COLUMNS: Final = (
     "outpatient_daily",
     "outpatient_status",
     "location_quality",
+    "location_source",
     "modelled",
     "in_city",
     "continuing_care",
