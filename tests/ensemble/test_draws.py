@@ -92,7 +92,7 @@ def test_apply_draw_moves_copies_only(fuxin_r7):
         assert (f2.at[fid, "lon"], f2.at[fid, "lat"]) == (g.at[uid, "lon"], g.at[uid, "lat"])
         assert f2.at[fid, "geometry"].x == g.at[uid, "lon"]
         assert f2.at[fid, "location_quality"] == "district_seat"  # still approximate: a draw is not a fact
-        assert f"ensemble draw 0 (seed 4)" in f2.at[fid, "location_source"]
+        assert "ensemble draw 0 (seed 4)" in f2.at[fid, "location_source"]
     assert 20 <= sc2.travel.speed_kmh <= 40 and scenario.travel.speed_kmh == 30.0
     assert not units2.gdf["population"].equals(pop_before)
 

@@ -66,7 +66,7 @@ def test_same_seed_same_ensemble(ensemble, tmp_path):
 
 
 def test_the_robustness_check_can_fail(fuxin_r7):
-    """A layout whose second grid is one empty corner unit fails rule 3 in every draw: the check is not a rubber stamp."""
+    """A layout whose second grid is one empty corner unit fails rule 3 in every draw: not a rubber stamp."""
     scenario, city, units = fuxin_r7
     draws, _ = sample_draws(city, units, scenario.ensemble, 2, seed=0)
     g = units.gdf
