@@ -274,8 +274,8 @@ def check_grid_count(
     if bound < lo:
         _raise([rules.failure(
             "R3.member",
-            f"{how}, but the planning area's {rules.text('R3.member').short_en}s can give at most {bound} grid(s) "
-            "one inside it (a hospital that may lead counts only where it does not lead), and each grid needs one",
+            f"{how}, but the planning area can give at most {bound} grid(s) a {rules.text('R3.member').short_en} "
+            "inside it (a hospital that may lead counts only where it does not lead), and each grid needs one",
         )])
     if n_candidates < lo:
         _raise([rules.failure(
