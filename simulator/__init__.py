@@ -13,6 +13,7 @@ The public API follows the data flow load → validate → planning units → tr
 from .compare import compare_runs, write_comparison
 from .config.rules import load_rules
 from .config.scenario import Scenario, load_scenario
+from .ensemble import run_ensemble
 from .errors import InputError, PlanningError
 from .evaluate.indicators import compute_indicators
 from .load.city import CityData, load_city
@@ -44,6 +45,7 @@ __all__ = [
     "load_scenario",
     "make_plan",
     "planning_units",
+    "run_ensemble",
     "run_sweep",
     "write_comparison",
     "write_plan",

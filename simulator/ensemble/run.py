@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +120,7 @@ def run_ensemble(
     table = draws_table(results, draws)
     consensus = None
     if summary["plan_share"] > 0:
-        consensus = _consensus(scenario_path, overrides, scenario, city, units, draws, results, agree)
+        consensus = _consensus(scenario, city, units, draws, results)
         robust = run(solve_draw, [DrawTask(str(scenario_path), overrides, d, layout=consensus.layout)
                                   for d in draws],
                      scheduler=scheduler, workers=workers, progress=progress, desc="consensus check 共识核查")
@@ -193,7 +194,7 @@ class _Consensus:
         }
 
 
-def _consensus(scenario_path, overrides, scenario, city, units, draws, results, agree) -> _Consensus:
+def _consensus(scenario, city, units, draws: list[Draw], results: list[DrawResult]) -> _Consensus:
     """The majority layout, repaired on the representative draw's placement (fewest residents moved).
 
     The lead hospitals are the most frequent set of leads over the draws (a grid count and leads some draws
@@ -219,8 +220,6 @@ def _consensus(scenario_path, overrides, scenario, city, units, draws, results, 
     table = pd.DataFrame({"unit_id": units.gdf["unit_id"].astype(str), "grid_id": [names[x] for x in majority],
                           "lead_id": majority})
     d_scenario, d_city, d_units = apply_draw(draws[rep], scenario, city, units)
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="caregrid-consensus-") as tmp:
         path = Path(tmp) / "consensus_layout.csv"
         table.to_csv(path, index=False)
