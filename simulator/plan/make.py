@@ -44,6 +44,7 @@ from .precheck import (
     check_rule_fields,
     check_solver_names,
     grid_range,
+    check_population_bounds,
     member_grid_bound,
     precheck,
 )
@@ -439,6 +440,7 @@ def _solve(job: _Job, c: _Candidates) -> AssignmentResult:
     """One optimiser call for the candidates; raises when it finds no plan (diagnosed when none exists)."""
     scenario, f, fac_unit, ug, tr = job.scenario, job.f, job.fac_unit, job.units.gdf, job.scenario.travel
     cand = c.cand
+    check_population_bounds(job.rules, scenario, c.lo, c.hi, float(ug["population"].sum()))
     cost = job.minutes(np.arange(len(ug)), cand)
     adj_min = adjacency_minutes(job.units.adjacency, ug["lon"].to_numpy(), ug["lat"].to_numpy(), tr.speed_kmh,
                                 tr.circuity)

@@ -285,6 +285,32 @@ def check_grid_count(
         )])
 
 
+def check_population_bounds(rules: RuleSet, scenario: Scenario, lo: int, hi: int, residents: float) -> None:
+    """``grids.min_population`` / ``max_population`` against the residents and the grid count, before any model.
+
+    ``hi`` grids of at most ``max_population`` must hold every resident, and ``lo`` grids of at least
+    ``min_population`` must not need more residents than there are: arithmetic the solver would take minutes to
+    prove infeasible.
+    """
+    g = scenario.grids
+    if g.max_population is not None and hi * g.max_population < residents:
+        _raise([rules.failure(
+            "S.population",
+            f"at most {hi} grid(s) of at most grids.max_population = {g.max_population:,.0f} residents hold "
+            f"{hi * g.max_population:,.0f}, but the planning area has {residents:,.0f} residents; raise "
+            f"grids.max_population to at least {int(-(-residents // hi)):,} or plan more grids",
+            fix=f"raise grids.max_population to at least {int(-(-residents // hi)):,} or plan more grids",
+        )])
+    if g.min_population is not None and lo * g.min_population > residents:
+        _raise([rules.failure(
+            "S.population",
+            f"{lo} grid(s) of at least grids.min_population = {g.min_population:,.0f} residents need "
+            f"{lo * g.min_population:,.0f}, but the planning area has {residents:,.0f} residents; lower "
+            f"grids.min_population to at most {int(residents // lo):,} or plan fewer grids",
+            fix=f"lower grids.min_population to at most {int(residents // lo):,} or plan fewer grids",
+        )])
+
+
 def check_named_leads_apart(rules: RuleSet, fac_unit: np.ndarray, wanted: np.ndarray) -> None:
     """``fixed_leads`` mode: no two named leads stand in the same planning unit (rule 1)."""
     if len(np.unique(fac_unit[wanted])) < len(wanted):

@@ -33,9 +33,38 @@ def no_plan(status: str) -> AssignmentResult:
     return AssignmentResult(empty, empty, status, math.nan, None, None, "fast", "HiGHS")
 
 
-def test_infeasible_population_bound_fails_the_scenario_population_rule(panjin):
+def test_population_bounds_the_grid_count_cannot_meet_are_refused_at_once(panjin):
+    """2 grids of at most 500,000 cannot hold Panjin's 1,166,481 residents: arithmetic, no solver (was 90 s)."""
     _, city, units = panjin
-    scenario = cg.load_scenario(PANJIN, {"grids.count": 2, "grids.max_population": 500_000})
+    for over, text in (({"grids.count": 2, "grids.max_population": 500_000},
+                        "at most 2 grid(s) of at most grids.max_population = 500,000 residents hold 1,000,000, but the "
+                        "planning area has 1,166,481 residents; raise grids.max_population to at least 583,241"),
+                       ({"grids.count": 3, "grids.min_population": 400_000},
+                        "3 grid(s) of at least grids.min_population = 400,000 residents need 1,200,000, but the "
+                        "planning area has 1,166,481 residents; lower grids.min_population to at most 388,827")):
+        scenario = cg.load_scenario(PANJIN, over)
+        with pytest.raises(PlanningError) as exc:
+            cg.make_plan(scenario, city, units)
+        assert exc.value.rule_ids == ["S.population"] and exc.value.exit_code == 3
+        assert text in str(exc.value), str(exc.value)
+
+
+def test_population_relaxations_map_to_the_scenario_population_rule(panjin, monkeypatch):
+    """Bounds the residents allow in total but the geography does not: each grid's relaxation in planner's words.
+
+    (The slack diagnosis itself is checked against brute force in test_optimise.py; on Panjin it takes minutes.)
+    """
+    _, city, units = panjin
+    scenario = cg.load_scenario(PANJIN, {"grids.count": 2, "grids.max_population": 590_000})
+
+    def diagnose(spec, **how):
+        return Diagnosis(False, "optimal", [
+            Relaxation("pop_upper", 166_400.0, "neutral", candidate=0, grid_units=480),
+            Relaxation("pop_upper", 5_369.0, "neutral", candidate=1, grid_units=415),
+        ], ["pop_upper"])
+
+    monkeypatch.setattr(plan_mod, "assign_units_to_grids", lambda spec, **kw: no_plan("infeasible"))
+    monkeypatch.setattr(plan_mod, "diagnose_infeasibility", diagnose)
     with pytest.raises(PlanningError) as exc:
         cg.make_plan(scenario, city, units)
     err = exc.value
@@ -44,13 +73,17 @@ def test_infeasible_population_bound_fails_the_scenario_population_rule(panjin):
     assert str(err) == "no plan satisfies the rules; to make one possible: " + "; ".join(
         f.message for f in err.failures
     )
+    amounts = []
     for f in err.failures:
-        assert re.fullmatch(
-            r"the grid led by [^;]+ \(PJ-H\d+, \d+ planning unit\(s\)\) cannot stay within grids.max_population: "
-            r"it must rise by [\d,]+ residents",
+        m = re.fullmatch(
+            r"the grid led by [^;]+ \(PJ-H\d+, (\d+) planning unit\(s\)\) cannot stay within grids.max_population: "
+            r"it must rise by ([\d,]+) residents",
             f.message,
-        ), f.message
+        )
+        assert m, f.message
+        amounts.append((int(m.group(1)), m.group(2)))
         assert "max_population" in f.fix
+    assert amounts == [(480, "166,400"), (415, "5,369")]
 
 
 def test_member_kinds_map_to_rules_3_and_5_with_the_old_wording(panjin, monkeypatch):
