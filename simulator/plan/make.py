@@ -41,10 +41,10 @@ from .groups import GroupOptions, Groups, eligible_lead_mask, facility_units, fo
 from .precheck import (
     check_grid_count,
     check_named_leads_apart,
+    check_population_bounds,
     check_rule_fields,
     check_solver_names,
     grid_range,
-    check_population_bounds,
     member_grid_bound,
     precheck,
 )
