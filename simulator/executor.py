@@ -96,7 +96,8 @@ def map_tasks(
         a task could not be run: workers kept dying on it (``KilledWorker``) or could not load it (caregrid
         missing or of another version on the workers).
     Exception
-        the first exception ``fn`` raised, with its own type; the other tasks are cancelled.
+        the first exception of ``fn`` to arrive (in completion order), with its own type; the other tasks are
+        cancelled.
     """
     items = list(items)
     n_workers = _worker_count(scheduler, workers, len(items))
@@ -235,8 +236,9 @@ def _outcome(future, item: Any) -> Any:
 
     if isinstance(exc, KilledWorker):
         raise CaregridError(
-            f"the workers running the task for item {item!r} died {ALLOWED_FAILURES + 1} times or more (Dask "
-            f"KilledWorker, allowed-failures); the task may exhaust a worker's memory: {exc}"
+            f"the workers running the task for item {item!r} died {exc.allowed_failures + 1} time(s) (Dask "
+            "KilledWorker: more deaths than the scheduler's allowed-failures); the task may exhaust a worker's memory "
+            "or crash the solver"
         ) from exc
     raise CaregridError(
         f"a Dask worker could not run the task for item {item!r} ({type(exc).__name__}: {exc}); are caregrid and "
@@ -266,7 +268,9 @@ def _client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
             # no per-worker memory cap: the machine is shared with its other programs, a cap of RAM/n would pause
             # or restart a worker solving a large model while the machine still has memory
             memory_limit=0,
-            silence_logs=logging.ERROR,
+            # worker processes log connection errors while they are stopped (e.g. after Ctrl-C); a task's own
+            # failure comes back through map_tasks with its type, a worker death as a CaregridError
+            silence_logs=logging.CRITICAL,
         )
     try:
         client = Client(cluster)
@@ -298,7 +302,8 @@ def _connect(scheduler: str):
         client = Client(timeout=CONNECT_TIMEOUT_S, set_as_default=False, **kwargs)
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(
-            None, f"no Dask scheduler answered at {target} within {CONNECT_TIMEOUT_S:g} s ({exc}); {expected}",
+            None, f"no Dask scheduler answered at {kwargs.get('address', target)} within {CONNECT_TIMEOUT_S:g} s "
+            f"({exc}); {expected}",
             field="--scheduler",
         ) from exc
     try:
