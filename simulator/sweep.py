@@ -211,8 +211,8 @@ def run_sweep(
             _unpack(files, tmp / "variants" / tasks[k][2])
             return row
 
-        rows = map_tasks(_variant_task, tasks, scheduler=scheduler, workers=workers or jobs, progress=progress,
-                         desc="variants", on_result=keep)
+        rows = map_tasks(_variant_task, tasks, scheduler=scheduler, workers=jobs if workers is None else workers,
+                         progress=progress, desc="variants", on_result=keep)
         table = pd.DataFrame(rows).sort_values("variant").reset_index(drop=True)
         write_csv(table, tmp / "sweep.csv")
         (tmp / "sweep.md").write_text(_markdown(table), encoding="utf-8")

@@ -5,6 +5,7 @@ Not a test module itself (pytest collects only ``test_*.py``).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -94,3 +95,42 @@ def die_once(item: tuple[str, int]) -> int:
 
 def die(_: object) -> None:
     os._exit(1)
+
+
+#: run.json keys that differ between two runs of the same plan: clock times, the solver thread count
+RUN_VOLATILE = {"timings", "threads"}
+
+
+def assert_same_sweep(a: Path, b: Path) -> None:
+    """Two sweep folders hold the same results: table (but solve times), chart, and every variant's run folder
+    (CSV files byte for byte, plan layers, run.json but clock times and the solver's thread count)."""
+    import geopandas as gpd
+    import pandas as pd
+    from pandas.testing import assert_frame_equal
+
+    ta, tb = (pd.read_csv(p / "sweep.csv").drop(columns="solve_s", errors="ignore") for p in (a, b))
+    assert_frame_equal(ta, tb)
+    assert (a / "sweep.png").read_bytes() == (b / "sweep.png").read_bytes()
+    names = sorted(p.name for p in (a / "variants").iterdir())
+    assert names == sorted(p.name for p in (b / "variants").iterdir())
+    assert len(names) == int(ta["status"].eq("optimal").sum())  # one run folder per variant with a plan
+    for name in names:
+        va, vb = a / "variants" / name, b / "variants" / name
+        files = sorted(p.name for p in va.iterdir())
+        assert files == sorted(p.name for p in vb.iterdir()), name
+        for f in files:
+            if f.endswith((".csv", ".json")) and f != "run.json":
+                assert (va / f).read_bytes() == (vb / f).read_bytes(), f"{name}/{f}"
+        assert _stable(json.loads((va / "run.json").read_text())) == _stable(json.loads((vb / "run.json").read_text()))
+        for layer in ("units", "grids", "facilities"):
+            la, lb = (gpd.read_file(v / "plan.gpkg", layer=layer) for v in (va, vb))
+            assert_frame_equal(pd.DataFrame(la.drop(columns="geometry")), pd.DataFrame(lb.drop(columns="geometry")))
+            assert la.geometry.geom_equals_exact(lb.geometry, 0).all(), f"{name} {layer} geometry"
+
+
+def _stable(record):
+    if isinstance(record, dict):
+        return {k: _stable(v) for k, v in record.items() if k not in RUN_VOLATILE}
+    if isinstance(record, list):
+        return [_stable(v) for v in record]
+    return record
