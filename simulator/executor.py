@@ -206,7 +206,7 @@ def _run_on(client, fn: Callable, items: list, bar, on_result: Callable | None) 
     index = {f.key: k for k, f in enumerate(futures)}
     results: dict[int, Any] = {}
     try:
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             k = index[future.key]
             if k in results:  # never counted twice
                 continue
@@ -240,9 +240,10 @@ def _outcome(future, item: Any) -> Any:
             "KilledWorker: more deaths than the scheduler's allowed-failures); the task may exhaust a worker's memory "
             "or crash the solver"
         ) from exc
+    why = " ".join(str(exc).split())
     raise CaregridError(
-        f"a Dask worker could not run the task for item {item!r} ({type(exc).__name__}: {exc}); are caregrid and "
-        "the same version of it installed on every worker?"
+        f"the Dask cluster could not run the task for item {item!r} ({type(exc).__name__}: {why}); is caregrid, "
+        "of the same version, installed on the scheduler and on every worker?"
     ) from exc
 
 
@@ -264,7 +265,8 @@ def _client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
             n_workers=n_workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=None,  # no dashboard; its HTTP server (health checks) on a free port, not 8787
+            scheduler_kwargs={"dashboard_address": ":0"},
             # no per-worker memory cap: the machine is shared with its other programs, a cap of RAM/n would pause
             # or restart a worker solving a large model while the machine still has memory
             memory_limit=0,
@@ -273,7 +275,7 @@ def _client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
             silence_logs=logging.CRITICAL,
         )
     try:
-        client = Client(cluster)
+        client = Client(cluster, set_as_default=False)
         try:
             yield client
         finally:
