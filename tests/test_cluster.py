@@ -28,6 +28,8 @@ PANJIN = str(ROOT / "scenarios" / "panjin.toml")
 DASK = str(Path(sys.executable).with_name("dask"))
 #: the workers import the test tasks from here (and caregrid from the venv, like any installed package)
 SUPPORT = str(Path(__file__).resolve().parent)
+#: selectable with -m cluster; never skipped (the venv's `dask` command is all they need)
+pytestmark = pytest.mark.cluster
 
 
 class Cluster:
