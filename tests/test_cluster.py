@@ -19,12 +19,15 @@ import executor_tasks as tasks
 import pytest
 
 from simulator import executor
+from simulator.ensemble import run_ensemble
 from simulator.errors import CaregridError, InputError, PlanningError
 from simulator.executor import map_tasks
 from simulator.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 PANJIN = str(ROOT / "scenarios" / "panjin.toml")
+FUXIN = str(ROOT / "scenarios" / "fuxin.toml")
+R7 = {"units.resolution": 7}
 DASK = str(Path(sys.executable).with_name("dask"))
 #: the workers import the test tasks from here (and caregrid from the venv, like any installed package)
 SUPPORT = str(Path(__file__).resolve().parent)
@@ -124,6 +127,59 @@ def test_a_sweep_on_the_cluster_writes_what_a_local_run_writes(cluster, tmp_path
                       scheduler=str(cluster.scheduler_file), progress=False)
     same = remote[(remote["grids.count"] == 2) & (remote["travel.speed_kmh"] == 35)]
     assert list(again.objective) == list(same.objective) and len(same) == 1
+
+
+def _serial(fn, items, **kwargs):
+    return [fn(item) for item in items]
+
+
+def _assert_same_ensemble(a: Path, b: Path) -> None:
+    """Two ensemble folders hold the same results: draws (but their seconds), per-unit agreement, summary,
+    the consensus layout and the draws' sites."""
+    import json
+
+    import geopandas as gpd
+    import pandas as pd
+    from pandas.testing import assert_frame_equal
+
+    assert_frame_equal(*(pd.read_csv(p / "draws.csv").drop(columns="seconds") for p in (a, b)))
+    assert_frame_equal(*(pd.DataFrame(gpd.read_file(p / "ensemble.gpkg", layer="units").drop(columns="geometry"))
+                         for p in (a, b)))
+    assert json.loads((a / "summary.json").read_text()) == json.loads((b / "summary.json").read_text())
+    for name in ("consensus_layout.csv", "draw_sites.csv", "consensus/groups.csv", "consensus/compliance.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_an_ensemble_on_the_cluster_equals_the_local_one_even_when_a_worker_dies(fresh_cluster, tmp_path):
+    """Fuxin r7, 4 draws: through the real scheduler and workers, one worker killed (nanny and all) while it holds a
+    draw; the ensemble folder holds what the same seed gives in this process."""
+    from distributed import Client
+
+    local = run_ensemble(FUXIN, 4, tmp_path / "local", seed=11, overrides=R7, mapper=_serial, progress=False)
+    killed: dict = {}
+
+    def kill_a_busy_worker():
+        with Client(scheduler_file=str(fresh_cluster.scheduler_file), timeout=30) as watcher:
+            pids = watcher.run(os.getpid)  # worker address → worker process id
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                busy = {w: keys for w, keys in watcher.processing().items() if keys}
+                if busy:
+                    time.sleep(1.0)  # well into the draw (a worker first loads the city, then solves)
+                    worker, keys = next(iter(busy.items()))
+                    os.killpg(os.getpgid(pids[worker]), signal.SIGKILL)
+                    killed.update(worker=worker, keys=list(keys))
+                    return
+                time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
+    killer.start()
+    remote = run_ensemble(FUXIN, 4, tmp_path / "remote", seed=11, overrides=R7, scheduler=fresh_cluster.address,
+                          progress=False)
+    killer.join()
+    assert killed and any("solve_draw" in str(k) for k in killed["keys"])
+    assert len(remote.draws) == 4 and list(remote.draws["draw"]) == [0, 1, 2, 3]
+    _assert_same_ensemble(local.out, remote.out)
 
 
 def test_results_and_errors_on_the_cluster_match_this_process(cluster):
