@@ -7,6 +7,7 @@ without the task's module is reported, not waited on forever. Needs only the ven
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -75,8 +76,6 @@ class Cluster:
 
     @property
     def address(self) -> str:
-        import json
-
         return json.loads(self.scheduler_file.read_text())["address"]
 
     def close(self) -> None:
@@ -136,8 +135,6 @@ def _serial(fn, items, **kwargs):
 def _assert_same_ensemble(a: Path, b: Path) -> None:
     """Two ensemble folders hold the same results: draws (but their seconds), per-unit agreement, summary,
     the consensus layout and the draws' sites."""
-    import json
-
     import geopandas as gpd
     import pandas as pd
     from pandas.testing import assert_frame_equal
@@ -180,6 +177,9 @@ def test_an_ensemble_on_the_cluster_equals_the_local_one_even_when_a_worker_dies
     assert killed and any("solve_draw" in str(k) for k in killed["keys"])
     assert len(remote.draws) == 4 and list(remote.draws["draw"]) == [0, 1, 2, 3]
     _assert_same_ensemble(local.out, remote.out)
+    # the consensus repair runs in this process: with one HiGHS thread like the draws, whatever executor ran them
+    record = json.loads((remote.out / "consensus" / "run.json").read_text(encoding="utf-8"))
+    assert record["scenario"]["solver"]["threads"] == 1
 
 
 def test_results_and_errors_on_the_cluster_match_this_process(cluster):

@@ -225,7 +225,11 @@ def _consensus(scenario, city, units, draws: list[Draw], results: list[DrawResul
         table.to_csv(path, index=False)
         plan_settings = dataclasses.replace(d_scenario.plan, mode="given_layout", layout=str(path), layout_crs=None,
                                             layout_grid_field="grid_id")
-        plan = make_plan(dataclasses.replace(d_scenario, plan=plan_settings), d_city, d_units, repair=True)
+        # one HiGHS thread, as the draws: with the machine's threads the repair may pick another plan of equal
+        # quality, and the consensus would depend on whether the draws ran in this process or on workers
+        solver = dataclasses.replace(d_scenario.solver, threads=1)
+        plan = make_plan(dataclasses.replace(d_scenario, plan=plan_settings, solver=solver), d_city, d_units,
+                         repair=True)
     plan.record["scenario"]["plan"]["layout"] = "../consensus_layout.csv"
     g = plan.units
     grid = tuple(g["grid_id"].astype(str))
