@@ -27,7 +27,7 @@ from simulator.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 PANJIN = str(ROOT / "scenarios" / "panjin.toml")
-FUXIN = str(ROOT / "scenarios" / "fuxin.toml")
+FUXIN_REL = "scenarios/fuxin.toml"  # relative to ROOT
 R7 = {"units.resolution": 7}
 DASK = str(Path(sys.executable).with_name("dask"))
 #: the workers import the test tasks from here (and caregrid from the venv, like any installed package)
@@ -147,12 +147,14 @@ def _assert_same_ensemble(a: Path, b: Path) -> None:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
-def test_an_ensemble_on_the_cluster_equals_the_local_one_even_when_a_worker_dies(fresh_cluster, tmp_path):
+def test_an_ensemble_on_the_cluster_equals_the_local_one_even_when_a_worker_dies(fresh_cluster, tmp_path,
+                                                                                  monkeypatch):
     """Fuxin r7, 4 draws: through the real scheduler and workers, one worker killed (nanny and all) while it holds a
     draw; the ensemble folder holds what the same seed gives in this process."""
     from distributed import Client
 
-    local = run_ensemble(FUXIN, 4, tmp_path / "local", seed=11, overrides=R7, mapper=_serial, progress=False)
+    monkeypatch.chdir(ROOT)  # the scenario as a planner types it, relative to a folder the workers are not in
+    local = run_ensemble(FUXIN_REL, 4, tmp_path / "local", seed=11, overrides=R7, mapper=_serial, progress=False)
     killed: dict = {}
 
     def kill_a_busy_worker():
@@ -171,8 +173,8 @@ def test_an_ensemble_on_the_cluster_equals_the_local_one_even_when_a_worker_dies
 
     killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
     killer.start()
-    remote = run_ensemble(FUXIN, 4, tmp_path / "remote", seed=11, overrides=R7, scheduler=fresh_cluster.address,
-                          progress=False)
+    remote = run_ensemble(FUXIN_REL, 4, tmp_path / "remote", seed=11, overrides=R7,
+                          scheduler=fresh_cluster.address, progress=False)
     killer.join()
     assert killed and any("solve_draw" in str(k) for k in killed["keys"])
     assert len(remote.draws) == 4 and list(remote.draws["draw"]) == [0, 1, 2, 3]
