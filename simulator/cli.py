@@ -220,7 +220,8 @@ def cmd_compare(args) -> int:
 def cmd_sweep(args) -> int:
     from .sweep import format_table, run_sweep
 
-    table = run_sweep(args.scenario, args.set or [], output_dir(args.out), jobs=args.jobs)
+    table = run_sweep(args.scenario, args.set or [], output_dir(args.out), scheduler=args.scheduler,
+                      workers=args.workers)
     show = [
         c
         for c in (
@@ -355,7 +356,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="values to sweep: a..b (integers), a,b,c, or one value; 'grids' = grids.count",
     )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--jobs", type=int, default=None, help="parallel runs (default: CPU cores)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on an existing Dask cluster 计算集群: tcp://HOST:PORT of `dask scheduler`, or its scheduler file "
+        "(default: worker processes on this machine)",
+    )
+    p.add_argument(
+        "--workers",
+        "--jobs",
+        dest="workers",
+        type=int,
+        default=None,
+        help="worker processes on this machine (default: CPU cores; 1 = in this process); --jobs is the older name",
+    )
     p = scenario_cmd("ensemble", "plan through unknown data: solve many seeded draws and write their consensus "
                                  "集成方案 (ensemble.gpkg, draws.csv, summary.json, consensus/ run folder)")
     p.add_argument("--samples", type=int, default=None, help="number of draws (default: ensemble.samples, 30)")

@@ -1,9 +1,16 @@
 """Scenario sweeps: run the variants of a scenario in parallel and tabulate the trade-offs.
 
 ``caregrid sweep SCENARIO --set grids=2..6 --set travel.speed_kmh=25,35 --out DIR`` runs every combination
-(here 5 × 2 = 10 variants) on the machine's cores (HiGHS limited to one thread per variant), writes each variant's
+(here 5 × 2 = 10 variants) through :func:`simulator.executor.map_tasks`: on a local Dask cluster with one worker
+process per core by default (``--workers N``; ``--jobs`` is the older name), or on an existing Dask cluster with
+``--scheduler tcp://HOST:PORT``; HiGHS solves with one thread per variant on Dask workers. It writes each variant's
 run folder under ``DIR/variants/``, a table ``sweep.csv`` / ``sweep.md`` of the main indicators per variant (variants
 that fail a rule or have no plan are marked) and a trade-off chart ``sweep.png``.
+
+A worker writes its variant's run folder into a temporary folder of its own and sends the files back; this process
+writes them under ``DIR/variants/`` (so workers on other machines need no access to ``DIR``, and a variant rerun
+after its worker died leaves nothing of the dead run in ``DIR``). Everything lands in ``DIR`` in one atomic step at the end
+(:mod:`simulator.runfolder.atomic`): an interrupted sweep (Ctrl-C, an error) leaves ``DIR`` as it was.
 
 What-if changes (the scenario's ``[[changes]]``) are switched on and off with ``--set changes=…``: ``all``, ``none``,
 a change label, or labels joined by ``+``; e.g. ``--set changes=none,all,upgrade_dawa+new_chc_liaohe`` runs the
@@ -17,9 +24,8 @@ exit code, message, failing rule ids). ``caregrid sweep`` exits non-zero when no
 from __future__ import annotations
 
 import itertools
-import os
+import tempfile
 import tomllib
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +33,7 @@ import pandas as pd
 
 from .config.rules import failed_checks
 from .errors import CaregridError, ErrorRecord, InputError, PlanningError
+from .executor import in_worker, map_tasks
 from .runfolder.atomic import atomic_output_dir
 from .runfolder.writer import write_csv
 
@@ -86,7 +93,28 @@ def variant_name(k: int, overrides: dict) -> str:
     return f"v{k + 1:02d}_{label}" if label else f"v{k + 1:02d}"
 
 
+def _variant_task(task: tuple[str, dict, str]) -> tuple[dict, dict[str, bytes]]:
+    """One variant on whichever process runs it: ``(scenario path, overrides, variant name)`` → its table row and
+    the files of its run folder (relative path → bytes; none when the variant made no plan)."""
+    scenario_path, overrides, name = task
+    with tempfile.TemporaryDirectory(prefix="caregrid-variant-") as tmp:
+        folder = Path(tmp) / name
+        # on a Dask worker one HiGHS thread per variant (the worker processes share the cores)
+        row = _run_variant((scenario_path, overrides, str(folder), in_worker()))
+        files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return row, files
+
+
+def _unpack(files: dict[str, bytes], folder: Path) -> None:
+    """Write a variant's run folder (from :func:`_variant_task`) under the sweep's temporary folder."""
+    for rel, data in files.items():
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
 def _run_variant(args: tuple[str, dict, str, bool]) -> dict:
+    """Plan one variant and write its run folder to ``out_dir``; returns its row of the sweep table."""
     scenario_path, overrides, out_dir, single_thread = args
     from .config.scenario import load_scenario
     from .load.city import load_city
@@ -150,40 +178,46 @@ def _error_row(exc: Exception) -> dict:
 
 
 def run_sweep(
-    scenario_path: str | Path, settings: list[str], out: str | Path, jobs: int | None = None, progress: bool = True
+    scenario_path: str | Path,
+    settings: list[str],
+    out: str | Path,
+    jobs: int | None = None,
+    progress: bool = True,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> pd.DataFrame:
-    """Run every variant; returns the table (also written to ``out``)."""
+    """Run every variant; returns the table (also written to ``out``).
+
+    Parameters
+    ----------
+    scenario_path : the scenario TOML (on a Dask cluster: at the same path on every worker, with its data)
+    settings : ``key=values`` strings (``--set``), see :func:`variants`
+    out : the sweep folder (replaced atomically when complete)
+    jobs : older name of ``workers``
+    progress : show a progress bar
+    scheduler : an existing Dask scheduler (``tcp://HOST:PORT`` or a scheduler file); ``None`` = this machine
+    workers : local worker processes (default: CPU cores, at most one per variant; 1 = in this process)
+    """
     combos = variants(settings)
     check_change_selections(scenario_path, combos)
     out = Path(out)
-    jobs = jobs or os.cpu_count() or 1
     with atomic_output_dir(out, preserve=(), kind="sweep") as tmp:
         (tmp / "variants").mkdir(exist_ok=True)
-        tasks = [
-            (str(scenario_path), o, str(tmp / "variants" / variant_name(k, o)), jobs > 1) for k, o in enumerate(combos)
-        ]
-        rows = []
-        if jobs == 1:
-            it = map(_run_variant, tasks)
-            rows = list(_progress(it, len(tasks), progress))
-        else:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
-                futures = [pool.submit(_run_variant, t) for t in tasks]
-                rows = list(_progress((f.result() for f in as_completed(futures)), len(tasks), progress))
+        tasks = [(str(Path(scenario_path).absolute()), o, variant_name(k, o)) for k, o in enumerate(combos)]
+
+        def keep(k: int, result: tuple[dict, dict[str, bytes]]) -> dict:
+            row, files = result
+            _unpack(files, tmp / "variants" / tasks[k][2])
+            return row
+
+        rows = map_tasks(_variant_task, tasks, scheduler=scheduler, workers=jobs if workers is None else workers,
+                         progress=progress, desc="variants", on_result=keep)
         table = pd.DataFrame(rows).sort_values("variant").reset_index(drop=True)
         write_csv(table, tmp / "sweep.csv")
         (tmp / "sweep.md").write_text(_markdown(table), encoding="utf-8")
         _chart(table, list(combos[0]) if combos else [], tmp / "sweep.png")
     return table
-
-
-def _progress(iterable, total: int, enabled: bool):
-    if not enabled:
-        yield from iterable
-        return
-    from tqdm import tqdm
-
-    yield from tqdm(iterable, total=total, desc="variants", unit="run")
 
 
 def _format(col: str, v) -> str:

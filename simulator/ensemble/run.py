@@ -98,7 +98,9 @@ def run_ensemble(
         no draw made a plan (the ensemble folder is still written: draws.csv says why each failed)
     """
     overrides = dict(overrides or {})
-    scenario, city, units = load_base(str(scenario_path), overrides)
+    # workers may run in other folders (dask worker on another machine): they get the scenario's absolute path
+    task_path = str(Path(scenario_path).absolute())
+    scenario, city, units = load_base(task_path, overrides)
     settings = scenario.ensemble
     samples = int(settings.samples if samples is None else samples)
     seed = int(settings.seed if seed is None else seed)
@@ -107,7 +109,7 @@ def run_ensemble(
     out = Path(out) if out is not None else Path(str(scenario.output or "out/ensemble") + "_ensemble")
     draws, notes = sample_draws(city, units, settings, samples, seed, scenario.path)
     run = _mapper(mapper)
-    tasks = [DrawTask(str(scenario_path), overrides, d) for d in draws]
+    tasks = [DrawTask(task_path, overrides, d) for d in draws]
     results: list[DrawResult] = run(solve_draw, tasks, scheduler=scheduler, workers=workers, progress=progress,
                                     desc="draws 抽样")
     _check_alignment(results, units_digest(units))
@@ -121,7 +123,7 @@ def run_ensemble(
     consensus = None
     if summary["plan_share"] > 0:
         consensus = _consensus(scenario, city, units, draws, results)
-        robust = run(solve_draw, [DrawTask(str(scenario_path), overrides, d, layout=consensus.layout)
+        robust = run(solve_draw, [DrawTask(task_path, overrides, d, layout=consensus.layout)
                                   for d in draws],
                      scheduler=scheduler, workers=workers, progress=progress, desc="consensus check 共识核查")
         summary["consensus"] = consensus.record(robust, summary)
@@ -225,7 +227,11 @@ def _consensus(scenario, city, units, draws: list[Draw], results: list[DrawResul
         table.to_csv(path, index=False)
         plan_settings = dataclasses.replace(d_scenario.plan, mode="given_layout", layout=str(path), layout_crs=None,
                                             layout_grid_field="grid_id")
-        plan = make_plan(dataclasses.replace(d_scenario, plan=plan_settings), d_city, d_units, repair=True)
+        # one HiGHS thread, as the draws: with the machine's threads the repair may pick another plan of equal
+        # quality, and the consensus would depend on whether the draws ran in this process or on workers
+        solver = dataclasses.replace(d_scenario.solver, threads=1)
+        plan = make_plan(dataclasses.replace(d_scenario, plan=plan_settings, solver=solver), d_city, d_units,
+                         repair=True)
     plan.record["scenario"]["plan"]["layout"] = "../consensus_layout.csv"
     g = plan.units
     grid = tuple(g["grid_id"].astype(str))
