@@ -175,7 +175,8 @@ def _target(src: str, k: int, raw: Any) -> Target:
         raise InputError(src, f"{where}.comparison = {comparison!r}; expected one of {', '.join(COMPARISONS)}",
                          field=f"{where}.comparison")
     scopes = raw["scopes"]
-    if not (isinstance(scopes, list) and scopes and all(s in SCOPES for s in scopes) and len(set(scopes)) == len(scopes)):
+    distinct = isinstance(scopes, list) and len(set(map(str, scopes))) == len(scopes)
+    if not (distinct and scopes and all(s in SCOPES for s in scopes)):
         raise InputError(src, f"{where}.scopes = {scopes!r}; expected a list of distinct values among "
                          + ", ".join(SCOPES), field=f"{where}.scopes")
     norm = _number(src, where, "norm", raw["norm"])
