@@ -168,8 +168,9 @@ def _target(src: str, k: int, raw: Any) -> Target:
     where = f"target[{k}]"
     if not isinstance(raw, dict):
         raise InputError(src, f"{where} = {raw!r}; expected a table [[target]]", field=where)
+    if isinstance(raw.get("id"), str) and raw["id"].strip():
+        where = f"target[{k}] ({raw['id'].strip()})"
     _keys(src, where, raw, TARGET_REQUIRED, TARGET_OPTIONAL)
-    where = f"target[{k}] ({raw['id']})" if isinstance(raw["id"], str) else where
     comparison = raw["comparison"]
     if comparison not in COMPARISONS:
         raise InputError(src, f"{where}.comparison = {comparison!r}; expected one of {', '.join(COMPARISONS)}",

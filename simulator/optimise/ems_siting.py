@@ -136,6 +136,43 @@ def _prepare(population: np.ndarray, cover: sp.csr_matrix, fixed_cover: sp.csr_m
     return w, cover, rows, base, ceiling
 
 
+def reduce_instance(w: np.ndarray, cover: sp.csr_matrix) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray]:
+    """A smaller maximal-covering instance with the same optimum: identical rows merged, dominated sites dropped.
+
+    Units covered by the same set of sites become one row carrying their summed residents; a site whose units are
+    a subset of another site's (ties: the lower index is kept) can be swapped for that one without losing a
+    resident, so it gets no column.
+
+    Parameters
+    ----------
+    w : (r,) residents of the rows to cover
+    cover : (r, s) bool coverage of those rows
+
+    Returns
+    -------
+    (weights of the merged rows, their coverage restricted to the kept sites, indices of the kept sites)
+    """
+    cover = sp.csr_matrix(cover, dtype=bool)
+    r, s = cover.shape
+    if r == 0 or s == 0:
+        return w, cover, np.arange(s)
+    rng = np.random.default_rng(0)
+    keys = cover.astype(float) @ rng.random((s, 2))  # two random projections: identical rows, identical keys
+    _, first, inverse = np.unique(np.round(keys, 9), axis=0, return_index=True, return_inverse=True)
+    inverse = np.asarray(inverse).ravel()
+    w2 = np.bincount(inverse, weights=w, minlength=len(first))
+    c2 = cover[first]
+    size = np.asarray(c2.sum(axis=0)).ravel()
+    common = (c2.T.astype(np.int32) @ c2.astype(np.int32)).tocoo()  # rows two sites share
+    a, b = common.row, common.col
+    bigger = (size[b] > size[a]) | ((size[b] == size[a]) & (b < a))
+    dominated = np.zeros(s, bool)
+    dominated[a[(a != b) & (common.data == size[a]) & bigger]] = True
+    dominated |= size == 0
+    keep = np.flatnonzero(~dominated)
+    return w2, c2[:, keep].tocsr(), keep
+
+
 def _build(w: np.ndarray, cover: sp.csr_matrix, rows: np.ndarray, x_obj: float, z_obj: np.ndarray) -> tuple:
     """Columns x (sites) then z (rows), and the linking rows ``z_i - sum_j cover[i, j] x_j <= 0``."""
     s = cover.shape[1]
@@ -155,14 +192,6 @@ def _solve(milp: Milp, solver, time_limit: float, gap: float):
     backend = make_backend(solver, None, notes)
     out = backend.solve(milp, time_limit, gap, None)
     return out, [str(n) for n in notes]
-
-
-def _answer(model: str, out, x: np.ndarray, w, cover, fixed_cover, ceiling, notes, *, objective, bound) -> EmsSiting:
-    chosen = np.flatnonzero(out.values[x] > 0.5) if out.values is not None else np.zeros(0, np.int64)
-    hit = covered_units(cover, chosen, fixed_cover)
-    total = float(w.sum())
-    return EmsSiting(model, out.status, chosen, float(w[hit].sum()), total, ceiling / total if total > 0 else np.nan,
-                     objective, bound, notes)
 
 
 def maximal_covering(
@@ -194,12 +223,17 @@ def maximal_covering(
     if int(k) != k or k < 0:
         raise ValueError(f"k must be a whole number ≥ 0, got {k!r}")
     w, cover, rows, base, ceiling = _prepare(population, cover, fixed_cover)
-    milp, x, z = _build(w, cover, rows, 0.0, -w[rows])
+    wr, cr, kept = reduce_instance(w[rows], cover[rows])
+    milp, x, _ = _build(wr, cr, np.arange(len(wr)), 0.0, -wr)
     milp.add_rows(np.zeros(len(x), np.int64), x, 1.0, -1, float(k), 1)
     out, notes = _solve(milp, solver, time_limit, gap)
     obj = None if out.objective is None else base - out.objective
     bound = None if out.bound is None else base - out.bound
-    return _answer("maximal_covering", out, x, w, cover, fixed_cover, ceiling, notes, objective=obj, bound=bound)
+    chosen = kept[out.values[x] > 0.5] if out.values is not None else np.zeros(0, np.int64)
+    hit = covered_units(cover, chosen, fixed_cover)
+    total = float(w.sum())
+    return EmsSiting("maximal_covering", out.status, np.sort(chosen), float(w[hit].sum()), total,
+                     ceiling / total if total > 0 else np.nan, obj, bound, notes)
 
 
 def _greedy(w: np.ndarray, cover: sp.csr_matrix, base_hit: np.ndarray, need: float) -> np.ndarray:

@@ -116,3 +116,34 @@ def test_bad_arguments():
         maximal_covering(pop, cover, -1)
     with pytest.raises(ValueError, match="share"):
         set_covering(pop, cover, 0.0)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_reduction_keeps_the_optimum_with_duplicate_units_and_sites(seed):
+    """Copies of sites and of units (the reduction merges and drops them) still give the brute-force optimum."""
+    rng = np.random.default_rng(100 + seed)
+    base = rng.random((5, 4)) < 0.45
+    dense = np.hstack([base, base[:, [0, 2]]])  # sites 4 and 5 copy sites 0 and 2
+    dense = np.vstack([dense, dense[[1, 3]]])  # units 5 and 6 copy units 1 and 3
+    cover = sp.csr_matrix(dense)
+    pop = rng.integers(1, 1000, len(dense)).astype(float)
+    for k in range(4):
+        got = maximal_covering(pop, cover, k)
+        assert got.covered_population == pytest.approx(_best_k(pop, cover, k, None))
+    for share in (0.5, 0.8, 1.0):
+        got, want = set_covering(pop, cover, share), _fewest(pop, cover, share, None)
+        if want is None:
+            assert got.status == "infeasible"
+        else:
+            assert len(got.chosen) == want[0] and got.covered_population == pytest.approx(want[1])
+
+
+def test_reduce_instance_merges_rows_and_drops_dominated_sites():
+    from simulator.optimise.ems_siting import reduce_instance
+
+    cover = sp.csr_matrix(np.array([[1, 1, 0, 1], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 0, 1]], bool))
+    w, c, kept = reduce_instance(np.array([1.0, 2.0, 3.0, 4.0]), cover)
+    # rows 0 and 3 are alike; site 1 copies site 0 (the lower index stays), sites 2 and 3 are subsets of site 0
+    assert sorted(w.tolist()) == [2.0, 3.0, 5.0]
+    assert kept.tolist() == [0]
+    assert c.shape == (3, 1)
