@@ -23,6 +23,7 @@ TARGET_COLUMNS = (
     "target_id",
     "text_en",
     "text_zh",
+    "quantity",
     "scope",
     "scope_id",
     "scope_name",
@@ -82,7 +83,8 @@ def targets_table(targets: TargetSet, figures: pd.DataFrame | Iterable[pd.DataFr
             for (_, r), v in zip(sel.iterrows(), values, strict=True):
                 status = NO_DATA if not np.isfinite(v) else PASSED if t.passes(float(v)) else FAILED
                 rows.append({
-                    "target_id": t.id, "text_en": t.text_en, "text_zh": t.text_zh, "scope": scope,
+                    "target_id": t.id, "text_en": t.text_en, "text_zh": t.text_zh, "quantity": t.quantity,
+                    "scope": scope,
                     "scope_id": str(r["scope_id"]), "scope_name": str(r.get("scope_name", "") or ""),
                     "baseline": v, "target": t.target_text, "norm": t.norm, "year": t.year, "status": status,
                     "source_quote": t.source.quote, "source_document": t.source.document, "source_url": t.source.url,
