@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
@@ -155,3 +156,36 @@ def test_no_siting_unless_asked_and_targets_recorded():
     assert amb.to_dict() == {"A": "passed", "B": "failed", "D1": "passed", "D2": "failed", "city": "passed"}
     assert e.record["targets"]["id"] == "liaoning-2023"
     assert sum(e.record["targets"]["status_counts"].values()) == len(e.targets)
+
+
+def test_example_scenario_run_folder(tmp_path):
+    """The EXAMPLE scenario end to end: targets.csv turns figures into statuses, the ems_stations layer is written and
+    read back equal to the table, and the existing stations are the scenario's fixed ones."""
+    import json
+    from pathlib import Path
+
+    from simulator import load_city, load_scenario, planning_units, write_plan
+    from simulator.runfolder import schema as s
+    from simulator.workflow import make_plan
+
+    sc = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "panjin_stats_example.toml")
+    city = load_city(sc)
+    plan = make_plan(sc, city, planning_units(sc, city))
+    out = write_plan(plan, tmp_path / "run")
+    targets = pd.read_csv(out / s.TARGETS_CSV, dtype={"scope_id": str})
+    city_amb = targets[(targets.target_id == "ems.ambulances") & (targets.scope == "city")].iloc[0]
+    # the example's made-up hospitals in the planning area hold 30 ambulances (PJ-H06 stands in 盘山县, outside)
+    fig = pd.read_csv(out / s.EMERGENCY_CSV, dtype={"scope_id": str}).set_index("scope_id")
+    assert fig.loc["city", "ambulances"] == 30
+    pop = fig.loc["city", "population"]
+    assert city_amb["baseline"] == pytest.approx(30 / pop * 30000)
+    assert city_amb["status"] == ("passed" if 30 / pop * 30000 >= 1 else "failed")
+    assert set(targets["status"]) <= {"passed", "failed", "no_data"} and (targets["status"] != "no_data").any()
+    layer = gpd.read_file(out / s.PLAN_GPKG, layer=s.EMS_STATIONS_LAYER)
+    table = pd.read_csv(out / s.EMS_STATIONS_CSV, dtype=str, keep_default_na=False)
+    assert list(layer["station_id"]) == list(table["station_id"])
+    assert list(table.loc[table.status == "existing", "facility_id"]) == sc.ems.fixed
+    assert (table.status == "new").sum() == 3
+    record = json.loads((out / s.RUN_JSON).read_text(encoding="utf-8"))
+    assert record["ems"]["covered_share"] >= record["ems"]["covered_share_existing"]
+    assert record["ems"]["status"] == "optimal" and record["ems"]["bound"] == pytest.approx(record["ems"]["objective"])
