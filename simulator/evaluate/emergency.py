@@ -17,6 +17,7 @@ Everything lands in one figures table (``emergency.csv``), which :mod:`.targets_
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,8 @@ class Emergency:
     targets: pd.DataFrame
     stations: gpd.GeoDataFrame | None = None
     record: dict[str, Any] = field(default_factory=dict)
+    #: wall seconds of the siting (``run.json`` ``timings.ems_siting_s``), ``None`` without siting
+    seconds: float | None = None
 
 
 @dataclass
@@ -295,8 +298,9 @@ def _stations_layer(units, fac, fixed, fixed_cover, cover, res: EmsSiting, slon,
                      u, float(slon[j]), float(slat[j]), float(pop[reach].sum())))
     df = pd.DataFrame(rows, columns=["status", "facility_id", "name", "unit", "lon", "lat", "residents_within"])
     df.insert(0, "station_id", [f"S{k + 1}" for k in range(len(df))])
-    ok = df["unit"].to_numpy() >= 0
-    take = np.where(ok, df["unit"].to_numpy(), 0)
+    unit = df["unit"].to_numpy(dtype=np.int64)
+    ok = unit >= 0
+    take = np.where(ok, unit, 0)
     df["unit_id"] = np.where(ok, uid[take], "")
     for col in ("grid_id", "district"):
         df[col] = np.where(ok, units[col].fillna("").astype(str).to_numpy()[take], "")
@@ -352,11 +356,13 @@ def evaluate_emergency(scenario: Any, units: pd.DataFrame, facilities: pd.DataFr
     targets = targets or load_targets(getattr(scenario, "targets", "liaoning-2023"))
     fac_unit = facility_units(facilities, units)
     figures = emergency_figures(units, facilities, fac_unit, minutes, targets, scenario.ems.centre_minutes)
-    stations, record = None, {}
+    stations, record, seconds = None, {}, None
     if scenario.ems.siting:
+        t0 = time.perf_counter()
         stations, ems_record, before, after = site_stations(scenario, units, facilities, minutes)
+        seconds = time.perf_counter() - t0
         _coverage_columns(figures, units, before, after)
         record["ems"] = ems_record
     table = targets_table(targets, figures)
     record["targets"] = {"id": targets.id, "source": targets.source, "status_counts": status_counts(table)}
-    return Emergency(figures, table, stations, record)
+    return Emergency(figures, table, stations, record, seconds)

@@ -189,3 +189,13 @@ def test_example_scenario_run_folder(tmp_path):
     record = json.loads((out / s.RUN_JSON).read_text(encoding="utf-8"))
     assert record["ems"]["covered_share"] >= record["ems"]["covered_share_existing"]
     assert record["ems"]["status"] == "optimal" and record["ems"]["bound"] == pytest.approx(record["ems"]["objective"])
+
+
+def test_siting_edge_cases():
+    fac = _facilities()
+    # no new station and no existing one: an empty layer, nothing covered
+    e = evaluate_emergency(_scenario(stations=0, minutes=5.0), UNITS, fac, _minutes(UNITS, fac))
+    assert len(e.stations) == 0 and e.record["ems"]["covered_residents"] == 0 and e.seconds is not None
+    with pytest.raises(InputError, match="exceeds the 3 candidate sites") as ei:
+        evaluate_emergency(_scenario(stations=4, candidates="facilities"), UNITS, fac, _minutes(UNITS, fac))
+    assert ei.value.field == "ems.stations"
