@@ -297,6 +297,11 @@ def _stations_layer(units, fac, fixed, fixed_cover, cover, res: EmsSiting, slon,
         rows.append(("new", str(fac["facility_id"].iat[f]) if f >= 0 else "", str(fac["name"].iat[f]) if f >= 0 else "",
                      u, float(slon[j]), float(slat[j]), float(pop[reach].sum())))
     df = pd.DataFrame(rows, columns=["status", "facility_id", "name", "unit", "lon", "lat", "residents_within"])
+    # where a station at a facility stands as reliably as the facility's location (district seats are approximate);
+    # a new station at a unit stands at the unit's point
+    lq = fac["location_quality"] if "location_quality" in fac else pd.Series("", fac.index)
+    quality = dict(zip(fac["facility_id"].astype(str), lq.astype(str), strict=True))
+    df["location_quality"] = [quality.get(f, "") if f else "unit_point" for f in df["facility_id"]]
     df.insert(0, "station_id", [f"S{k + 1}" for k in range(len(df))])
     unit = df["unit"].to_numpy(dtype=np.int64)
     ok = unit >= 0

@@ -132,7 +132,9 @@ def targets_context(run: RunFolder) -> dict[str, Any]:
         "ems": {k: ("" if v is None else v) for k, v in ems.items() if not isinstance(v, list | dict)},
         "ems_share": _share(ems.get("covered_share")), "ems_share_before": _share(ems.get("covered_share_existing")),
         "stations": [
-            {k: ("" if pd.isna(v) else str(v)) for k, v in r.items()} | {"residents": _value(r["residents_within"])}
+            {k: ("" if pd.isna(v) else str(v)) for k, v in r.items()} | {
+                "residents": _value(r["residents_within"]),
+                "approximate": str(r.get("location_quality", "")) not in ("", "nan", "unit_point", *s.EXACT_LOCATIONS)}
             for r in stations.to_dict("records")
         ],
     }

@@ -186,6 +186,8 @@ def test_example_scenario_run_folder(tmp_path):
     assert list(layer["station_id"]) == list(table["station_id"])
     assert list(table.loc[table.status == "existing", "facility_id"]) == sc.ems.fixed
     assert (table.status == "new").sum() == 3
+    assert set(table.loc[table.status == "new", "location_quality"]) == {"unit_point"}
+    assert (table.loc[table.status == "existing", "location_quality"] != "").all()
     record = json.loads((out / s.RUN_JSON).read_text(encoding="utf-8"))
     assert record["ems"]["covered_share"] >= record["ems"]["covered_share_existing"]
     assert record["ems"]["status"] == "optimal" and record["ems"]["bound"] == pytest.approx(record["ems"]["objective"])

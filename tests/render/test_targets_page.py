@@ -36,7 +36,8 @@ def _run(tmp_path, facilities_files, stations=True):
     if stations:
         write_csv(pd.DataFrame({"station_id": ["S1"], "status": ["existing"], "facility_id": ["F1"], "name": [HOSTILE],
                                 "lon": [122.0], "lat": [41.0], "residents_within": [1234.0], "unit_id": ["u1"],
-                                "grid_id": ["G1"], "district": ["211102"]}), tmp_path / s.EMS_STATIONS_CSV)
+                                "grid_id": ["G1"], "district": ["211102"], "location_quality": ["district_seat"]}),
+                  tmp_path / s.EMS_STATIONS_CSV)
         record["ems"] = {"model": "maximal_covering", "minutes": 12.0, "new_stations": 0, "existing_stations": 1,
                          "covered_share": 0.25, "covered_share_existing": 0.25, "status": "optimal"}
     (tmp_path / s.RUN_JSON).write_text(json.dumps(record), encoding="utf-8")
@@ -59,7 +60,8 @@ def test_statuses_sources_and_escaping(tmp_path):
     assert chest.count("data-status='failed'") == 2 and "—" in chest
     assert HOSTILE not in html and "&lt;script&gt;alert(1)&lt;/script&gt;&#34;区" in html
     assert "cg-example" not in html
-    assert "data-station='S1'" in html and "1,234" in html
+    station = re.search(r"data-station='S1'>(.*?)</tr>", html, re.S).group(1)
+    assert "1,234" in station and "approximate location" in station  # a district-seat location says so
 
 
 def test_example_statistics_are_marked(tmp_path):
