@@ -18,7 +18,7 @@ Everything lands in one figures table (``emergency.csv``), which :mod:`.targets_
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -347,7 +347,7 @@ def _coverage_columns(figures: pd.DataFrame, units: pd.DataFrame, before: np.nda
 
 
 def evaluate_emergency(scenario: Any, units: pd.DataFrame, facilities: pd.DataFrame, minutes: Callable,
-                       targets: TargetSet | None = None) -> Emergency:
+                       targets: TargetSet | None = None, other_figures: Iterable[pd.DataFrame] = ()) -> Emergency:
     """Figures, targets and (when the scenario asks) station siting of one plan.
 
     Parameters
@@ -357,6 +357,8 @@ def evaluate_emergency(scenario: Any, units: pd.DataFrame, facilities: pd.DataFr
     facilities : plan facilities in the order ``minutes`` indexes them (``in_area``, geometry …)
     minutes : (unit indices, facility indices) → travel minutes
     targets : the targets file (default: the one the scenario names)
+    other_figures : more figures tables (``scope``, ``scope_id``, quantity columns) for targets whose quantities
+        another module computes (e.g. family-doctor teams); merged with the emergency figures before judging
     """
     targets = targets or load_targets(getattr(scenario, "targets", "liaoning-2023"))
     fac_unit = facility_units(facilities, units)
@@ -368,6 +370,6 @@ def evaluate_emergency(scenario: Any, units: pd.DataFrame, facilities: pd.DataFr
         seconds = time.perf_counter() - t0
         _coverage_columns(figures, units, before, after)
         record["ems"] = ems_record
-    table = targets_table(targets, figures)
+    table = targets_table(targets, [figures, *other_figures])
     record["targets"] = {"id": targets.id, "source": targets.source, "status_counts": status_counts(table)}
     return Emergency(figures, table, stations, record, seconds)

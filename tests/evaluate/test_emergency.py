@@ -201,3 +201,17 @@ def test_siting_edge_cases():
     with pytest.raises(InputError, match="exceeds the 3 candidate sites") as ei:
         evaluate_emergency(_scenario(stations=4, candidates="facilities"), UNITS, fac, _minutes(UNITS, fac))
     assert ei.value.field == "ems.stations"
+
+
+def test_other_figures_judge_targets_another_module_computes(tmp_path):
+    """A targets file row whose quantity another module computes is judged from the figures it hands in."""
+    from simulator.config.targets import parse_targets
+
+    raw = {"id": "t", "target": [{
+        "id": "teams", "text_en": "teams", "text_zh": "团队", "quantity": "teams_per_10000", "comparison": "at_least",
+        "norm": 2, "unit": "teams per 10,000 residents", "scopes": ["grid"],
+        "source": {"quote": "示例", "document": "test", "url": ""}}]}
+    fac = _facilities()
+    other = pd.DataFrame({"scope": ["grid", "grid"], "scope_id": ["A", "B"], "teams_per_10000": [2.5, 1.0]})
+    e = evaluate_emergency(_scenario(), UNITS, fac, _minutes(UNITS, fac), parse_targets(raw, "t.toml"), [other])
+    assert e.targets.set_index("scope_id")["status"].to_dict() == {"A": "passed", "B": "failed"}
