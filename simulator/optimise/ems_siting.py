@@ -187,10 +187,10 @@ def _build(w: np.ndarray, cover: sp.csr_matrix, rows: np.ndarray, x_obj: float, 
     return milp, x, z
 
 
-def _solve(milp: Milp, solver, time_limit: float, gap: float):
+def _solve(milp: Milp, solver, time_limit: float, gap: float, start: np.ndarray | None = None):
     notes: list[str] = []
     backend = make_backend(solver, None, notes)
-    out = backend.solve(milp, time_limit, gap, None)
+    out = backend.solve(milp, time_limit, gap, start)
     return out, [str(n) for n in notes]
 
 
@@ -226,7 +226,12 @@ def maximal_covering(
     wr, cr, kept = reduce_instance(w[rows], cover[rows])
     milp, x, _ = _build(wr, cr, np.arange(len(wr)), 0.0, -wr)
     milp.add_rows(np.zeros(len(x), np.int64), x, 1.0, -1, float(k), 1)
-    out, notes = _solve(milp, solver, time_limit, gap)
+    # MIP start: k sites chosen greedily (each the one adding the most uncovered residents), the units they cover
+    pick = _greedy(wr, cr, np.zeros(len(wr), bool), np.inf, limit=int(k))
+    start = np.zeros(milp.ncols)
+    start[x[pick]] = 1.0
+    start[len(x):] = covered_units(cr, pick)
+    out, notes = _solve(milp, solver, time_limit, gap, start)
     obj = None if out.objective is None else base - out.objective
     bound = None if out.bound is None else base - out.bound
     chosen = kept[out.values[x] > 0.5] if out.values is not None else np.zeros(0, np.int64)
@@ -236,12 +241,13 @@ def maximal_covering(
                      ceiling / total if total > 0 else np.nan, obj, bound, notes)
 
 
-def _greedy(w: np.ndarray, cover: sp.csr_matrix, base_hit: np.ndarray, need: float) -> np.ndarray:
-    """Sites added one at a time, each the one adding the most uncovered residents, until ``need`` is covered."""
+def _greedy(w: np.ndarray, cover: sp.csr_matrix, base_hit: np.ndarray, need: float, limit: int = -1) -> np.ndarray:
+    """Sites added one at a time, each the one adding the most uncovered residents, until ``need`` is covered (or
+    ``limit`` sites are chosen, or no site adds anyone)."""
     csc = cover.tocsc()
     hit = base_hit.copy()
     chosen: list[int] = []
-    while w[hit].sum() < need:
+    while w[hit].sum() < need and len(chosen) != limit:
         gain = csc.T.dot(w * ~hit)
         j = int(np.argmax(gain))
         if gain[j] <= 0:
