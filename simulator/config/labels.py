@@ -77,7 +77,7 @@ class TargetText:
     within = Label("residents within", "分钟内人口占比")  # "residents within 30 min (30分钟内人口占比)"
     minutes = Label("min", "分钟")
     ems_siting = Label("Ambulance-station siting", "急救站点选址")
-    stations = Label("Stations", "急救站点")
+    stations = Label("Ambulance stations", "急救站点")
     existing = Label("existing", "现有")
     new = Label("new", "新增")
     covered_before = Label("covered by existing stations", "现有站点覆盖")

@@ -76,3 +76,23 @@ def test_a_folder_without_targets_gets_no_page(tmp_path):
     run = SimpleNamespace(path=tmp_path, record={}, scenario={})
     assert targets_context(run) == {"has_targets": False}
     assert "cg-targets" not in _page(run)
+
+
+def test_stations_map_layer_escapes_names(tmp_path):
+    """The map's stations layer: one marker per station, names shown as text (HTML, JS template literal, jinja)."""
+    import folium
+
+    from simulator.render.ems_layer import draw_stations
+
+    hostile = "<script>alert(1)</script>{{ 7*7 }}`${1+1}`"
+    write_csv(pd.DataFrame({"station_id": ["S1", "S2"], "status": ["existing", "new"], "facility_id": ["F1", ""],
+                            "name": [hostile, ""], "lon": [122.0, 122.1], "lat": [41.0, 41.1],
+                            "residents_within": [1234.0, 99.0]}), tmp_path / s.EMS_STATIONS_CSV)
+    m = folium.Map(location=[41, 122], zoom_start=9)
+    assert draw_stations(m, SimpleNamespace(path=tmp_path)) == 2
+    html = m.get_root().render()
+    assert html.count("cg-station-existing") == 1 and html.count("cg-station-new") == 1
+    assert "<script>alert(1)" not in html and "${1+1}" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&#123;&#123; 7*7 &#125;&#125;&#96;&#36;&#123;1+1&#125;&#96;" in html
+    # no stations file (a run without siting): no layer
+    assert draw_stations(folium.Map(), SimpleNamespace(path=tmp_path / "none")) == 0
