@@ -373,3 +373,21 @@ def evaluate_emergency(scenario: Any, units: pd.DataFrame, facilities: pd.DataFr
     table = targets_table(targets, [figures, *other_figures])
     record["targets"] = {"id": targets.id, "source": targets.source, "status_counts": status_counts(table)}
     return Emergency(figures, table, stations, record, seconds)
+
+
+def console_lines(record: dict[str, Any]) -> list[str]:
+    """What ``caregrid run`` prints about targets and siting, from the run record (``[]`` when it holds neither)."""
+    lines = []
+    counts = (record.get("targets") or {}).get("status_counts") or {}
+    if counts:
+        words = {"passed": "passed 通过", "failed": "failed 未通过", "no_data": "no_data 无数据"}
+        lines.append("targets 规划目标: " + ", ".join(f"{n} {words.get(k, k)}" for k, n in counts.items())
+                     + " (targets.csv)")
+    ems = record.get("ems")
+    if ems:
+        share = ems.get("covered_share")
+        covered = f"{100 * share:.1f}%" if share is not None else "no"
+        lines.append(f"ambulance stations 急救站点: {ems['new_stations']} new 新增 + {ems['existing_stations']} "
+                     f"existing 现有; {covered} of residents within {ems['minutes']:g} min ({ems['model']}, "
+                     f"{ems['status']}; ems_stations.csv)")
+    return lines

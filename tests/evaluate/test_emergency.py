@@ -215,3 +215,16 @@ def test_other_figures_judge_targets_another_module_computes(tmp_path):
     other = pd.DataFrame({"scope": ["grid", "grid"], "scope_id": ["A", "B"], "teams_per_10000": [2.5, 1.0]})
     e = evaluate_emergency(_scenario(), UNITS, fac, _minutes(UNITS, fac), parse_targets(raw, "t.toml"), [other])
     assert e.targets.set_index("scope_id")["status"].to_dict() == {"A": "passed", "B": "failed"}
+
+
+def test_console_lines_say_targets_and_siting():
+    from simulator.evaluate.emergency import console_lines
+
+    fac = _facilities(ambulances=[2, 1, 1, NAN])
+    e = evaluate_emergency(_scenario(stations=1, minutes=5.0), UNITS, fac, _minutes(UNITS, fac))
+    lines = console_lines(e.record)
+    counts = e.record["targets"]["status_counts"]
+    assert lines[0].startswith("targets 规划目标: ") and f"{counts['passed']} passed" in lines[0]
+    share = e.record["ems"]["covered_share"]
+    assert lines[1].startswith("ambulance stations 急救站点: 1 new") and f"{100 * share:.1f}% of residents" in lines[1]
+    assert console_lines({}) == []
