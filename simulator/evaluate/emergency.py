@@ -31,7 +31,6 @@ from ..errors import InputError
 from ..load.validate import CAPABILITY_FLAGS, READINESS_FIELDS
 from ..optimise.ems_siting import (
     EmsSiting,
-    coverage_matrix,
     covered_units,
     maximal_covering,
     set_covering,
@@ -235,24 +234,33 @@ def _fixed_indices(scenario: Any, fac: pd.DataFrame) -> np.ndarray:
     return np.array([pos[f] for f in scenario.ems.fixed], dtype=np.int64)
 
 
-def _candidate_cover(scenario: Any, units: pd.DataFrame, fac: pd.DataFrame, fixed: np.ndarray, minutes: Callable):
-    """Coverage of the candidate sites and where they stand: (cover, lon, lat, facility index or −1)."""
-    ems, tr = scenario.ems, scenario.travel
-    if ems.candidates == "facilities":
+def _road_network(scenario: Any) -> RoadNetwork | None:
+    tr = scenario.travel
+    if not tr.network:
+        return None
+    return RoadNetwork.load(scenario.input_path(tr.network), tr.network_speed_field, default_speed_kmh=tr.speed_kmh)
+
+
+def _cover(scenario: Any, units: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, network) -> Any:
+    """Units reached from the points (lon, lat) within ``ems.minutes`` (station → unit, the run's travel model)."""
+    tr = scenario.travel
+    return site_coverage(units["lon"].to_numpy(dtype=float), units["lat"].to_numpy(dtype=float), lon, lat,
+                         scenario.ems.minutes, tr.speed_kmh, tr.circuity, network)
+
+
+def _candidate_sites(scenario: Any, units: pd.DataFrame, fac: pd.DataFrame, fixed: np.ndarray):
+    """Candidate sites: (lon, lat, facility index or −1)."""
+    if scenario.ems.candidates == "facilities":
         cand = np.setdiff1d(np.flatnonzero(fac["in_area"].to_numpy(dtype=bool)), fixed)
-        m = minutes(np.arange(len(units)), cand) if len(cand) else np.zeros((len(units), 0))
-        return coverage_matrix(m, ems.minutes), fac["lon"].to_numpy()[cand], fac["lat"].to_numpy()[cand], cand
-    network = (RoadNetwork.load(scenario.input_path(tr.network), tr.network_speed_field, default_speed_kmh=tr.speed_kmh)
-               if tr.network else None)
+        return fac["lon"].to_numpy(dtype=float)[cand], fac["lat"].to_numpy(dtype=float)[cand], cand
     lon, lat = units["lon"].to_numpy(dtype=float), units["lat"].to_numpy(dtype=float)
-    cover = site_coverage(lon, lat, lon, lat, ems.minutes, tr.speed_kmh, tr.circuity, network)
-    return cover, lon, lat, np.full(len(units), -1, dtype=np.int64)
+    return lon, lat, np.full(len(units), -1, dtype=np.int64)
 
 
 def site_stations(
-    scenario: Any, units: pd.DataFrame, facilities: pd.DataFrame, minutes: Callable
+    scenario: Any, units: pd.DataFrame, facilities: pd.DataFrame
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any], np.ndarray, np.ndarray]:
-    """Run the scenario's ``[ems]`` siting model.
+    """Run the scenario's ``[ems]`` siting model (minutes from each station to each unit's point).
 
     Returns
     -------
@@ -262,9 +270,11 @@ def site_stations(
     fac = facilities.reset_index(drop=True)
     pop = units["population"].to_numpy(dtype=float)
     fixed = _fixed_indices(scenario, fac)
-    fixed_cover = coverage_matrix(minutes(np.arange(len(units)), fixed) if len(fixed) else
-                                  np.zeros((len(units), 0)), ems.minutes)
-    cover, slon, slat, sfac = _candidate_cover(scenario, units, fac, fixed, minutes)
+    network = _road_network(scenario)
+    fixed_cover = _cover(scenario, units, fac["lon"].to_numpy(dtype=float)[fixed],
+                         fac["lat"].to_numpy(dtype=float)[fixed], network)
+    slon, slat, sfac = _candidate_sites(scenario, units, fac, fixed)
+    cover = _cover(scenario, units, slon, slat, network)
     if ems.stations is not None:
         if ems.stations > cover.shape[1]:
             raise InputError(scenario.path, f"ems.stations = {ems.stations} exceeds the {cover.shape[1]} candidate "
@@ -332,7 +342,7 @@ def _siting_record(scenario, res: EmsSiting, cover, pop, before, n_fixed) -> dic
         "reachable_share": res.reachable_share,
         "objective": res.objective,
         "bound": res.bound,
-        "travel": "the run's travel model, minutes from each planning unit's point to the station",
+        "travel": "the run's travel model, minutes from the station to each planning unit's point",
         "notes": res.notes,
     }
 
@@ -366,7 +376,7 @@ def evaluate_emergency(scenario: Any, units: pd.DataFrame, facilities: pd.DataFr
     stations, record, seconds = None, {}, None
     if scenario.ems.siting:
         t0 = time.perf_counter()
-        stations, ems_record, before, after = site_stations(scenario, units, facilities, minutes)
+        stations, ems_record, before, after = site_stations(scenario, units, facilities)
         seconds = time.perf_counter() - t0
         _coverage_columns(figures, units, before, after)
         record["ems"] = ems_record

@@ -27,7 +27,7 @@ from ..travel.straight_line import unit_to_point_minutes
 from .milp import Milp
 from .solvers import make_backend
 
-#: sites per block when the coverage matrix is built (bounds memory at n_units × BLOCK floats)
+#: units per block when the coverage matrix is built (bounds memory at n_sites × BLOCK floats)
 BLOCK = 256
 
 
@@ -53,7 +53,9 @@ def site_coverage(
     circuity: float = 1.3,
     network=None,
 ) -> sp.csr_matrix:
-    """(n_units, n_sites) coverage of units by sites within ``limit`` minutes, built block by block (sparse).
+    """(n_units, n_sites) coverage of units by sites: the ambulance reaches the unit's point from the site within
+    ``limit`` minutes (site → unit, the direction that matters on a road network with one-way streets; straight-line
+    minutes are the same both ways). Built in blocks of units, sparse.
 
     Parameters
     ----------
@@ -62,19 +64,21 @@ def site_coverage(
     limit : minutes
     speed_kmh, circuity, network : the run's travel model (:func:`simulator.travel.straight_line.unit_to_point_minutes`)
     """
+    unit_lon = np.asarray(unit_lon, dtype=float)
+    unit_lat = np.asarray(unit_lat, dtype=float)
     site_lon = np.asarray(site_lon, dtype=float)
     site_lat = np.asarray(site_lat, dtype=float)
+    if len(site_lon) == 0 or len(unit_lon) == 0:
+        return sp.csr_matrix((len(unit_lon), len(site_lon)), dtype=bool)
     blocks = [
         coverage_matrix(
-            unit_to_point_minutes(np.asarray(unit_lon, float), np.asarray(unit_lat, float), site_lon[b:b + BLOCK],
-                                  site_lat[b:b + BLOCK], speed_kmh, circuity, network),
+            unit_to_point_minutes(site_lon, site_lat, unit_lon[b:b + BLOCK], unit_lat[b:b + BLOCK], speed_kmh,
+                                  circuity, network).T,
             limit,
         )
-        for b in range(0, len(site_lon), BLOCK)
+        for b in range(0, len(unit_lon), BLOCK)
     ]
-    if not blocks:
-        return sp.csr_matrix((len(unit_lon), 0), dtype=bool)
-    return sp.hstack(blocks, format="csr")
+    return sp.vstack(blocks, format="csr")
 
 
 @dataclass

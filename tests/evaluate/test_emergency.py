@@ -228,3 +228,28 @@ def test_console_lines_say_targets_and_siting():
     share = e.record["ems"]["covered_share"]
     assert lines[1].startswith("ambulance stations 急救站点: 1 new") and f"{100 * share:.1f}% of residents" in lines[1]
     assert console_lines({}) == []
+
+
+def test_siting_on_a_road_network(tmp_path):
+    """With travel.network the coverage comes from the network (a fast road along the row of units)."""
+    from shapely.geometry import LineString
+
+    from simulator.travel import RoadNetwork
+
+    road = tmp_path / "road.gpkg"
+    xs = LON  # nodes at the unit points, 120 km/h between them
+    gpd.GeoDataFrame({"speed_kmh": np.full(5, 120.0)},
+                     geometry=[LineString([(xs[i], 41.01), (xs[i + 1], 41.01)]) for i in range(5)],
+                     crs="EPSG:4326").to_file(road)
+    fac = _facilities()
+    sc = _scenario(stations=1, minutes=5.0)
+    sc.travel = Travel(network=str(road))
+    e = evaluate_emergency(sc, UNITS, fac, _minutes(UNITS, fac))
+    net = RoadNetwork.load(road)
+    m = net.minutes(LON, LAT, LON, LAT, 30.0, 1.3)  # (site, unit) minutes from each unit's point as a site
+    reach = m <= 5.0
+    pop = UNITS["population"].to_numpy()
+    best = max(pop[reach[j]].sum() for j in range(6))
+    assert e.record["ems"]["covered_residents"] == pytest.approx(best)
+    straight = straight_line_minutes(LON[:, None], LAT[:, None], LON[None, :], LAT[None, :], 30, 1.3) <= 5.0
+    assert best > max(pop[straight[j]].sum() for j in range(6))  # the fast road reaches further than straight lines

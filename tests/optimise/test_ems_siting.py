@@ -147,3 +147,19 @@ def test_reduce_instance_merges_rows_and_drops_dominated_sites():
     assert sorted(w.tolist()) == [2.0, 3.0, 5.0]
     assert kept.tolist() == [0]
     assert c.shape == (3, 1)
+
+
+def test_site_coverage_counts_minutes_from_the_site_to_the_unit():
+    """On a directed network the ambulance's way (site → unit) counts, not the resident's (unit → site)."""
+
+    class OneWay:
+        """Origins east of a point reach it in 5 minutes, origins west of it need 50 (a one-way street westward)."""
+
+        def minutes(self, o_lon, o_lat, p_lon, p_lat, speed_kmh, circuity):
+            return np.where(np.asarray(o_lon)[:, None] >= np.asarray(p_lon)[None, :], 5.0, 50.0)
+
+    units_lon, lat = np.array([122.0, 122.2]), np.array([41.0, 41.0])
+    site_lon = np.array([122.1])
+    cov = site_coverage(units_lon, lat, site_lon, np.array([41.0]), 12.0, network=OneWay()).toarray()
+    # the site (122.1) lies east of unit 0 (reached: 5 min westward) and west of unit 1 (50 min: not reached)
+    assert cov[:, 0].tolist() == [True, False]
