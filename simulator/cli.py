@@ -20,6 +20,7 @@ import pandas as pd
 from .config.rules import failed_checks, load_rules
 from .config.scenario import load_scenario
 from .errors import CaregridError, InputError
+from .evaluate.emergency import console_lines
 from .load.city import CityData, load_city
 from .plan.precheck import check_rule_fields, check_solver_names
 from .runfolder.atomic import atomic_output_dir, check_output_target
@@ -174,6 +175,8 @@ def cmd_run(args) -> int:
     print(f"compliance 规则核查: {verdict}")
     if not failed.empty:
         print(failed[["rule_id", "scope", "required", "actual"]].to_string(index=False))
+    for line in console_lines(r):  # targets and ambulance-station siting (simulator.evaluate.emergency)
+        print(line)
     print(f"wrote {out.resolve()}")
     _print_map_sizes(out)
     return 0

@@ -53,6 +53,50 @@ class IndicatorLabel:
         return self.long or self.short
 
 
+class TargetText:
+    """Labels of the targets page 规划目标 and the emergency section 急救保障 of the report (issue 15)."""
+
+    targets = Label("Planning targets", "规划目标")
+    targets_intro = Label(
+        "Each target of the targets file, judged per grid, district and city from the run's data; no data where "
+        "the facility files hold no figure", "按网格、区县、全市核查；无数据处不作判断")
+    target = Label("target", "目标")
+    year = Label("year", "年份")
+    source = Label("source", "来源")
+    city = Label("City", "全市")
+    not_judged = Label("not judged at this scope", "此范围不核查")
+    example_data = Label(
+        "EXAMPLE figures made up for illustration, not real data: the facility statistics come from",
+        "示例数据，仅作演示，非真实数据")
+    emergency = Label("Emergency readiness and five centres", "急救保障与五大中心")
+    ambulances = Label("Ambulances (have / required)", "救护车（现有/需配）")
+    negative_pressure = Label("Negative-pressure ambulances (have / required)", "负压救护车（现有/需配）")
+    aeds = Label("AEDs (have / required)", "AED（现有/需配）")
+    nurses_per_doctor = Label("Nurses per doctor", "医护比")
+    reporting = Label("facilities reporting", "填报机构数")
+    within = Label("residents within", "分钟内人口占比")  # "residents within 30 min (30分钟内人口占比)"
+    minutes = Label("min", "分钟")
+    ems_siting = Label("Ambulance-station siting", "急救站点选址")
+    stations = Label("Ambulance stations", "急救站点")
+    existing = Label("existing", "现有")
+    new = Label("new", "新增")
+    covered_before = Label("covered by existing stations", "现有站点覆盖")
+    covered_after = Label("covered after siting", "选址后覆盖")
+    residents_within = Label("residents within T", "覆盖人口")
+
+
+#: the capability flags of facility files as the report names them (五大中心 and two more)
+CAPABILITIES: Final[dict[str, Label]] = {
+    "chest_pain": Label("Chest pain centre", "胸痛中心"),
+    "stroke": Label("Stroke centre", "卒中中心"),
+    "trauma": Label("Trauma centre", "创伤中心"),
+    "maternal_critical": Label("Critical maternal care", "危重孕产妇救治中心"),
+    "neonatal_critical": Label("Critical child and neonatal care", "危重儿童和新生儿救治中心"),
+    "infectious_ward": Label("Infectious-disease ward", "感染性疾病病区"),
+    "fever_clinic": Label("Fever clinic", "发热门诊"),
+}
+
+
 #: display role of a facility on the maps (groups.csv roles, plus facilities no group holds)
 ROLES: Final[dict[str, Label]] = {
     "lead": Label("Lead hospital", "牵头医院"),

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import InputError
 from . import vocabulary
+from .targets import load_targets
 
 
 @dataclass
@@ -129,6 +130,32 @@ class PlanSettings:
 
 
 @dataclass
+class Ems:
+    """Emergency medical services 院前急救: ambulance-station siting and five-centre coverage (issue 15).
+
+    Siting runs when ``stations`` (maximal covering: add that many stations, maximise the residents within
+    ``minutes``) or ``coverage`` (set covering: the fewest new stations so that this share of residents is within
+    ``minutes``) is set, never both. ``candidates``: ``units`` (each planning unit's point) or ``facilities`` (the
+    planning area's facilities); ``fixed``: facility ids of existing stations, kept open and counted as covering.
+    ``centre_minutes``: the minutes within which a resident counts as reached by a capability (chest pain, stroke …)
+    in the five-centre coverage (a planner setting: the plans quoted in issue 15 name no minutes).
+    """
+
+    stations: int | None = None
+    coverage: float | None = None
+    minutes: float = 12.0
+    candidates: str = "units"
+    fixed: list[str] = field(default_factory=list)
+    centre_minutes: float = 30.0
+    time_limit_s: float = 60.0
+
+    @property
+    def siting(self) -> bool:
+        """Whether the scenario asks for ambulance-station siting."""
+        return self.stations is not None or self.coverage is not None
+
+
+@dataclass
 class Change:
     """One what-if change ``[[changes]]`` of a scenario, applied to the facilities after loading.
 
@@ -187,6 +214,8 @@ class Scenario:
     data: Path
     districts: list[str] | str = "urban"
     rules: str = "liaoning-2023"
+    #: the planning targets file (simulator/config/targets/<id>.toml or a TOML path), like ``rules``
+    targets: str = "liaoning-2023"
     output: Path | None = None
     description: str = ""
     inputs: Inputs = field(default_factory=Inputs)
@@ -197,6 +226,7 @@ class Scenario:
     solver: Solver = field(default_factory=Solver)
     plan: PlanSettings = field(default_factory=PlanSettings)
     ensemble: EnsembleSettings = field(default_factory=EnsembleSettings)
+    ems: Ems = field(default_factory=Ems)
     #: what-if changes to the facilities (``[[changes]]``), applied after loading (:mod:`simulator.load.changes`)
     changes: list[Change] = field(default_factory=list)
     path: Path | None = None
@@ -240,8 +270,9 @@ _SECTIONS = {
     "solver": Solver,
     "plan": PlanSettings,
     "ensemble": EnsembleSettings,
+    "ems": Ems,
 }
-_TOP = ("name", "city", "data", "districts", "rules", "output", "description", "changes")
+_TOP = ("name", "city", "data", "districts", "rules", "targets", "output", "description", "changes")
 
 _CHOICES = {
     ("units", "kind"): ("h3", "polygons"),
@@ -250,6 +281,7 @@ _CHOICES = {
     ("plan", "mode"): ("optimise", "fixed_leads", "given_layout"),
     ("plan", "member_reading"): ("at_least_secondary", "secondary_only"),
     ("plan", "cross_grid_reading"): ("reach", "every_group"),
+    ("ems", "candidates"): ("units", "facilities"),
 }
 
 
@@ -282,6 +314,11 @@ _RANGES: dict[tuple[str, str], tuple[Any, str]] = {
     ("solver", "gap"): (lambda v: 0 <= v < 1, "a relative gap in [0, 1)"),
     ("solver", "threads"): (lambda v: v >= 1, "a thread count ≥ 1"),
     ("solver", "candidate_k"): (lambda v: v >= 1, "a count ≥ 1"),
+    ("ems", "stations"): (lambda v: v >= 0, "a station count ≥ 0"),
+    ("ems", "coverage"): (lambda v: 0 < v <= 1, "a share of residents in (0, 1]"),
+    ("ems", "minutes"): (lambda v: v > 0, "minutes > 0"),
+    ("ems", "centre_minutes"): (lambda v: v > 0, "minutes > 0"),
+    ("ems", "time_limit_s"): (lambda v: v > 0, "seconds > 0"),
 }
 
 
@@ -469,6 +506,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         data=data,
         districts=districts,
         rules=_rules_reference(base, str(raw.get("rules", "liaoning-2023"))),
+        targets=_rules_reference(base, str(raw.get("targets", "liaoning-2023"))),
         output=(base / output).resolve() if output else None,
         description=str(raw.get("description", "")),
         changes=select_changes(path, parse_changes(path, raw.get("changes", [])), selection),
@@ -481,6 +519,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     if scenario.units.kind == "polygons" and not scenario.inputs.units:
         raise InputError(path, "units.kind = 'polygons' needs inputs.units (a polygon file)", field="inputs.units")
     _check_plan(path, scenario)
+    load_targets(scenario.targets)  # a broken targets file is refused now, naming the file and its key
     return scenario
 
 
@@ -508,6 +547,9 @@ def _check_plan(path: Path, scenario: Scenario) -> None:
             "plan.mode = 'given_layout' needs plan.layout (a polygon file with grid_id, or a unit_id,grid_id CSV)",
             field="plan.layout",
         )
+    if scenario.ems.stations is not None and scenario.ems.coverage is not None:
+        raise InputError(path, "give either ems.stations (maximal covering) or ems.coverage (set covering), not both",
+                         field="ems.stations")
     if p.mode == "fixed_leads" and not p.leads:
         raise InputError(path, "plan.mode = 'fixed_leads' needs plan.leads = [facility ids]", field="plan.leads")
     _check_ensemble(path, scenario.ensemble)

@@ -7,6 +7,7 @@ from ..config.rules import STATUSES, Switches, failed_checks, load_rules
 from ..load.city import CityData
 from ..plan.make import Plan
 from .compliance import compliance_table
+from .emergency import evaluate_emergency
 from .indicators import compute_indicators
 
 
@@ -60,6 +61,11 @@ def evaluate_plan(plan: Plan, city: CityData) -> Plan:
         primary_care_minutes=scenario.travel.primary_care_minutes,
         unit_geometry=units.geometry.to_numpy(),
     )
+    emergency = evaluate_emergency(scenario, units, plan.facilities, plan.travel_minutes)
+    plan.emergency, plan.targets, plan.ems_stations = emergency.figures, emergency.targets, emergency.stations
+    plan.record.update(emergency.record)  # run.json "targets" (and "ems" when the scenario sites stations)
+    if emergency.seconds is not None:
+        plan.record["timings"] = dict(plan.record.get("timings") or {}, ems_siting_s=emergency.seconds)
     failed = failed_checks(compliance)
     # "passed" = no rule check fails; rows the data cannot judge or the plan only sets are counted, not hidden
     plan.record["compliance_passed"] = bool(not failed.any())

@@ -26,6 +26,11 @@ LOCATION_QUALITIES = ("exact", "street", "district_seat", "district_centroid", "
 STATUSES = ("fact", "estimate", "modelled", "gap", "input")
 PRIMARY_CARE_KINDS = ("community_health_centre", "township_hospital")
 READINESS_FIELDS = ("doctors", "nurses", "ambulances", "ambulances_negative_pressure", "aeds")
+#: optional capability flags a planner declares per facility (五大中心, infectious-disease ward, fever clinic); an
+#: absent column or a blank cell is no data (NaN), never "no": 1.0 / 0.0 / NaN after loading
+CAPABILITY_FLAGS = ("chest_pain", "stroke", "trauma", "maternal_critical", "neonatal_critical", "infectious_ward",
+                    "fever_clinic")
+_TRUE, _FALSE = ("true", "1", "1.0", "yes", "是"), ("false", "0", "0.0", "no", "否")
 
 FACILITY_REQUIRED = ("facility_id", "name", "level", "kind")
 #: optional true/false columns of a facility table and their value when the column is absent
@@ -241,6 +246,10 @@ def validate_facilities(gdf: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
             gdf[col] = pd.to_numeric(gdf[col], errors="coerce")
         else:
             gdf[col] = np.nan
+    for col in READINESS_FIELDS:
+        _check_whole(gdf, col, path)
+    for col in CAPABILITY_FLAGS:
+        gdf[col] = _capability(gdf, col, path) if col in gdf else np.nan
     for col, default in FACILITY_FLAGS:
         if col in gdf:
             text = gdf[col].astype(str).str.strip().str.lower()
@@ -264,6 +273,28 @@ def validate_facilities(gdf: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
         gdf[col] = gdf[col].where(~_blank(gdf[col]), "").astype(str)
     gdf["district"] = gdf["district"].str.replace(r"\.0$", "", regex=True)
     return gdf
+
+
+def _check_whole(gdf: pd.DataFrame, col: str, path) -> None:
+    """Counts (doctors, ambulances, AEDs …) are whole numbers; blank stays no data."""
+    values = gdf[col].to_numpy(dtype=float)
+    frac = np.isfinite(values) & (values != np.round(values))
+    if frac.any():
+        i = int(np.flatnonzero(frac)[0])
+        raise InputError(path, f"{values[i]:g} is not a whole number; expected a count ≥ 0 (blank = no data)",
+                         row=row_label(path, i), field=col)
+
+
+def _capability(gdf: pd.DataFrame, col: str, path) -> np.ndarray:
+    """A capability flag column as 1.0 (true) / 0.0 (false) / NaN (blank: no data)."""
+    text = gdf[col].astype(str).str.strip().str.lower()
+    blank = _blank(gdf[col]).to_numpy()
+    ok = text.isin(_TRUE + _FALSE).to_numpy() | blank
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise InputError(path, f"expected true or false (blank = no data), found {gdf[col].iloc[i]!r}",
+                         row=row_label(path, i), field=col)
+    return np.where(blank, np.nan, text.isin(_TRUE).to_numpy().astype(float))
 
 
 def validate_districts(df: pd.DataFrame, path) -> pd.DataFrame:

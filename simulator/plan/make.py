@@ -78,6 +78,11 @@ class Plan:
     travel_minutes: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     compliance: pd.DataFrame | None = None
     indicators: pd.DataFrame | None = None
+    #: emergency figures per grid/district/city (emergency.csv), the targets table (targets.csv) and the ambulance
+    #: stations layer when the scenario's [ems] asks for siting (simulator.evaluate.emergency)
+    emergency: pd.DataFrame | None = None
+    targets: pd.DataFrame | None = None
+    ems_stations: gpd.GeoDataFrame | None = None
 
     @property
     def grid_lead(self) -> dict[str, str]:

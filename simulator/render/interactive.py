@@ -31,6 +31,7 @@ from ..config.labels import KINDS, LEVELS, ROLES, Text
 from ..runfolder.reader import RunFolder, read_run
 from ..runfolder.schema import MAP_HTML
 from .assets import inline_assets
+from .ems_layer import draw_stations
 from .figures import figure_text, is_estimate
 from .layers import (
     DISPLAY_DECIMALS,
@@ -639,6 +640,7 @@ def draw_run(m: Any, run: RunFolder, *, tiles: str = "none", compact: bool = Fal
     _draw_choropleths(m, sc)
     n_ref = _draw_links(m, sc)
     _draw_facilities(m, sc)
+    draw_stations(m, run, sc.shift)  # ambulance stations, when the scenario sited them
     _fit_to_city(m, sc, compact)
     _add_boxes(m, sc, tiles, compact)
     return {"grids": n_grids, "facilities": len(sc.fac), "referral_lines": n_ref, "districts": n_districts}

@@ -21,6 +21,7 @@ from ..runfolder import schema as s
 from ..runfolder.reader import RunFolder, read_run
 from . import fonts
 from .figures import estimate_note, figure_text, is_estimate
+from .targets_page import targets_context
 from .templating import render
 
 #: indicators always shown as whole numbers
@@ -402,6 +403,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         "notes": [str(n) for n in rec.get(key.NOTES, []) + rec.get(key.SOLVER_NOTES, [])],
         "changes": change_items(rec),
         "ensemble": ensemble_context(run),
+        "targets_page": targets_context(run),
     }
 
 

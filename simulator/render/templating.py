@@ -57,6 +57,7 @@ def environment() -> Environment:
         LEVELS=labels.LEVELS,
         KINDS=labels.KINDS,
         INDICATORS=labels.INDICATORS,
+        TT=labels.TargetText,
     )
     env.filters["num"] = fmt_num
     env.filters["js"] = js_string

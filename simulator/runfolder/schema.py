@@ -12,6 +12,10 @@ A run folder (``caregrid run --out DIR``) holds::
     indicators.csv     one row per grid and one "city" row (indicators.json: the same as JSON)
     adjacency.csv      unit pairs sharing an edge
     moves.csv          units moved by ``--repair`` (only then)
+    emergency.csv      emergency readiness and five-centre coverage per grid, district and city (issue 15)
+    targets.csv        each target of the scenario's targets file per scope: baseline, target, status, source
+    ems_stations.csv   ambulance stations (existing and new) when the scenario's [ems] asks for siting; also the
+                       plan.gpkg layer ems_stations
     run.json           the run record (scenario, solver, status, notes, versions, timings)
     .caregrid          marker: a folder caregrid wrote (and may replace), see :mod:`simulator.runfolder.atomic`
     map.html / map.png / map.pdf / report.html    drawn from the files above by :mod:`simulator.render`
@@ -37,6 +41,9 @@ INDICATORS_CSV: Final = "indicators.csv"
 INDICATORS_JSON: Final = "indicators.json"
 ADJACENCY_CSV: Final = "adjacency.csv"
 MOVES_CSV: Final = "moves.csv"
+EMERGENCY_CSV: Final = "emergency.csv"
+TARGETS_CSV: Final = "targets.csv"
+EMS_STATIONS_CSV: Final = "ems_stations.csv"
 RUN_JSON: Final = "run.json"
 MAP_HTML: Final = "map.html"
 MAP_PNG: Final = "map.png"
@@ -55,6 +62,8 @@ REQUIRED_COMPLETE: Final = (RUN_JSON, INDICATORS_CSV, COMPLIANCE_CSV, PLAN_GPKG)
 UNITS_LAYER: Final = "units"
 GRIDS_LAYER: Final = "grids"
 FACILITIES_LAYER: Final = "facilities"
+#: ambulance stations (only when the scenario asks for siting)
+EMS_STATIONS_LAYER: Final = "ems_stations"
 CRS: Final = "EPSG:4326"
 
 #: columns of the units layer (``lon``/``lat`` of the plan are dropped on writing)
@@ -130,6 +139,10 @@ class RunKey:
     BRIDGES: Final = "bridges"
     #: the what-if changes applied to the facilities (simulator.load.changes records)
     CHANGES: Final = "changes"
+    #: ambulance-station siting facts (model, minutes, stations, covered shares), when the scenario asks for it
+    EMS: Final = "ems"
+    #: the targets file used and the count of targets.csv rows per status
+    TARGETS: Final = "targets"
     #: vary from run to run on the same input: left out when two run folders are compared for sameness
     TIMINGS: Final = "timings"
     VERSIONS: Final = "versions"

@@ -107,6 +107,18 @@ def _write_indicators(indicators: pd.DataFrame, folder: Path) -> None:
     )
 
 
+def _write_emergency(plan: Plan, folder: Path) -> None:
+    """emergency.csv, targets.csv, and the ambulance stations (table and plan.gpkg layer) when sited."""
+    if plan.emergency is not None:
+        write_csv(plan.emergency, folder / s.EMERGENCY_CSV)
+    if plan.targets is not None:
+        write_csv(plan.targets, folder / s.TARGETS_CSV)
+    if plan.ems_stations is not None:
+        write_csv(pd.DataFrame(plan.ems_stations.drop(columns="geometry")), folder / s.EMS_STATIONS_CSV)
+        if len(plan.ems_stations):  # an empty layer has no geometry type: the CSV header alone says "none"
+            plan.ems_stations.to_file(folder / s.PLAN_GPKG, layer=s.EMS_STATIONS_LAYER, driver="GPKG")
+
+
 def _write_adjacency(plan: Plan, path: Path) -> None:
     adj = plan.adjacency.tocoo()
     keep = adj.row < adj.col  # each pair once
@@ -148,6 +160,7 @@ def write_plan_files(plan: Plan, tmp: Path, extras: Iterable[Callable[[Path], An
         _write_indicators(plan.indicators, tmp)
     if plan.moves is not None:
         write_csv(plan.moves, tmp / s.MOVES_CSV)
+    _write_emergency(plan, tmp)
     _write_adjacency(plan, tmp / s.ADJACENCY_CSV)
     write_json(plan.record, tmp / s.RUN_JSON)
     for extra in extras:

@@ -54,6 +54,11 @@ RANGE_CASES = [
     ("bandwidth-zero", "population_model", "seat_bandwidth_km = 0.0", "population_model.seat_bandwidth_km", "> 0 km"),
     ("min-population-negative", "grids", "min_population = -5.0", "grids.min_population", "≥ 0"),
     ("beds-per-1000-negative", "grids", "min_beds_per_1000 = -1.0", "grids.min_beds_per_1000", "≥ 0"),
+    ("ems-coverage-above-1", "ems", "coverage = 1.5", "ems.coverage", "a share of residents in (0, 1]"),
+    ("ems-coverage-zero", "ems", "coverage = 0.0", "ems.coverage", "(0, 1]"),
+    ("ems-stations-negative", "ems", "stations = -2", "ems.stations", "a station count ≥ 0"),
+    ("ems-minutes-zero", "ems", "minutes = 0.0", "ems.minutes", "minutes > 0"),
+    ("ems-centre-minutes-negative", "ems", "centre_minutes = -5.0", "ems.centre_minutes", "minutes > 0"),
 ]
 
 
@@ -268,3 +273,56 @@ def test_flow_contiguity_needs_the_lead_inside_its_grid():
         check_solver_names(load_scenario(PANJIN, {"solver.contiguity": "flow"}))
     assert ei.value.field == "solver.contiguity" and "plan.lead_inside_grid = true" in str(ei.value)
     check_solver_names(load_scenario(PANJIN, {"solver.contiguity": "flow", "plan.lead_inside_grid": True}))
+
+
+# the [ems] section and the targets file (issue 15)
+EMS_CASES = [
+    ("ems-both-models", ["stations = 3", "coverage = 0.9"], "ems.stations", "not both"),
+    ("ems-candidates", ['candidates = "hospitals"'], "candidates", "expected one of units, facilities"),
+    ("ems-fixed-not-list", ['fixed = "PJ-H01"'], "fixed", "expected list[str]"),
+    ("ems-unknown-key", ["station = 3"], "station", "unknown key 'station' in [ems]"),
+    ("ems-stations-text", ['stations = "three"'], "stations", "expected int"),
+]
+
+
+@pytest.mark.parametrize(("case", "lines", "field", "words"), EMS_CASES, ids=[c[0] for c in EMS_CASES])
+def test_ems_section_names_the_key(tmp_path, case, lines, field, words):
+    text = _panjin_text()
+    for line in lines:
+        text = _with(text, "ems", line)
+    path = tmp_path / f"{case}.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as ei:
+        load_scenario(path)
+    assert ei.value.field == field and words in str(ei.value), str(ei.value)
+
+
+TARGETS_CASES = [
+    ("targets-unknown-id", 'targets = "atlantis-2030"', None, "targets", "unknown targets file 'atlantis-2030'"),
+    ("targets-missing-file", 'targets = "mine.toml"', "mine.toml", "targets", "targets file not found"),
+]
+
+
+@pytest.mark.parametrize(("case", "line", "path_end", "field", "words"), TARGETS_CASES,
+                         ids=[c[0] for c in TARGETS_CASES])
+def test_targets_key_names_the_file(tmp_path, case, line, path_end, field, words):
+    path = tmp_path / f"{case}.toml"
+    path.write_text(_with(_panjin_text(), "", line), encoding="utf-8")
+    with pytest.raises(InputError) as ei:
+        load_scenario(path)
+    assert ei.value.field == field and words in str(ei.value), str(ei.value)
+    if path_end:
+        assert ei.value.path == str(tmp_path / path_end)
+
+
+def test_a_broken_targets_file_names_the_file_and_key(tmp_path):
+    """A planner's copy of the targets file with a typo is refused when the scenario is read."""
+    src = (ROOT / "simulator" / "config" / "targets" / "liaoning-2023.toml").read_text(encoding="utf-8")
+    (tmp_path / "my_targets.toml").write_text(src.replace("norm = 0.4", 'norm = "40%"'), encoding="utf-8")
+    path = tmp_path / "s.toml"
+    path.write_text(_with(_panjin_text(), "", 'targets = "my_targets.toml"'), encoding="utf-8")
+    with pytest.raises(InputError) as ei:
+        load_scenario(path)
+    assert ei.value.path == str(tmp_path / "my_targets.toml")
+    assert ei.value.field == "target[1] (ems.negative_pressure).norm"
+    assert "expected a finite number ≥ 0" in str(ei.value)

@@ -70,3 +70,13 @@ def test_boundaries_from_geopackage(tmp_path):
                      geometry=[box(122, 41, 122.1, 41.1), box(122.1, 41, 122.2, 41.1)], crs="EPSG:4326").to_file(path)
     got = read_boundaries(path)
     assert list(got.adcode) == ["1", "2"] and got.geometry.is_valid.all()
+
+
+def test_shapefile_keeps_capability_flags_truncated_to_ten_characters(tmp_path):
+    """A Shapefile cuts maternal_critical to maternal_c: the flag must be restored, not silently lost as no data."""
+    path = tmp_path / "fac.shp"
+    with pytest.warns(UserWarning):  # the driver says it truncates the field names
+        _gdf().assign(maternal_critical=["true", "false", ""], fever_clinic=["1", "0", "1"]).to_file(path)
+    got = read_facilities(path)
+    assert got["maternal_critical"].iloc[:2].tolist() == [1.0, 0.0] and np.isnan(got["maternal_critical"].iloc[2])
+    assert got["fever_clinic"].tolist() == [1.0, 0.0, 1.0]

@@ -389,8 +389,8 @@ def _scenario(tmp_path, body: str, data=GEODATA / "fuxin", name="s.toml"):
 
 
 TOP_KEYS = (
-    "name, city, data, districts, rules, output, description, changes, inputs, units, population_model, grids, "
-    "travel, solver, plan"
+    "name, city, data, districts, rules, targets, output, description, changes, inputs, units, population_model, "
+    "grids, travel, solver, plan, ensemble, ems"
 )
 
 

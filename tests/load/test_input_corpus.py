@@ -103,6 +103,11 @@ def test_a_grade_does_not_overwrite_a_given_grade(facility_csv):
         ("beds", "1e12", "implausible value 1,000,000,000,000; expected at most 30,000 beds"),
         ("outpatient_daily", "-3", "negative value"),
         ("doctors", "abc", "expected a number"),
+        ("ambulances", "2.5", "2.5 is not a whole number; expected a count"),
+        ("aeds", "-1", "negative value"),
+        ("ambulances_negative_pressure", "一辆", "expected a number"),
+        ("chest_pain", "maybe", r"expected true or false \(blank = no data\)"),
+        ("fever_clinic", "2", "expected true or false"),
     ],
 )
 def test_facility_numbers_out_of_range(facility_csv, column, value, words):
@@ -404,3 +409,17 @@ def test_a_change_naming_an_unknown_facility_lists_the_ids_near_it(tmp_path):
     assert ei.value.row == "changes[0]" and ei.value.field == "id"
     assert "unknown facility id 'PJ-H50'" in str(ei.value) and "PJ-H05 盘锦市大洼区人民医院" in str(ei.value)
     assert cli.main(["validate", str(path)]) == 2
+
+
+def test_capability_flags_and_counts_blank_is_no_data(facility_csv):
+    """Declared capability flags read as 1/0, blank or absent as no data (NaN), never as "no"."""
+    rows = [dict(r) for r in FACILITY_ROWS]
+    rows[0].update(chest_pain="是", stroke="false", ambulances="3")
+    rows[1].update(chest_pain="", stroke="TRUE", ambulances="")
+    path = write_csv(facility_csv(rows=rows).parent / "cap.csv", rows,
+                     FACILITY_FIELDS + ["chest_pain", "stroke", "ambulances"])
+    gdf = read_facilities(path, "EPSG:4326")
+    assert gdf["chest_pain"].iloc[0] == 1.0 and np.isnan(gdf["chest_pain"].iloc[1])
+    assert gdf["stroke"].tolist() == [0.0, 1.0]
+    assert gdf["ambulances"].iloc[0] == 3 and np.isnan(gdf["ambulances"].iloc[1])
+    assert gdf["trauma"].isna().all()  # column absent: no data
