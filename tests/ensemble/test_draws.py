@@ -6,11 +6,16 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import FUXIN
+from ensemble_support import FUXIN, load_fuxin_r7
 
 from simulator.config.scenario import EnsembleSettings, load_scenario
 from simulator.ensemble import apply_draw, perturbed_population, sample_draws
 from simulator.errors import InputError
+
+
+@pytest.fixture
+def fuxin_r7():
+    return load_fuxin_r7()
 
 
 def test_same_seed_same_draws_and_each_draw_independent_of_the_count(fuxin_r7):

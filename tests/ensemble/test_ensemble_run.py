@@ -8,7 +8,7 @@ import json
 import geopandas as gpd
 import pandas as pd
 import pytest
-from conftest import FUXIN, R7, serial
+from ensemble_support import FUXIN, R7, load_fuxin_r7, serial
 
 import simulator as cg
 from simulator.ensemble import DrawTask, run_ensemble, sample_draws, solve_draw
@@ -22,6 +22,11 @@ from simulator.render.report import write_report
 def ensemble(tmp_path_factory):
     out = tmp_path_factory.mktemp("ens") / "fuxin"
     return run_ensemble(FUXIN, 4, out, seed=11, overrides=R7, mapper=serial, extras=(write_maps, write_report))
+
+
+@pytest.fixture
+def fuxin_r7():
+    return load_fuxin_r7()
 
 
 def test_consensus_plan_passes_the_independent_verifier(ensemble):

@@ -1,11 +1,12 @@
-"""Fixtures of the ensemble tests: the embedded Fuxin scenario at H3 resolution 7 (about 170 units), whose hospitals
-are all placed at their district's seat — the case ensembles exist for."""
+"""Shared by the ensemble tests (a plain module: a conftest here would shadow tests/conftest.py).
+
+The embedded Fuxin scenario at H3 resolution 7 (about 170 units), whose hospitals are all placed at their
+district's seat — the case ensembles exist for."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-
-import pytest
 
 import simulator as cg
 
@@ -18,8 +19,8 @@ def serial(fn, items, **kwargs):
     return [fn(item) for item in items]
 
 
-@pytest.fixture(scope="session")
-def fuxin_r7():
+@functools.cache
+def load_fuxin_r7():
     scenario = cg.load_scenario(FUXIN, R7)
     city = cg.load_city(scenario)
     return scenario, city, cg.planning_units(scenario, city)
