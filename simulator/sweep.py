@@ -9,8 +9,8 @@ that fail a rule or have no plan are marked) and a trade-off chart ``sweep.png``
 
 A worker writes its variant's run folder into a temporary folder of its own and sends the files back; this process
 writes them under ``DIR/variants/`` (so workers on other machines need no access to ``DIR``, and a variant rerun
-after its worker died leaves nothing of the dead run in ``DIR``). Everything lands in ``DIR`` in one atomic step at the end
-(:mod:`simulator.runfolder.atomic`): an interrupted sweep (Ctrl-C, an error) leaves ``DIR`` as it was.
+after its worker died leaves nothing of the dead run in ``DIR``). Everything lands in ``DIR`` in one atomic step at
+the end (:mod:`simulator.runfolder.atomic`): an interrupted sweep (Ctrl-C, an error) leaves ``DIR`` as it was.
 
 What-if changes (the scenario's ``[[changes]]``) are switched on and off with ``--set changes=…``: ``all``, ``none``,
 a change label, or labels joined by ``+``; e.g. ``--set changes=none,all,upgrade_dawa+new_chc_liaohe`` runs the

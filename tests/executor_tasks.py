@@ -66,8 +66,9 @@ def read_log(log: str | Path) -> list[tuple[str, int, int]]:
         return []
     out = []
     for line in path.read_text().splitlines():
-        event, k, pid = line.split()
-        out.append((event, int(k), int(pid)))
+        parts = line.split()
+        if len(parts) == 3 and parts[0] in ("start", "end"):  # a line being written is read next time
+            out.append((parts[0], int(parts[1]), int(parts[2])))
     return out
 
 
@@ -134,3 +135,19 @@ def _stable(record):
     if isinstance(record, list):
         return [_stable(v) for v in record]
     return record
+
+
+def new_children(before: set[int], wait_s: float = 20.0) -> list:
+    """Child processes of this one not in ``before`` still running after ``wait_s`` (multiprocessing's resource
+    tracker, started once per process by the first spawned worker, excepted)."""
+    import psutil
+
+    def tracker(p) -> bool:
+        try:
+            return "resource_tracker" in " ".join(p.cmdline())
+        except psutil.Error:
+            return False
+
+    new = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and not tracker(p)]
+    _, alive = psutil.wait_procs(new, timeout=wait_s)
+    return [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

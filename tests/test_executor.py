@@ -100,18 +100,23 @@ def test_an_unreachable_scheduler_is_named_within_the_timeout(monkeypatch):
 
 
 def test_ctrl_c_cancels_the_tasks_closes_the_cluster_and_reraises(tmp_path):
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C → KeyboardInterrupt, as in a shell
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     log = tmp_path / "log.txt"
     items = [(str(log), k, 3.0) for k in range(6)]
-    interrupter = _interrupt_when(lambda: any(e == "start" for e, _, _ in tasks.read_log(log)))
-    with pytest.raises(KeyboardInterrupt):
-        map_tasks(tasks.slow_record, items, workers=2, progress=False)
-    interrupter.join()
+    done = threading.Event()
+    interrupter = _interrupt_when(lambda: any(e == "start" for e, _, _ in tasks.read_log(log)), done)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            map_tasks(tasks.slow_record, items, workers=2, progress=False)
+    finally:
+        done.set()
+        interrupter.join()
+        signal.signal(signal.SIGINT, previous)
     time.sleep(4)  # long enough for a task that was not cancelled to have started and finished
     starts = [k for e, k, _ in tasks.read_log(log) if e == "start"]
     assert 1 <= len(starts) <= 2  # what the two workers were running; the other tasks were cancelled unstarted
-    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()]
-    assert not [p for p in left if p.status() != psutil.STATUS_ZOMBIE], "worker processes left running"
+    assert not tasks.new_children(before), "worker processes left running"
 
 
 def test_executor_imports_only_errors_from_caregrid():
@@ -133,14 +138,16 @@ def test_a_task_that_keeps_killing_workers_is_given_up_as_a_caregrid_error(monke
         map_tasks(tasks.die, [1, 2], workers=2, progress=False)
 
 
-def _interrupt_when(condition) -> threading.Thread:
-    """Send this process SIGINT (Ctrl-C) once ``condition()`` holds; the main thread gets KeyboardInterrupt."""
+def _interrupt_when(condition, done: threading.Event) -> threading.Thread:
+    """Send this process SIGINT (Ctrl-C) once ``condition()`` holds, unless ``done`` is set first (then never: no
+    stray Ctrl-C for a later test); the main thread gets KeyboardInterrupt."""
 
     def run():
-        deadline = time.monotonic() + 120
-        while not condition() and time.monotonic() < deadline:
+        while not done.is_set():
+            if condition():
+                os.kill(os.getpid(), signal.SIGINT)
+                return
             time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGINT)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

@@ -51,8 +51,7 @@ def test_ctrl_c_during_a_cluster_sweep_leaves_the_previous_sweep_as_it_was(tmp_p
     assert len(unpacked) == 1
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep"]  # no temporary folder or lock left beside it
-    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in children and p.is_running()]
-    assert not [p for p in left if p.status() != psutil.STATUS_ZOMBIE], "worker processes left running"
+    assert not tasks.new_children(children), "worker processes left running"
 
 
 def test_jobs_stays_an_alias_of_workers(tmp_path, monkeypatch):

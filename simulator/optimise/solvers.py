@@ -150,6 +150,25 @@ class _PulpBackend:
 # --------------------------------------------------------------------------------------------
 # HiGHS
 # --------------------------------------------------------------------------------------------
+#: threads of this process's HiGHS scheduler (0 = HiGHS's default; None before the first solve)
+_SCHEDULER_THREADS: list[int | None] = [None]
+
+
+def match_thread_pool(threads: int | None) -> None:
+    """Restart HiGHS's thread scheduler when a solve asks for another thread count than the previous one.
+
+    HiGHS starts one global scheduler per process at its first solve; a later solve asking for fewer threads stops
+    with status 'error'. caregrid solves one model at a time per process, so restarting between solves is safe: e.g.
+    ensemble draws with one thread in this process (``--workers 1``) after a solve with the scenario's threads.
+    """
+    want = int(threads) if threads else 0
+    if _SCHEDULER_THREADS[0] is not None and _SCHEDULER_THREADS[0] != want:
+        import highspy
+
+        highspy.Highs.resetGlobalScheduler(True)
+    _SCHEDULER_THREADS[0] = want
+
+
 class _WarmHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
     """PuLP's highspy interface plus a MIP start (``Highs.setSolution``) and fixed seed."""
 
@@ -164,6 +183,7 @@ class _WarmHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
             idx = np.fromiter((v.index for v in self._start), dtype=np.int32, count=len(self._start))
             val = np.fromiter(self._start.values(), dtype=float, count=len(self._start))
             h.setSolution(int(idx.size), idx, val)
+        match_thread_pool(self.threads)
         h.run()
 
 
@@ -306,6 +326,7 @@ class HighsArrays:
                 idx = np.arange(milp.ncols, dtype=np.int32)
                 h.setSolution(int(idx.size), idx, np.asarray(start, float))
             t1 = time.perf_counter()
+            match_thread_pool(self.threads)
             h.run()
         except Exception as exc:  # noqa: BLE001 - any failure inside the solver library becomes one clear error
             raise SolverError(f"the {self.name} solver failed: {type(exc).__name__}: {exc}") from exc
