@@ -124,8 +124,8 @@ def _run_variant(args: tuple[str, dict, str, bool]) -> dict:
 
     row: dict = {"variant": Path(out_dir).name, **overrides}
     try:
-        # worker processes solve with one HiGHS thread each; in-process runs keep the scenario's setting because
-        # HiGHS fixes its thread pool at the first solve of a process and errors if a later solve asks otherwise
+        # worker processes solve with one HiGHS thread each (they share the cores); a run in this process keeps the
+        # scenario's solver.threads, as `caregrid run` would (optimise/solvers.match_thread_pool lets them differ)
         extra = {"solver.threads": 1} if single_thread else {}
         scenario = load_scenario(scenario_path, {**overrides, **extra})
         city = load_city(scenario)
