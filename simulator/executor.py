@@ -111,6 +111,37 @@ def map_tasks(
         return _run_on(client, fn, items, bar, on_result)
 
 
+@contextlib.contextmanager
+def executor_session(
+    *, scheduler: str | None = None, workers: int | None = None, n_items: int = 1
+) -> Iterator[Callable[..., list]]:
+    """One cluster for several rounds of tasks (e.g. an ensemble's draws, then its consensus check).
+
+    Yields ``run(fn, items, *, progress=True, desc="", on_result=None)`` with :func:`map_tasks`' meaning; the
+    local cluster (sized for ``n_items`` tasks) starts once and workers keep what they loaded between rounds.
+    """
+    n_workers = _worker_count(scheduler, workers, max(n_items, 1))
+
+    def here(fn: Callable, items: Iterable[Any], *, progress: bool = True, desc: str = "",
+             on_result: Callable | None = None, **_: Any) -> list:
+        return map_tasks(fn, items, workers=1, progress=progress, desc=desc, on_result=on_result)
+
+    if scheduler is None and n_workers == 1:
+        yield here
+        return
+    with _client(scheduler, n_workers) as client:
+
+        def run(fn: Callable, items: Iterable[Any], *, progress: bool = True, desc: str = "",
+                on_result: Callable | None = None, **_: Any) -> list:
+            items = list(items)
+            if not items:
+                return []
+            with _progress_bar(len(items), progress, desc or getattr(fn, "__name__", "tasks")) as bar:
+                return _run_on(client, fn, items, bar, on_result)
+
+        yield run
+
+
 def in_worker() -> bool:
     """True inside a Dask worker task (e.g. to solve with one HiGHS thread there)."""
     try:

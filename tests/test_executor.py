@@ -160,3 +160,16 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_a_session_runs_several_rounds_on_one_cluster():
+    """An ensemble's two rounds share one local cluster: the second round runs on the first round's workers."""
+    with executor.executor_session(workers=2, n_items=4) as run:
+        first = run(tasks.pid_after, [0.2] * 4, progress=False)
+        second = run(tasks.pid_after, [0.2] * 4, progress=False)
+        assert run(tasks.square, [], progress=False) == []
+        assert run(tasks.square, [1, 2, 3], progress=False) == [1, 4, 9]
+    assert os.getpid() not in first
+    assert set(second) <= set(first) and len(set(first)) <= 2
+    with executor.executor_session(workers=1, n_items=4) as run:  # one worker: this process, no cluster
+        assert set(run(tasks.pid_after, [0.0, 0.0], progress=False)) == {os.getpid()}

@@ -22,6 +22,7 @@ robustness.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import tempfile
@@ -57,12 +58,13 @@ class EnsembleResult:
     consensus_population: np.ndarray | None = None
 
 
-def _mapper(mapper: Mapper | None) -> Mapper:
+def _session(mapper: Mapper | None, scheduler: str | None, workers: int | None, n_items: int):
+    """The executor for both rounds (draws, consensus check): one Dask cluster, or the caller's ``mapper``."""
     if mapper is not None:
-        return mapper
-    from ..executor import map_tasks
+        return contextlib.nullcontext(mapper)
+    from ..executor import executor_session
 
-    return map_tasks
+    return executor_session(scheduler=scheduler, workers=workers, n_items=n_items)
 
 
 def run_ensemble(
@@ -108,36 +110,23 @@ def run_ensemble(
         raise InputError(scenario.path, f"--samples {samples}; expected at least 1 draw", field="samples")
     out = Path(out) if out is not None else Path(str(scenario.output or "out/ensemble") + "_ensemble")
     draws, notes = sample_draws(city, units, settings, samples, seed, scenario.path)
-    run = _mapper(mapper)
-    tasks = [DrawTask(task_path, overrides, d) for d in draws]
-    results: list[DrawResult] = run(solve_draw, tasks, scheduler=scheduler, workers=workers, progress=progress,
-                                    desc="draws 抽样")
-    _check_alignment(results, units_digest(units))
-    agree = unit_agreement(results)
-    rules = load_rules(scenario.rules)
-    summary = summarise(results, list(rules.catalogue)) | {
-        "scenario": str(scenario_path), "samples": samples, "seed": seed, "sampled": sampled_text(city, settings,
-                                                                                                 draws, notes),
-    }
-    table = draws_table(results, draws)
-    consensus = None
-    if summary["plan_share"] > 0:
-        consensus = _consensus(scenario, city, units, draws, results)
-        robust = run(solve_draw, [DrawTask(task_path, overrides, d, layout=consensus.layout)
-                                  for d in draws],
-                     scheduler=scheduler, workers=workers, progress=progress, desc="consensus check 共识核查")
-        summary["consensus"] = consensus.record(robust, summary)
-        consensus.plan.record["ensemble"] = summary["consensus"] | {
-            "samples": samples, "seed": seed, "sampled": summary["sampled"], "plan_share": summary["plan_share"],
-            "indicator_draws": {k: table[k].dropna().tolist() for k in ("travel_mean_min", "travel_p90_min",
-                                                                        "share_within_access") if k in table},
+    with _session(mapper, scheduler, workers, samples) as run:
+        results: list[DrawResult] = run(solve_draw, [DrawTask(task_path, overrides, d) for d in draws],
+                                        progress=progress, desc="draws 抽样")
+        _check_alignment(results, units_digest(units))
+        agree = unit_agreement(results)
+        summary = summarise(results, list(load_rules(scenario.rules).catalogue)) | {
+            "scenario": str(scenario_path), "samples": samples, "seed": seed,
+            "sampled": sampled_text(city, settings, draws, notes),
         }
-        sc = consensus.plan.record["scenario"]
-        sc["name"] = f"{sc['name']} — consensus of {samples} draws 共识方案"
-        u = consensus.plan.units
-        consensus.plan.units = u.assign(majority_lead=agree["majority_lead"].to_numpy(),
-                                        stability=agree["stability"].to_numpy(),
-                                        feasible_share=agree["feasible_share"].to_numpy())
+        table = draws_table(results, draws)
+        consensus = None
+        if summary["plan_share"] > 0:
+            consensus = _consensus(scenario, city, units, draws, results)
+            robust = run(solve_draw, [DrawTask(task_path, overrides, d, layout=consensus.layout) for d in draws],
+                         progress=progress, desc="consensus check 共识核查")
+            summary["consensus"] = consensus.record(robust, summary)
+            _mark_consensus(consensus, summary, table, agree, samples, seed)
     target = _write(out, units, agree, table, sites_table(draws, units, city), summary, consensus, extras)
     if consensus is None:
         counts = pd.Series([r for res in results for r in res.failed_rules]).value_counts()
@@ -147,6 +136,21 @@ def run_ensemble(
             failures=[])
     return EnsembleResult(target, table, agree, summary, target / "consensus",
                           units.gdf["population"].to_numpy(dtype=float))
+
+
+def _mark_consensus(consensus: _Consensus, summary: dict, table: pd.DataFrame, agree: pd.DataFrame, samples: int,
+                    seed: int) -> None:
+    """What the consensus run folder says of its ensemble: run.json ``ensemble``, its name, stability per unit."""
+    consensus.plan.record["ensemble"] = summary["consensus"] | {
+        "samples": samples, "seed": seed, "sampled": summary["sampled"], "plan_share": summary["plan_share"],
+        "indicator_draws": {k: table[k].dropna().tolist() for k in ("travel_mean_min", "travel_p90_min",
+                                                                    "share_within_access") if k in table},
+    }
+    sc = consensus.plan.record["scenario"]
+    sc["name"] = f"{sc['name']} — consensus of {samples} draws 共识方案"
+    consensus.plan.units = consensus.plan.units.assign(majority_lead=agree["majority_lead"].to_numpy(),
+                                                       stability=agree["stability"].to_numpy(),
+                                                       feasible_share=agree["feasible_share"].to_numpy())
 
 
 def _check_alignment(results: list[DrawResult], digest: str) -> None:
