@@ -122,3 +122,18 @@ def test_embedded_fuxin_run_points_to_the_ensemble():
     with pytest.raises(PlanningError) as ei:
         cg.make_plan(scenario, city, cg.planning_units(scenario, city))
     assert "caregrid ensemble" in str(ei.value) and "位置待确认" in str(ei.value)
+
+
+def test_cli_ensemble(tmp_path, capsys):
+    from simulator import cli
+
+    out = tmp_path / "cli"
+    args = ["ensemble", str(FUXIN), "--samples", "2", "--seed", "3", "--out", str(out), "--workers", "1",
+            "--set", "units.resolution=7", "--no-progress"]
+    assert cli.main(args) == 0
+    text = capsys.readouterr().out
+    assert "draws 抽样: 2 (seed 3)" in text and "consensus plan 共识方案" in text
+    assert (out / "consensus" / "report.html").exists() and (out / "consensus" / "map.html").exists()
+    assert verify_run(out / "consensus") == []
+    assert cli.main([*args[:3], "0", *args[4:]]) == 2
+    assert "expected at least 1 draw" in capsys.readouterr().err
