@@ -127,6 +127,14 @@ class PlanSettings:
     cross_grid_reading: str = "reach"
     #: the planner's list: facility id → grid ids (or lead facility ids) it serves, or "all"; overrides the reading
     cross_grid_service: dict[str, list[str] | str] = field(default_factory=dict)
+    #: shared centres 资源共享中心 (simulator/plan/shared_centres.py): adjacent grids' groups may share a host
+    share_centres: bool = False
+    #: cost of running one more shared centre, in volume-weighted minutes (weighs against sharing; ≥ 0)
+    centre_open_cost: float = 0.0
+    #: host rules of the shared centres: a name of simulator/config/centres/ or a TOML file
+    centre_rules: str = "liaoning-2023"
+    #: residents one family-doctor team 家庭医生团队 serves: a planner setting, no sourced default (None: not set)
+    residents_per_family_doctor_team: float | None = None
 
 
 @dataclass
@@ -319,6 +327,8 @@ _RANGES: dict[tuple[str, str], tuple[Any, str]] = {
     ("ems", "minutes"): (lambda v: v > 0, "minutes > 0"),
     ("ems", "centre_minutes"): (lambda v: v > 0, "minutes > 0"),
     ("ems", "time_limit_s"): (lambda v: v > 0, "seconds > 0"),
+    ("plan", "centre_open_cost"): (lambda v: v >= 0, "volume-weighted minutes ≥ 0"),
+    ("plan", "residents_per_family_doctor_team"): (lambda v: v > 0, "residents > 0"),
 }
 
 

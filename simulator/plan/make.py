@@ -38,6 +38,7 @@ from ..travel import RoadNetwork, TravelTimes, adjacency_minutes
 from ..units.planning_units import PlanningUnits, equal_area_crs
 from .campuses import add_campuses
 from .groups import GroupOptions, Groups, eligible_lead_mask, facility_units, form_groups, grid_labels
+from .shared_centres import centres_of_scenario
 from .precheck import (
     check_grid_count,
     check_named_leads_apart,
@@ -83,6 +84,8 @@ class Plan:
     emergency: pd.DataFrame | None = None
     targets: pd.DataFrame | None = None
     ems_stations: gpd.GeoDataFrame | None = None
+    #: shared_centres.csv: the host of each centre kind per grid (simulator.plan.shared_centres)
+    shared_centres: pd.DataFrame | None = None
 
     @property
     def grid_lead(self) -> dict[str, str]:
@@ -737,4 +740,6 @@ def _finish(job: _Job, unit_grid: np.ndarray, grid_lead: dict[str, str], moves: 
         moves=moves,
         notes=job.notes,
         travel_minutes=minutes,
+        shared_centres=centres_of_scenario(scenario, groups_out, fac_out, job.fac_unit, minutes, unit_grid,
+                                           units.adjacency),
     )
