@@ -113,3 +113,70 @@ def load_centre_rules(name_or_path: str | Path = "liaoning-2023") -> tuple[Centr
         if dup:
             raise InputError(source, f"centre {key} {dup[0]!r} is defined twice", field=key)
     return rules
+
+
+#: keys of one ``[[service_line]]`` entry
+SERVICE_LINE_KEYS = ("id", "name_en", "name_zh", "kinds", "continuing_care", "source")
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    """A service line a group should offer, and the facility kinds that offer it.
+
+    Parameters
+    ----------
+    id : line id (``prevention``, ``rehab``, …)
+    name_en, name_zh : display name
+    kinds : facility kinds offering the line
+    continuing_care : a facility the planner flags ``continuing_care`` offers it too
+    source : where the mapping comes from
+    """
+
+    id: str
+    name_en: str
+    name_zh: str
+    kinds: tuple[str, ...]
+    continuing_care: bool
+    source: str
+
+    @property
+    def label(self) -> str:
+        """"English 中文"."""
+        return f"{self.name_en} {self.name_zh}"
+
+
+def load_service_lines(name_or_path: str | Path = "liaoning-2023") -> tuple[ServiceLine, ...]:
+    """The ``[[service_line]]`` entries of a centres file (see :func:`load_centre_rules` for the name)."""
+    p = Path(str(name_or_path))
+    if p.suffix == ".toml":
+        source: Path | str = p
+        text = p.read_text(encoding="utf-8") if p.is_file() else ""
+    else:
+        res = resources.files("simulator.config") / "centres" / f"{name_or_path}.toml"
+        source = f"simulator/config/centres/{name_or_path}.toml"
+        text = res.read_text(encoding="utf-8") if res.is_file() else ""
+    try:
+        raw = tomllib.loads(text).get("service_line", [])
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(source, f"not valid TOML: {exc}") from None
+    out = []
+    for k, e in enumerate(raw):
+        missing = [key for key in SERVICE_LINE_KEYS if key not in e]
+        if missing:
+            raise InputError(source, f"[[service_line]] entry {k + 1} lacks key(s) {', '.join(missing)}",
+                             field=missing[0])
+        if not isinstance(e["kinds"], list) or any(v not in vocabulary.KINDS for v in e["kinds"]):
+            raise InputError(source, f"[[service_line]] {e['id']}: kinds = {e['kinds']!r}; expected a list of "
+                             f"{', '.join(vocabulary.KINDS)}", field="kinds")
+        out.append(ServiceLine(e["id"], e["name_en"], e["name_zh"], tuple(e["kinds"]), bool(e["continuing_care"]),
+                               e["source"]))
+    return tuple(out)
+
+
+def centre_rules_name(scenario) -> str:
+    """The scenario's ``plan.centre_rules``: a name of ``config/centres/``, or a TOML path resolved against the
+    scenario's folder."""
+    name = str(getattr(scenario.plan, "centre_rules", "liaoning-2023"))
+    if name.endswith(".toml") and getattr(scenario, "path", None) is not None:
+        return str(Path(scenario.path).parent / name)
+    return name

@@ -37,6 +37,7 @@ CHECKED_RULE_IDS = (
     "R6.contiguous",
     "S.population",
     "S.beds_per_1000",
+    "P.shared_centres",
 )
 CATALOGUE_FIELDS = ("id", "scope", "label", "text_en", "text_zh", "short_en")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -87,6 +87,8 @@ class RuleContext:
     pop_bounds: tuple[float | None, float | None] = (None, None)
     min_beds_per_1000: float | None = None
     switches: Switches | None = None
+    #: ``shared_centres.csv`` (:mod:`simulator.plan.shared_centres`); ``None``: not planned, the check is left out
+    shared_centres: pd.DataFrame | None = None
 
     @cached_property
     def readings(self) -> Switches:
@@ -300,6 +302,27 @@ def beds_per_1000(ctx: RuleContext, g: str) -> Outcome | None:
     return Outcome(f">= {ctx.min_beds_per_1000}", f"{rate:.2f}", bool(rate >= ctx.min_beds_per_1000 - 1e-9))
 
 
+def centres_shared(ctx: RuleContext, g: str) -> Outcome | None:
+    """P.shared_centres: the group hosts or shares every centre kind that applies to it; a kind no member may host
+    fails where the members' capability flags say so, and is ``no_data`` where only the level/kind rule judged."""
+    sc = ctx.shared_centres
+    if sc is None:
+        return None
+    rows = sc[(sc["grid_id"].astype(str) == g) & (sc["status"] != "not_applicable")]
+    kinds = rows["centre_kind"].astype(str).tolist()
+    missing = rows["status"] == "no_host"
+    required = f"{len(kinds)} centre kind(s): {', '.join(kinds)}"
+    shared = rows.loc[rows["status"] == "shared", "centre_kind"].astype(str).tolist()
+    actual = f"{len(kinds) - int(missing.sum())} hosted" + (f" ({len(shared)} shared: {', '.join(shared)})"
+                                                             if shared else "")
+    if missing.any():
+        lacking = rows.loc[missing, "centre_kind"].astype(str).tolist()
+        actual += f"; no host: {', '.join(lacking)}"
+        declared = rows.loc[missing, "capability_declared"].astype(str).str.lower().isin(("true", "1"))
+        return Outcome(required, actual, False) if declared.any() else Outcome.no_data(required, actual)
+    return Outcome(required, actual, True)
+
+
 #: city-wide checks, in the order of the table's first rows
 CITY_CHECKS: dict[str, CityCheck] = {
     "R1.grids": grid_count,
@@ -318,6 +341,7 @@ GRID_CHECKS: dict[str, GridCheck] = {
     "R6.contiguous": contiguous,
     "S.population": population_bounds,
     "S.beds_per_1000": beds_per_1000,
+    "P.shared_centres": centres_shared,
 }
 #: the only check a grid without a lead gets: it has no group, so the group rules have nothing to judge
 LEADLESS_CHECKS = ("R2.lead",)
@@ -348,6 +372,7 @@ def compliance_table(
     pop_bounds: tuple[float | None, float | None] = (None, None),
     min_beds_per_1000: float | None = None,
     switches: Switches | None = None,
+    shared_centres: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Check every rule of ``rules`` on a plan; returns the table with columns :data:`COLUMNS`.
 
@@ -359,13 +384,15 @@ def compliance_table(
     grid_lead : grid id → lead facility id (grids of a layout without an eligible lead are absent)
     facilities, groups : the plan's facilities (with ``reserved_*`` columns) and ``groups.csv`` table
     rules : rule set; its catalogue gives ``rule_en`` / ``rule_zh``
-    allow_enterprise, census_population, pop_bounds, min_beds_per_1000, switches : see :class:`RuleContext`
+    allow_enterprise, census_population, pop_bounds, min_beds_per_1000, switches, shared_centres : see
+        :class:`RuleContext`
     """
     partition = GridPartition(
         np.asarray(unit_grid).astype(str), adjacency, units["population"].to_numpy(dtype=float), dict(grid_lead),
         facilities, groups,
     )
-    ctx = RuleContext(partition, rules, allow_enterprise, census_population, pop_bounds, min_beds_per_1000, switches)
+    ctx = RuleContext(partition, rules, allow_enterprise, census_population, pop_bounds, min_beds_per_1000, switches,
+                      shared_centres)
     rows = []
     for rid, scope, o in check_rules(ctx):
         text = rules.text(rid)

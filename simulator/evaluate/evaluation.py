@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from ..config.centres import centre_rules_name, load_service_lines
 from ..config.rules import STATUSES, Switches, failed_checks, load_rules
 from ..load.city import CityData
 from ..plan.make import Plan
 from .compliance import compliance_table
 from .emergency import evaluate_emergency
+from .equity import district_indicators, service_lines
 from .indicators import compute_indicators
 
 
@@ -48,6 +50,7 @@ def evaluate_plan(plan: Plan, city: CityData) -> Plan:
         pop_bounds=(scenario.grids.min_population, scenario.grids.max_population),
         min_beds_per_1000=scenario.grids.min_beds_per_1000,
         switches=Switches.of(scenario),
+        shared_centres=plan.shared_centres,
     )
     plan.indicators = compute_indicators(
         units,
@@ -66,6 +69,12 @@ def evaluate_plan(plan: Plan, city: CityData) -> Plan:
     plan.record.update(emergency.record)  # run.json "targets" (and "ems" when the scenario sites stations)
     if emergency.seconds is not None:
         plan.record["timings"] = dict(plan.record.get("timings") or {}, ems_siting_s=emergency.seconds)
+    plan.indicators_district = district_indicators(
+        units, plan.facilities, plan.groups, plan.referrals, plan.adjacency, rules, plan.travel_minutes,
+        getattr(city, "districts", None), access_minutes=scenario.travel.access_minutes,
+        primary_care_minutes=scenario.travel.primary_care_minutes,
+    )
+    plan.service_lines = service_lines(plan.groups, plan.facilities, load_service_lines(centre_rules_name(scenario)))
     failed = failed_checks(compliance)
     # "passed" = no rule check fails; rows the data cannot judge or the plan only sets are counted, not hidden
     plan.record["compliance_passed"] = bool(not failed.any())

@@ -86,6 +86,9 @@ class Plan:
     ems_stations: gpd.GeoDataFrame | None = None
     #: shared_centres.csv: the host of each centre kind per grid (simulator.plan.shared_centres)
     shared_centres: pd.DataFrame | None = None
+    #: indicators per district/county and urban/rural part, and each group's service lines (evaluate stage)
+    indicators_district: pd.DataFrame | None = None
+    service_lines: pd.DataFrame | None = None
 
     @property
     def grid_lead(self) -> dict[str, str]:

@@ -24,7 +24,6 @@ under every grid it serves, ``shared_with`` naming the others.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from ..config.centres import CentreRule, load_centre_rules
+from ..config.centres import CentreRule, centre_rules_name, load_centre_rules
 from .groups import grid_sort_key
 
 #: columns of ``shared_centres.csv``
@@ -340,8 +339,5 @@ def centres_of_scenario(scenario, groups: pd.DataFrame, facilities: pd.DataFrame
     """:func:`shared_centres` with the scenario's host rules (``plan.centre_rules``, a name of
     ``config/centres/`` or a TOML file beside the scenario) and its sharing settings."""
     p = scenario.plan
-    name = str(getattr(p, "centre_rules", "liaoning-2023"))
-    if name.endswith(".toml") and scenario.path is not None:
-        name = str(Path(scenario.path).parent / name)
     opts = CentreOptions(bool(getattr(p, "share_centres", False)), float(getattr(p, "centre_open_cost", 0.0)))
-    return shared_centres(groups, facilities, fac_unit, minutes, load_centre_rules(name), unit_grid, adjacency, opts)
+    return shared_centres(groups, facilities, fac_unit, minutes, load_centre_rules(centre_rules_name(scenario)), unit_grid, adjacency, opts)

@@ -16,6 +16,9 @@ A run folder (``caregrid run --out DIR``) holds::
     targets.csv        each target of the scenario's targets file per scope: baseline, target, status, source
     ems_stations.csv   ambulance stations (existing and new) when the scenario's [ems] asks for siting; also the
                        plan.gpkg layer ems_stations
+    shared_centres.csv the host of each shared centre kind per grid (simulator.plan.shared_centres)
+    indicators_district.csv   access and capacity indicators per district/county and urban/rural part, with
+                       inequality measures; service_lines.csv: the service lines of each group
     run.json           the run record (scenario, solver, status, notes, versions, timings)
     .caregrid          marker: a folder caregrid wrote (and may replace), see :mod:`simulator.runfolder.atomic`
     map.html / map.png / map.pdf / report.html    drawn from the files above by :mod:`simulator.render`
@@ -44,6 +47,12 @@ MOVES_CSV: Final = "moves.csv"
 EMERGENCY_CSV: Final = "emergency.csv"
 TARGETS_CSV: Final = "targets.csv"
 EMS_STATIONS_CSV: Final = "ems_stations.csv"
+#: host of each shared centre kind per grid (simulator.plan.shared_centres.CENTRE_COLUMNS)
+SHARED_CENTRES_CSV: Final = "shared_centres.csv"
+#: every indicator per district/county and per urban/rural part (simulator.evaluate.equity)
+INDICATORS_DISTRICT_CSV: Final = "indicators_district.csv"
+#: service lines (prevention, rehab, nursing, maternal–child, TCM) each group offers (simulator.evaluate.equity)
+SERVICE_LINES_CSV: Final = "service_lines.csv"
 RUN_JSON: Final = "run.json"
 MAP_HTML: Final = "map.html"
 MAP_PNG: Final = "map.png"

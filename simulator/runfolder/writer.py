@@ -161,6 +161,11 @@ def write_plan_files(plan: Plan, tmp: Path, extras: Iterable[Callable[[Path], An
     if plan.moves is not None:
         write_csv(plan.moves, tmp / s.MOVES_CSV)
     _write_emergency(plan, tmp)
+    for table, name in ((getattr(plan, "shared_centres", None), s.SHARED_CENTRES_CSV),
+                        (getattr(plan, "indicators_district", None), s.INDICATORS_DISTRICT_CSV),
+                        (getattr(plan, "service_lines", None), s.SERVICE_LINES_CSV)):
+        if table is not None:
+            write_csv(table, tmp / name)
     _write_adjacency(plan, tmp / s.ADJACENCY_CSV)
     write_json(plan.record, tmp / s.RUN_JSON)
     for extra in extras:
