@@ -31,6 +31,10 @@ READINESS_FIELDS = ("doctors", "nurses", "ambulances", "ambulances_negative_pres
 CAPABILITY_FLAGS = ("chest_pain", "stroke", "trauma", "maternal_critical", "neonatal_critical", "infectious_ward",
                     "fever_clinic")
 _TRUE, _FALSE = ("true", "1", "1.0", "yes", "是"), ("false", "0", "0.0", "no", "否")
+#: optional primary-care staffing (simulator.plan.family_doctors): whole numbers ≥ 0, blank = no data
+TEAM_FIELDS = ("general_practitioners", "family_doctor_teams")
+#: optional capability columns of the shared centres (simulator/config/centres/*.toml ``flag``): true/false/blank
+CAPABILITY_PREFIX = "hosts_"
 
 FACILITY_REQUIRED = ("facility_id", "name", "level", "kind")
 #: optional true/false columns of a facility table and their value when the column is absent
@@ -108,6 +112,8 @@ PLAUSIBLE_MAX = {
     "ambulances": (2_000, "ambulances of one facility"),
     "ambulances_negative_pressure": (2_000, "ambulances of one facility"),
     "aeds": (50_000, "AEDs of one facility"),
+    "general_practitioners": (5_000, "general practitioners of one facility"),
+    "family_doctor_teams": (2_000, "family-doctor teams of one facility"),
     "population_2020": (40_000_000, "residents of one district (China's largest districts have about 5 million)"),
 }
 
@@ -250,6 +256,13 @@ def validate_facilities(gdf: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
         _check_whole(gdf, col, path)
     for col in CAPABILITY_FLAGS:
         gdf[col] = _capability(gdf, col, path) if col in gdf else np.nan
+    for col in TEAM_FIELDS:
+        if col in gdf:
+            check_non_negative(gdf, col, path, required=False)
+            gdf[col] = pd.to_numeric(gdf[col], errors="coerce")
+            _check_whole(gdf, col, path)
+    for col in [c for c in gdf.columns if str(c).startswith(CAPABILITY_PREFIX)]:
+        gdf[col] = _capability(gdf, col, path)  # shared-centre capability: 1.0 / 0.0 / NaN (the host rule decides)
     for col, default in FACILITY_FLAGS:
         if col in gdf:
             text = gdf[col].astype(str).str.strip().str.lower()

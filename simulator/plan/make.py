@@ -89,6 +89,9 @@ class Plan:
     #: indicators per district/county and urban/rural part, and each group's service lines (evaluate stage)
     indicators_district: pd.DataFrame | None = None
     service_lines: pd.DataFrame | None = None
+    #: family-doctor teams per grid and who receives the lead's reserved slots and beds (simulator.plan.family_doctors)
+    family_doctors: pd.DataFrame | None = None
+    referral_allocations: pd.DataFrame | None = None
 
     @property
     def grid_lead(self) -> dict[str, str]:

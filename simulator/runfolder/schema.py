@@ -19,6 +19,8 @@ A run folder (``caregrid run --out DIR``) holds::
     shared_centres.csv the host of each shared centre kind per grid (simulator.plan.shared_centres)
     indicators_district.csv   access and capacity indicators per district/county and urban/rural part, with
                        inequality measures; service_lines.csv: the service lines of each group
+    family_doctors.csv GPs and family-doctor teams per grid (declared, needed by the norm, shortfall)
+    referral_allocations.csv  the lead's reserved slots and beds per receiving team (or facility)
     run.json           the run record (scenario, solver, status, notes, versions, timings)
     .caregrid          marker: a folder caregrid wrote (and may replace), see :mod:`simulator.runfolder.atomic`
     map.html / map.png / map.pdf / report.html    drawn from the files above by :mod:`simulator.render`
@@ -53,6 +55,10 @@ SHARED_CENTRES_CSV: Final = "shared_centres.csv"
 INDICATORS_DISTRICT_CSV: Final = "indicators_district.csv"
 #: service lines (prevention, rehab, nursing, maternal–child, TCM) each group offers (simulator.evaluate.equity)
 SERVICE_LINES_CSV: Final = "service_lines.csv"
+#: general practitioners and family-doctor teams per grid: declared, needed, shortfall (simulator.plan.family_doctors)
+FAMILY_DOCTORS_CSV: Final = "family_doctors.csv"
+#: who receives the lead's reserved slots and beds: family-doctor teams, or the facility without declared teams
+REFERRAL_ALLOCATIONS_CSV: Final = "referral_allocations.csv"
 RUN_JSON: Final = "run.json"
 MAP_HTML: Final = "map.html"
 MAP_PNG: Final = "map.png"

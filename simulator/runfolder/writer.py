@@ -163,7 +163,9 @@ def write_plan_files(plan: Plan, tmp: Path, extras: Iterable[Callable[[Path], An
     _write_emergency(plan, tmp)
     for table, name in ((getattr(plan, "shared_centres", None), s.SHARED_CENTRES_CSV),
                         (getattr(plan, "indicators_district", None), s.INDICATORS_DISTRICT_CSV),
-                        (getattr(plan, "service_lines", None), s.SERVICE_LINES_CSV)):
+                        (getattr(plan, "service_lines", None), s.SERVICE_LINES_CSV),
+                        (getattr(plan, "family_doctors", None), s.FAMILY_DOCTORS_CSV),
+                        (getattr(plan, "referral_allocations", None), s.REFERRAL_ALLOCATIONS_CSV)):
         if table is not None:
             write_csv(table, tmp / name)
     _write_adjacency(plan, tmp / s.ADJACENCY_CSV)

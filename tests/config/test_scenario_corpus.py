@@ -59,6 +59,9 @@ RANGE_CASES = [
     ("ems-stations-negative", "ems", "stations = -2", "ems.stations", "a station count ≥ 0"),
     ("ems-minutes-zero", "ems", "minutes = 0.0", "ems.minutes", "minutes > 0"),
     ("ems-centre-minutes-negative", "ems", "centre_minutes = -5.0", "ems.centre_minutes", "minutes > 0"),
+    ("centre-open-cost-negative", "plan", "centre_open_cost = -1.0", "plan.centre_open_cost", "minutes ≥ 0"),
+    ("residents-per-team-zero", "plan", "residents_per_family_doctor_team = 0", "plan.residents_per_family_doctor_team",
+     "residents > 0"),
 ]
 
 
@@ -169,6 +172,8 @@ READING_CASES = [
     ("cross-grid-service-empty", 'cross_grid_service = {"PJ-H09" = []}', "cross_grid_service.PJ-H09",
      "expected a non-empty list of grid ids"),
     ("enterprise-text", 'allow_enterprise_leads = "yes"', "allow_enterprise_leads", "expected bool"),
+    ("share-centres-text", 'share_centres = "yes"', "share_centres", "expected bool"),
+    ("centre-rules-number", "centre_rules = 3", "centre_rules", "expected str"),
 ]
 
 

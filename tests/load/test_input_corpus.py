@@ -108,6 +108,11 @@ def test_a_grade_does_not_overwrite_a_given_grade(facility_csv):
         ("ambulances_negative_pressure", "一辆", "expected a number"),
         ("chest_pain", "maybe", r"expected true or false \(blank = no data\)"),
         ("fever_clinic", "2", "expected true or false"),
+        ("general_practitioners", "-1", "negative value"),
+        ("general_practitioners", "1e6", "implausible value 1,000,000; expected at most 5,000 general practitioners"),
+        ("family_doctor_teams", "2.5", "2.5 is not a whole number; expected a count"),
+        ("family_doctor_teams", "三个", "expected a number"),
+        ("hosts_lab", "maybe", r"expected true or false \(blank = no data\)"),
     ],
 )
 def test_facility_numbers_out_of_range(facility_csv, column, value, words):
@@ -117,6 +122,18 @@ def test_facility_numbers_out_of_range(facility_csv, column, value, words):
     with pytest.raises(InputError, match=words) as ei:
         read_facilities(path, "EPSG:4326")
     assert (ei.value.row, ei.value.field) == ("row 2", column)
+
+
+def test_team_counts_and_capability_flags_read_blank_as_no_data(facility_csv):
+    rows = [dict(r) for r in FACILITY_ROWS]
+    rows[0].update(family_doctor_teams="3", hosts_lab="yes")
+    rows[1].update(family_doctor_teams="", hosts_lab="")
+    path = write_csv(facility_csv(rows=rows).parent / "t.csv", rows,
+                     FACILITY_FIELDS + ["family_doctor_teams", "hosts_lab"])
+    gdf = read_facilities(path, "EPSG:4326")
+    assert gdf["family_doctor_teams"].iloc[0] == 3 and np.isnan(gdf["family_doctor_teams"].iloc[1])
+    assert bool(gdf["hosts_lab"].iloc[0]) is True
+    assert gdf["hosts_lab"].isna().iloc[1]
 
 
 def test_implausible_district_population(tmp_path):
