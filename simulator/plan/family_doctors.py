@@ -72,8 +72,8 @@ class FamilyDoctorNorm:
     """
 
     gps_per_10000: float = 2.0
-    gp_source: str = ("国务院关于建立全科医生制度的指导意见 (国发〔2011〕23号): 到2020年…基本实现城乡每万名居民有2—3名合格的"
-                      "全科医生 (lower end, 2 per 10,000)")
+    gp_source: str = ("国务院关于建立全科医生制度的指导意见 (国发〔2011〕23号): "
+                      "到2020年…基本实现城乡每万名居民有2—3名合格的全科医生 (lower end, 2 per 10,000)")
     residents_per_team: float | None = None
     team_source: str = "planner setting plan.residents_per_family_doctor_team (no sourced default)"
 

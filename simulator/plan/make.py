@@ -38,7 +38,6 @@ from ..travel import RoadNetwork, TravelTimes, adjacency_minutes
 from ..units.planning_units import PlanningUnits, equal_area_crs
 from .campuses import add_campuses
 from .groups import GroupOptions, Groups, eligible_lead_mask, facility_units, form_groups, grid_labels
-from .shared_centres import centres_of_scenario
 from .precheck import (
     check_grid_count,
     check_named_leads_apart,
@@ -49,6 +48,7 @@ from .precheck import (
     member_grid_bound,
     precheck,
 )
+from .shared_centres import centres_of_scenario
 
 #: columns of the planning units carried into the plan's units layer (grid, lead and travel time are added)
 UNIT_COLUMNS = ["unit_id", "district", "district_name", "population", "population_status", "area_km2", "lon", "lat",

@@ -340,4 +340,5 @@ def centres_of_scenario(scenario, groups: pd.DataFrame, facilities: pd.DataFrame
     ``config/centres/`` or a TOML file beside the scenario) and its sharing settings."""
     p = scenario.plan
     opts = CentreOptions(bool(getattr(p, "share_centres", False)), float(getattr(p, "centre_open_cost", 0.0)))
-    return shared_centres(groups, facilities, fac_unit, minutes, load_centre_rules(centre_rules_name(scenario)), unit_grid, adjacency, opts)
+    rules = load_centre_rules(centre_rules_name(scenario))
+    return shared_centres(groups, facilities, fac_unit, minutes, rules, unit_grid, adjacency, opts)

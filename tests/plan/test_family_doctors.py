@@ -82,5 +82,5 @@ def test_random_allocations_add_up(seed):
     got = out.groupby("facility_id")[["reserved_outpatient_slots", "reserved_beds"]].sum()
     want = referrals.set_index("facility_id")[["reserved_outpatient_slots", "reserved_beds"]]
     pd.testing.assert_frame_equal(got.sort_index(), want.sort_index(), check_dtype=False)
-    for fid, part in out.groupby("facility_id"):
+    for _fid, part in out.groupby("facility_id"):
         assert part.reserved_outpatient_slots.max() - part.reserved_outpatient_slots.min() <= 1  # equal parts

@@ -148,7 +148,8 @@ def test_sharing_serves_a_group_without_a_host_from_the_adjacent_grid():
 
 def test_an_open_cost_makes_neighbours_share():
     fac, fac_unit, groups, unit_grid, adj, minutes = _city()
-    cheap = shared_centres(groups, fac, fac_unit, minutes, [LAB], unit_grid, adj, CentreOptions(share=True, open_cost=0))
+    cheap = shared_centres(groups, fac, fac_unit, minutes, [LAB], unit_grid, adj,
+                           CentreOptions(share=True, open_cost=0))
     assert set(cheap.status) == {"own"}
     dear = shared_centres(groups, fac, fac_unit, minutes, [LAB], unit_grid, adj,
                           CentreOptions(share=True, open_cost=1e7)).set_index("grid_id")
