@@ -201,6 +201,40 @@ SHARES: Final = frozenset(
 )
 
 
+class PlanLayerText:
+    """Labels of the plan layers of issue 15: shared centres, equity by district, service lines, family doctors."""
+
+    shared_centres = Label("Shared centres", "资源共享中心")
+    shared_centre_hosts = Label("Shared-centre hosts", "资源共享中心承建机构")
+    centre = Label("Centre", "中心")
+    host = Label("Host", "承建机构")
+    host_status = Label("Host", "承建")
+    own = Label("own group", "本集团")
+    shared = Label("shared with a neighbouring group", "相邻集团共享")
+    no_host = Label("no member able to host", "无可承建成员")
+    not_applicable = Label("not applicable", "不适用")
+    grids_served = Label("Grids served", "服务网格")
+    members_served = Label("Members served", "服务成员单位")
+    mean_minutes = Label("Mean minutes (volume-weighted)", "平均时间（按业务量加权）")
+    equity = Label("Equity by district and urban/rural part", "分区与城乡均衡")
+    part = Label("Area", "区域")
+    travel_gini = Label("Gini of travel minutes", "到达时间基尼系数")
+    max_min_ratio = Label("max/min across districts", "区间最大/最小比")
+    service_lines = Label("Service lines per group", "集团服务链")
+    offered = Label("offered", "具备")
+    missing = Label("missing", "缺失")
+    family_doctors = Label("Family-doctor teams", "家庭医生签约服务团队")
+    general_practitioners = Label("General practitioners", "全科医生")
+    teams = Label("Teams", "团队")
+    declared = Label("declared", "申报")
+    needed = Label("needed", "需要")
+    shortfall = Label("shortfall", "缺口")
+    norm_source = Label("Norm and source", "标准及来源")
+    recipients = Label("Who receives the reserved slots and beds", "下沉号源与床位承接方")
+    recipient_team = Label("family-doctor team", "家庭医生团队")
+    recipient_facility = Label("primary-care facility", "基层医疗卫生机构")
+
+
 class Text:
     """Headings, layer names, tooltip fields and legend rows of the maps, the report and the comparison."""
 

@@ -49,6 +49,7 @@ from .layers import (
     spread_offsets,
 )
 from .markers import marker_svg
+from .plan_layers import draw_shared_centres
 from .style import GRID_PALETTE, LEVEL_SIZE, NEUTRAL, OTHER, ROLE_SHAPE, SOURCE_LINE, darken, marker_style
 from .templating import Markup, escape, folium_html, macros, render
 
@@ -641,6 +642,7 @@ def draw_run(m: Any, run: RunFolder, *, tiles: str = "none", compact: bool = Fal
     n_ref = _draw_links(m, sc)
     _draw_facilities(m, sc)
     draw_stations(m, run, sc.shift)  # ambulance stations, when the scenario sited them
+    draw_shared_centres(m, run, sc.shift)
     _fit_to_city(m, sc, compact)
     _add_boxes(m, sc, tiles, compact)
     return {"grids": n_grids, "facilities": len(sc.fac), "referral_lines": n_ref, "districts": n_districts}

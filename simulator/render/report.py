@@ -21,6 +21,7 @@ from ..runfolder import schema as s
 from ..runfolder.reader import RunFolder, read_run
 from . import fonts
 from .figures import estimate_note, figure_text, is_estimate
+from .plan_layers import plan_layers_context
 from .targets_page import targets_context
 from .templating import render
 
@@ -404,6 +405,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         "changes": change_items(rec),
         "ensemble": ensemble_context(run),
         "targets_page": targets_context(run),
+        "plan_layers": plan_layers_context(run, format_indicator),
     }
 
 

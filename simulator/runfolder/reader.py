@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ class RunFolder:
         ``grid_id`` / ``facility_id`` kept as text.
     record
         ``run.json`` (empty dict when absent).
+    shared_centres, indicators_district, service_lines, family_doctors, referral_allocations
+        the plan layers of issue 15 (``shared_centres.csv`` …), empty when the run did not write them.
     """
 
     path: Path
@@ -49,6 +51,11 @@ class RunFolder:
     compliance: pd.DataFrame
     indicators: pd.DataFrame
     record: dict[str, Any]
+    shared_centres: pd.DataFrame = field(default_factory=pd.DataFrame)
+    indicators_district: pd.DataFrame = field(default_factory=pd.DataFrame)
+    service_lines: pd.DataFrame = field(default_factory=pd.DataFrame)
+    family_doctors: pd.DataFrame = field(default_factory=pd.DataFrame)
+    referral_allocations: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def scenario(self) -> dict[str, Any]:
@@ -173,4 +180,9 @@ def read_run(run_dir: str | Path, *, required: Iterable[str] = s.REQUIRED_FOR_MA
         compliance=compliance,
         indicators=_csv(run_dir / s.INDICATORS_CSV),
         record=json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {},
+        shared_centres=_csv(run_dir / s.SHARED_CENTRES_CSV),
+        indicators_district=_csv(run_dir / s.INDICATORS_DISTRICT_CSV),
+        service_lines=_csv(run_dir / s.SERVICE_LINES_CSV),
+        family_doctors=_csv(run_dir / s.FAMILY_DOCTORS_CSV),
+        referral_allocations=_csv(run_dir / s.REFERRAL_ALLOCATIONS_CSV),
     )

@@ -124,7 +124,7 @@ FACILITY_COLUMNS: Final = (
 #: boolean columns of the facilities layer (GeoPackage stores them as integers)
 FACILITY_BOOL_COLUMNS: Final = ("modelled", "in_city", "continuing_care")
 #: id columns kept as text when CSVs are read back (a planner's grid "01" must not become 1)
-ID_COLUMNS: Final = ("grid_id", "facility_id")
+ID_COLUMNS: Final = ("grid_id", "facility_id", "part_id", "host_facility_id", "host_grid_id")
 #: the "grid" of the city-wide row of indicators.csv and the scope of city-wide rule checks
 CITY: Final = "city"
 
