@@ -219,6 +219,64 @@ def _groups(groups: pd.DataFrame, facilities: pd.DataFrame, fac_unit: np.ndarray
     return out
 
 
+@dataclass
+class _Costs:
+    """One centre kind's candidate hosts and what each group pays to use each."""
+
+    live: list[str]  # grids the kind applies to
+    hosts: np.ndarray  # facility indices able to host
+    owner_grid: np.ndarray  # (h,) grid of each host's group
+    cost: np.ndarray  # (live, h) volume-weighted minutes; inf where not allowed
+    mins: dict[str, np.ndarray]  # grid → (members, h) minutes
+
+
+def _costs(able: np.ndarray, gs: dict[str, _Group], live: list[str], fac_unit: np.ndarray, minutes: Callable,
+           neighbours: set[tuple[str, str]], share: bool, grid_of_fac: np.ndarray) -> _Costs:
+    hosts = np.array(sorted({int(i) for g in live for i in gs[g].members if able[i]}), dtype=np.int64)
+    owner_grid = grid_of_fac[hosts] if len(hosts) else np.array([], dtype=object)
+    cost = np.full((len(live), len(hosts)), np.inf)
+    mins: dict[str, np.ndarray] = {}
+    for a, g in enumerate(live):
+        m = gs[g].members
+        mins[g] = minutes(fac_unit[m], hosts) if len(m) and len(hosts) else np.zeros((len(m), len(hosts)))
+        allowed = np.array([str(o) == g or (share and (g, str(o)) in neighbours) for o in owner_grid], dtype=bool)
+        if len(m) and allowed.any():
+            cost[a, allowed] = gs[g].weight @ mins[g][:, allowed]
+    return _Costs(live, hosts, owner_grid, cost, mins)
+
+
+def _pick(c: _Costs, ids: np.ndarray, opts: CentreOptions) -> np.ndarray:
+    """Host (column of ``c.cost``) per live grid, −1 for none: the location model when sharing, else each group's
+    cheapest own host (ties: the smaller facility id)."""
+    if opts.share:
+        owner = np.array([c.live.index(str(o)) if str(o) in c.live else -1 for o in c.owner_grid], dtype=np.int64)
+        return locate(c.cost, owner, opts.open_cost)[0]
+    pick = np.full(len(c.live), -1, dtype=np.int64)
+    for a in range(len(c.live)):
+        ok = np.flatnonzero(np.isfinite(c.cost[a]))
+        if len(ok):
+            pick[a] = ok[np.lexsort((ids[c.hosts[ok]], c.cost[a, ok]))][0]
+    return pick
+
+
+def _host_fields(rule: CentreRule, c: _Costs, g: str, h: int, grp: _Group, facilities: pd.DataFrame,
+                 declared: np.ndarray, served: list[str]) -> dict:
+    """The columns of a row whose group uses host column ``h``."""
+    i = int(c.hosts[h])
+    t = c.mins[g][:, h]
+    return {
+        "status": "own" if str(c.owner_grid[h]) == g else "shared",
+        "host_facility_id": str(facilities["facility_id"].iat[i]),
+        "host_name": str(facilities["name"].iat[i]),
+        "host_grid_id": str(c.owner_grid[h]),
+        "mean_minutes": float(grp.weight @ t / grp.weight.sum()) if len(t) else np.nan,
+        "max_minutes": float(t.max()) if len(t) else np.nan,
+        "shared_with": ";".join(x for x in served if x != g),
+        "host_basis": f"capability flag {rule.flag} = true" if declared[i] else
+        f"level/kind rule ({'/'.join(rule.levels)}; {'/'.join(rule.kinds)})",
+    }
+
+
 def _kind_rows(rule: CentreRule, facilities: pd.DataFrame, groups: pd.DataFrame, fac_unit: np.ndarray,
                minutes: Callable, grids: list[str], neighbours: set[tuple[str, str]], opts: CentreOptions,
                grid_of_fac: np.ndarray) -> list[dict]:
@@ -228,30 +286,9 @@ def _kind_rows(rule: CentreRule, facilities: pd.DataFrame, groups: pd.DataFrame,
     gs = _groups(groups, facilities, fac_unit, rule, grids)
     applies = {g: not rule.needs_group_kinds or bool(np.isin(kinds[gs[g].members], rule.needs_group_kinds).any())
                for g in grids}
-    live = [g for g in grids if applies[g]]
-    hosts = np.array(sorted({int(i) for g in live for i in gs[g].members if able[i]}), dtype=np.int64)
-    owner_grid = grid_of_fac[hosts] if len(hosts) else np.array([], dtype=object)
-    cost = np.full((len(live), len(hosts)), np.inf)
-    mins: dict[str, np.ndarray] = {}
-    for a, g in enumerate(live):
-        m = gs[g].members
-        mins[g] = minutes(fac_unit[m], hosts) if len(m) and len(hosts) else np.zeros((len(m), len(hosts)))
-        allowed = (owner_grid == g) | np.array([opts.share and (g, str(o)) in neighbours for o in owner_grid], bool)
-        allowed = allowed.astype(bool)
-        if len(m):
-            cost[a, allowed] = gs[g].weight @ mins[g][:, allowed]
-    if opts.share:
-        owner = np.array([live.index(str(o)) if str(o) in live else -1 for o in owner_grid], dtype=np.int64)
-        pick, _ = locate(cost, owner, opts.open_cost)
-    else:
-        # each group alone: its cheapest own host (ties: the smaller facility id)
-        ids = facilities["facility_id"].to_numpy()[hosts] if len(hosts) else np.array([])
-        pick = np.full(len(live), -1, dtype=np.int64)
-        for a in range(len(live)):
-            ok = np.flatnonzero(np.isfinite(cost[a]))
-            if len(ok):
-                pick[a] = ok[np.lexsort((ids[ok], cost[a, ok]))][0]
-    served_by = {h: [live[a] for a in range(len(live)) if pick[a] == h] for h in set(pick.tolist()) if h >= 0}
+    c = _costs(able, gs, [g for g in grids if applies[g]], fac_unit, minutes, neighbours, opts.share, grid_of_fac)
+    pick = _pick(c, facilities["facility_id"].astype(str).to_numpy(), opts)
+    served_by = {h: [c.live[a] for a in range(len(c.live)) if pick[a] == h] for h in set(pick.tolist()) if h >= 0}
     rows = []
     for g in grids:
         grp = gs[g]
@@ -265,26 +302,12 @@ def _kind_rows(rule: CentreRule, facilities: pd.DataFrame, groups: pd.DataFrame,
             rows.append(row | {"status": "not_applicable", "members_served": 0,
                                "host_basis": f"no {'/'.join(rule.needs_group_kinds)} facility in the group"})
             continue
-        a = live.index(g)
-        h = int(pick[a])
+        h = int(pick[c.live.index(g)])
         if h < 0:
             why = "capability flags" if mem_declared else "level/kind rule"
             rows.append(row | {"status": "no_host", "host_basis": f"no member able to host ({why} {rule.flag})"})
             continue
-        i = int(hosts[h])
-        t = mins[g][:, h]
-        row |= {
-            "status": "own" if str(owner_grid[h]) == g else "shared",
-            "host_facility_id": str(facilities["facility_id"].iat[i]),
-            "host_name": str(facilities["name"].iat[i]),
-            "host_grid_id": str(owner_grid[h]),
-            "mean_minutes": float(grp.weight @ t / grp.weight.sum()) if len(t) else np.nan,
-            "max_minutes": float(t.max()) if len(t) else np.nan,
-            "shared_with": ";".join(x for x in served_by[h] if x != g),
-            "host_basis": f"capability flag {rule.flag} = true" if declared[i] else
-            f"level/kind rule ({'/'.join(rule.levels)}; {'/'.join(rule.kinds)})",
-        }
-        rows.append(row)
+        rows.append(row | _host_fields(rule, c, g, h, grp, facilities, declared, served_by[h]))
     return rows
 
 

@@ -88,14 +88,17 @@ def plan_layers_context(run: RunFolder, fmt: Callable[[str, Any], str | None]) -
     sc, eq, sl, fd = run.shared_centres, run.indicators_district, run.service_lines, run.family_doctors
     centres = []
     for r in sc.to_dict("records") if not sc.empty else []:
+        est = pd.to_numeric(pd.Series([r.get("volume_estimated_share")]), errors="coerce").fillna(0.0).iat[0]
         centres.append({**{k: ("" if pd.isna(v) else v) for k, v in r.items()},
                         "status_text": str(STATUS_TEXT.get(str(r.get("status")), r.get("status"))),
                         "mean_minutes": _minutes(r.get("mean_minutes")),
-                        "estimated": r.get("status") in ("own", "shared") and bool(pd.notna(r.get("volume_estimated_share"))
-                                          and float(r.get("volume_estimated_share")) > 0)})
+                        "estimated": r.get("status") in ("own", "shared") and bool(est > 0)})
+
+    def ratio(_c: str, v: Any) -> str:
+        return f"{float(v):.2f}"
+
     equity = [{"part_id": str(r["part_id"]), "part_type": str(r["part_type"]), "part_name": str(r["part_name"]),
-               "figures": _cells(r, EQUITY_COLUMNS, (lambda c, v: f"{float(v):.2f}") if r["part_type"] == "max_min_ratio"
-                                else fmt)}
+               "figures": _cells(r, EQUITY_COLUMNS, ratio if r["part_type"] == "max_min_ratio" else fmt)}
               for _, r in eq.iterrows()] if not eq.empty else []
     headings = [str(PlanLayerText.travel_gini) if c == "travel_gini" else INDICATORS[c].short for c in EQUITY_COLUMNS]
     lines, line_headings = [], []
@@ -105,7 +108,10 @@ def plan_layers_context(run: RunFolder, fmt: Callable[[str, Any], str | None]) -
             lines.append({"grid_id": g, "cells": [{"offered": str(o).lower() == "true",
                                                    "facility_ids": "" if pd.isna(f) else str(f)}
                                                   for o, f in zip(rows["offered"], rows["facility_ids"], strict=True)]})
-    doctors = [{"grid_id": str(r["grid_id"]), "figures": _cells(r, FAMILY_DOCTOR_SHOWN, lambda c, v: f"{float(v):,.0f}")}
+    def count(_c: str, v: Any) -> str:
+        return f"{float(v):,.0f}"
+
+    doctors = [{"grid_id": str(r["grid_id"]), "figures": _cells(r, FAMILY_DOCTOR_SHOWN, count)}
                for _, r in fd.iterrows()] if not fd.empty else []
     sources = [str(x) for c in ("gp_norm_source", "team_norm_source") if c in fd for x in fd[c].dropna().unique()]
     alloc = run.referral_allocations
