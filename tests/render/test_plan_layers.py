@@ -46,7 +46,7 @@ def test_hostile_host_names_are_text_in_the_popup_and_the_report(hostile_run, ho
     for i in range(rings.count()):
         page.evaluate("document.querySelectorAll('.leaflet-popup').forEach(p => p.remove())")
         rings.nth(i).dispatch_event("click")
-        page.wait_for_function("document.querySelector('.leaflet-popup-content .cg-popup') !== null")
+        page.wait_for_function("document.querySelector('.leaflet-popup-content .cg-centre-popup') !== null")
         shown.append(page.inner_text(".leaflet-popup-content"))
     assert sorted(next(h for h in hosts if h in t) for t in shown) == sorted(hosts)
     text = "\n".join(shown)
