@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator import load_city, load_scenario, planning_units
+from simulator import load_city, load_scenario, planning_units, write_plan
+from simulator.evaluate.verify_centres import verify_shared_centres
 from simulator.workflow import make_plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +62,7 @@ def test_every_group_gets_every_centre_on_panjin():
     assert all(_status(plan, grid) == "passed" for grid in leads)
 
 
-def test_a_declared_gap_fails_and_sharing_repairs_it(flagged_data):
+def test_a_declared_gap_fails_and_sharing_repairs_it(flagged_data, tmp_path):
     alone = _plan({"data": str(flagged_data)})
     g2 = alone.groups.loc[alone.groups.facility_id == "PJ-H03", "grid_id"].item()
     row = alone.shared_centres.query("grid_id == @g2 and centre_kind == 'pathology'").iloc[0]
@@ -73,3 +74,5 @@ def test_a_declared_gap_fails_and_sharing_repairs_it(flagged_data):
     host_row = shared.shared_centres.query("grid_id == @row.host_grid_id and centre_kind == 'pathology'").iloc[0]
     assert host_row.host_facility_id == row.host_facility_id and g2 in host_row.shared_with.split(";")
     assert _status(shared, g2) == "passed"
+    # the independent check of the written folder agrees (adjacent grid, home duty, shared_with)
+    assert verify_shared_centres(write_plan(shared, tmp_path / "shared")) == []
