@@ -54,7 +54,7 @@ def centre_hosts(run: RunFolder) -> list[dict[str, Any]]:
 
 
 def draw_shared_centres(m: Any, run: RunFolder, shift: Callable | None = None) -> int:
-    """A map layer "Shared-centre hosts" (off at start): a ring around each host with a popup of its centres.
+    """A map layer "Shared centres 资源共享中心" (off at start): a ring around each host with a popup of its centres.
 
     Returns the number of hosts drawn.
     """
@@ -65,7 +65,7 @@ def draw_shared_centres(m: Any, run: RunFolder, shift: Callable | None = None) -
     hosts = centre_hosts(run)
     if not hosts:
         return 0
-    fg = folium.FeatureGroup(name=str(PlanLayerText.shared_centre_hosts), show=False).add_to(m)
+    fg = folium.FeatureGroup(name=str(PlanLayerText.shared_centres), show=False).add_to(m)
     popup = macros("plan_layers.html.j2").centre_popup
     for h in hosts:
         lon, lat = np.array([h["lon"]]), np.array([h["lat"]])

@@ -37,7 +37,7 @@ def test_report_section_reads_the_tables(run_dir):
 def test_hostile_host_names_are_text_in_the_popup_and_the_report(hostile_run, hostile_names, open_page, map_ready):
     seen = open_page(hostile_run / "map.html", map_ready)
     page = seen.page
-    page.get_by_text("Shared-centre hosts", exact=False).first.click()
+    page.locator(".leaflet-control-layers-overlays label", has_text="Shared centres").locator("input").click()
     page.wait_for_function("document.querySelectorAll('path.cg-centre-host').length > 0")
     rings = page.locator("path.cg-centre-host")
     hosts = [h["facility_id"] for h in centre_hosts(read_run(hostile_run))]
