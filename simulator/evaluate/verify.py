@@ -37,9 +37,7 @@ What is checked (each failure is one human-readable line of :func:`verify_run`'s
   the referral rows to the grid's primary-care members sum exactly to the reservation; ``residents_served`` is
   non-negative and sums to the grid population;
 * ``compliance.csv`` agrees with these findings wherever the verifier can judge a rule, and names its rules
-  with the ids and texts of the rule file's catalogue;
-* ``shared_centres.csv`` — :mod:`.verify_centres` (hosts in the group or an adjacent grid's group, host rules,
-  applicability, sharing only when allowed, ``shared_with`` consistent).
+  with the ids and texts of the rule file's catalogue.
 
 Use :func:`verify_run` for the list of violations (empty: every rule holds) or :func:`assert_valid_run` in
 tests.
@@ -904,10 +902,7 @@ def verify_run(run_dir: str | Path, *, tolerance_m: float = 50.0) -> list[str]:
         return run
     for check in CHECKS:
         check(run)
-    # shared_centres.csv, with its own reading of the folder (simulator/evaluate/verify_centres.py)
-    from .verify_centres import verify_shared_centres
-
-    return run.v + verify_shared_centres(run_dir)
+    return run.v
 
 
 def assert_valid_run(run_dir: str | Path, **kwargs) -> None:

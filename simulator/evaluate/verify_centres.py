@@ -1,4 +1,4 @@
-"""Independent check of ``shared_centres.csv`` in a written run folder (part of :func:`.verify.verify_run`).
+"""Independent check of ``shared_centres.csv`` in a written run folder (beside :func:`.verify.verify_run`).
 
 Reads the run folder's files with its own code (``shared_centres.csv``, ``groups.csv``, ``adjacency.csv``, the
 ``units`` and ``facilities`` layers of ``plan.gpkg``, ``run.json``) and the host rules (data, via
@@ -73,6 +73,27 @@ def _allowed(rule, fac: pd.DataFrame, fid: str) -> bool:
     return fid in fac.index and fac.at[fid, "level"] in rule.levels and fac.at[fid, "kind"] in rule.kinds
 
 
+def _check_shared(where: str, r, host: str, members, adjacent, share: bool, row_of) -> list[str]:
+    """A ``shared`` row: sharing allowed, the host in an adjacent grid's group and serving that group too."""
+    out = []
+    if not share:
+        out.append(f"{where}: shared although the scenario does not allow sharing (plan.share_centres)")
+    hg = _text(r.host_grid_id)
+    if (r.grid_id, hg) not in adjacent or host not in members.get(hg, set()):
+        out.append(f"{where}: shared host {host} is not in the group of an adjacent grid ({hg})")
+    home = row_of.get((hg, r.centre_kind))
+    if home is None or _text(home.host_facility_id) != host:
+        out.append(f"{where}: host {host} does not serve its own group {hg}")
+    return out
+
+
+def _check_served(where: str, r, host: str, sc: pd.DataFrame) -> list[str]:
+    """``shared_with`` names exactly the other grids the same host serves for the kind."""
+    same = set(sc[(sc["centre_kind"] == r.centre_kind) & (sc["host_facility_id"] == host)]["grid_id"]) - {r.grid_id}
+    named = {x for x in _text(r.shared_with).split(";") if x}
+    return [] if named == same else [f"{where}: shared_with {sorted(named)} but the host serves {sorted(same)}"]
+
+
 def _check_row(r, rules, members, fac, adjacent, share, row_of, sc) -> list[str]:
     where = f"shared_centres.csv ({r.grid_id}, {r.centre_kind})"
     if r.status not in STATUSES:
@@ -91,21 +112,11 @@ def _check_row(r, rules, members, fac, adjacent, share, row_of, sc) -> list[str]
     if r.status == "own" and host not in mine:
         out.append(f"{where}: own host {host} is not the lead or a member of the group")
     if r.status == "shared":
-        if not share:
-            out.append(f"{where}: shared although the scenario does not allow sharing (plan.share_centres)")
-        hg = _text(r.host_grid_id)
-        if (r.grid_id, hg) not in adjacent or host not in members.get(hg, set()):
-            out.append(f"{where}: shared host {host} is not in the group of an adjacent grid ({hg})")
-        home = row_of.get((hg, r.centre_kind))
-        if home is None or _text(home.host_facility_id) != host:
-            out.append(f"{where}: host {host} does not serve its own group {hg}")
-    if r.status in ("own", "shared") and basis.startswith("level/kind rule") and not _allowed(rule, fac, host):
-        out.append(f"{where}: host {host} is not of a level and kind the rule allows")
+        out += _check_shared(where, r, host, members, adjacent, share, row_of)
+    if r.status in ("own", "shared"):
+        if basis.startswith("level/kind rule") and not _allowed(rule, fac, host):
+            out.append(f"{where}: host {host} is not of a level and kind the rule allows")
+        out += _check_served(where, r, host, sc)
     if r.status == "no_host" and "level/kind rule" in basis and any(_allowed(rule, fac, f) for f in mine):
         out.append(f"{where}: no host although a member of the group may host by the level/kind rule")
-    if r.status in ("own", "shared"):
-        same = sc[(sc["centre_kind"] == r.centre_kind) & (sc["host_facility_id"] == host)]["grid_id"]
-        named = {x for x in _text(r.shared_with).split(";") if x}
-        if named != set(same) - {r.grid_id}:
-            out.append(f"{where}: shared_with {sorted(named)} but the host serves {sorted(set(same) - {r.grid_id})}")
     return out

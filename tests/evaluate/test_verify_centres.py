@@ -35,7 +35,7 @@ def _tampered(run: Path, tmp_path: Path, change) -> Path:
 
 def test_a_written_run_passes(run):
     assert verify_shared_centres(run) == []
-    assert verify_run(run) == []
+    assert verify_run(run) == []  # the rule verifier is content with the folder that carries the new files
 
 
 def _host_of_other_grid(sc):
@@ -82,3 +82,14 @@ def _false_no_host(sc):
 def test_each_tampering_is_named(run, tmp_path, change, words):
     found = verify_shared_centres(_tampered(run, tmp_path, change))
     assert any(words in x for x in found), found
+
+
+def test_the_check_is_independent_of_the_plan_stage():
+    """It reads files and the host rules (data) only; the plan stage that chose the hosts is not imported."""
+    import ast
+
+    tree = ast.parse((ROOT / "simulator" / "evaluate" / "verify_centres.py").read_text(encoding="utf-8"))
+    internal = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level}
+    internal |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+                 if a.name.startswith("simulator")}
+    assert internal == {"config.centres"}, internal
