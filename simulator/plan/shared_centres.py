@@ -123,14 +123,25 @@ def volumes(facilities: pd.DataFrame, rule: CentreRule) -> tuple[np.ndarray, np.
     return np.where(known, total, np.nan), est
 
 
-def locate(cost: np.ndarray, owner: np.ndarray, open_cost: float = 0.0) -> tuple[np.ndarray, float]:
+#: tie-break weight per rank of a host in :func:`locate` (volume × minutes): of no practical size, larger than the
+#: solver's tolerances, so equal plans resolve to the hosts of smaller rank (facility id) on every machine
+TIE_BREAK = 1e-3
+
+
+def locate(cost: np.ndarray, owner: np.ndarray, open_cost: float = 0.0,
+           rank: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Uncapacitated facility location with home groups: each group uses one host, an open host serves its own group.
+
+    Solved exactly (HiGHS through ``scipy.optimize.milp``, relative gap 0). Among plans of equal cost the one using
+    hosts of smaller ``rank`` wins: each use of host ``h`` adds ``TIE_BREAK × rank[h]`` to the solver's objective
+    (not to the returned total), so a plan is preferred only when it is within ``TIE_BREAK × h`` of the best.
 
     Parameters
     ----------
     cost : (g, h) volume-weighted minutes of group ``g`` using host ``h``; ``inf`` where not allowed
     owner : (h,) the group each host belongs to (−1: none, then no home duty)
     open_cost : cost of each open host (volume × minutes, ≥ 0)
+    rank : (h,) tie-break order of the hosts (default: their position)
 
     Returns
     -------
@@ -145,7 +156,8 @@ def locate(cost: np.ndarray, owner: np.ndarray, open_cost: float = 0.0) -> tuple
     if len(gi) == 0:
         return out, 0.0
     k = len(gi)
-    c = np.concatenate([cost[gi, hi], np.full(nh, float(open_cost))])
+    rank = np.arange(nh) if rank is None else np.argsort(np.argsort(np.asarray(rank), kind="stable"))
+    c = np.concatenate([cost[gi, hi] + TIE_BREAK * rank[hi], np.full(nh, float(open_cost))])
     rows, cols, vals, lo, up = [], [], [], [], []
     r = 0
     for g in np.unique(gi):  # each group with an allowed host uses exactly one
@@ -174,12 +186,13 @@ def locate(cost: np.ndarray, owner: np.ndarray, open_cost: float = 0.0) -> tuple
             up.append(0.0)
             r += 1
     a = sp.csr_matrix((vals, (rows, cols)), shape=(r, k + nh))
-    res = milp(c, constraints=LinearConstraint(a, lo, up), integrality=np.ones(k + nh), bounds=Bounds(0, 1))
+    res = milp(c, constraints=LinearConstraint(a, lo, up), integrality=np.ones(k + nh), bounds=Bounds(0, 1),
+               options={"mip_rel_gap": 0.0})
     if res.x is None:  # pragma: no cover - every group can use its cheapest allowed host alone: always feasible
         raise RuntimeError(f"shared-centre location model: {res.message}")
     chosen = np.flatnonzero(res.x[:k] > 0.5)
     out[gi[chosen]] = hi[chosen]
-    return out, float(res.fun)
+    return out, float(cost[gi[chosen], hi[chosen]].sum() + open_cost * len(set(hi[chosen].tolist())))
 
 
 def adjacent_grids(unit_grid: np.ndarray, adjacency: sp.spmatrix) -> set[tuple[str, str]]:
@@ -250,7 +263,7 @@ def _pick(c: _Costs, ids: np.ndarray, opts: CentreOptions) -> np.ndarray:
     cheapest own host (ties: the smaller facility id)."""
     if opts.share:
         owner = np.array([c.live.index(str(o)) if str(o) in c.live else -1 for o in c.owner_grid], dtype=np.int64)
-        return locate(c.cost, owner, opts.open_cost)[0]
+        return locate(c.cost, owner, opts.open_cost, rank=ids[c.hosts])[0]
     pick = np.full(len(c.live), -1, dtype=np.int64)
     for a in range(len(c.live)):
         ok = np.flatnonzero(np.isfinite(c.cost[a]))

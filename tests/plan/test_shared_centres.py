@@ -192,3 +192,22 @@ def load_text() -> str:
     from importlib import resources
 
     return (resources.files("simulator.config") / "centres" / "liaoning-2023.toml").read_text(encoding="utf-8")
+
+
+def test_equal_plans_resolve_to_the_smaller_rank():
+    cost = np.array([[10.0, 10.0, 10.0], [np.inf, 10.0, 10.0]])
+    owner = np.array([0, 1, 1])
+    for rank in ([2, 1, 0], [0, 1, 2], [1, 2, 0]):
+        pick, total = locate(cost, owner, 0.0, rank=np.array(rank))
+        g1 = min((1, 2), key=lambda h: rank[h])  # group 1 takes its own host of smaller rank
+        g0 = min((0, g1), key=lambda h: rank[h])  # group 0 its own, or group 1's host when that ranks first
+        assert list(pick) == [g0, g1] and total == pytest.approx(20.0)
+
+
+def test_sharing_without_an_open_cost_keeps_each_groups_own_best():
+    """With a zero open cost and every group able to host, sharing changes nothing but strict improvements."""
+    fac, fac_unit, groups, unit_grid, adj, minutes = _city()
+    fac.loc[fac.facility_id == "A2", "beds"] = 500.0  # A1 and A2 now tie in G1 for pathology-like volumes
+    alone = shared_centres(groups, fac, fac_unit, minutes, [LAB])
+    shared = shared_centres(groups, fac, fac_unit, minutes, [LAB], unit_grid, adj, CentreOptions(share=True))
+    assert list(alone.host_facility_id) == list(shared.host_facility_id)

@@ -76,3 +76,14 @@ def test_a_declared_gap_fails_and_sharing_repairs_it(flagged_data, tmp_path):
     assert _status(shared, g2) == "passed"
     # the independent check of the written folder agrees (adjacent grid, home duty, shared_with)
     assert verify_shared_centres(write_plan(shared, tmp_path / "shared")) == []
+
+
+def test_the_shipped_sharing_scenario_shares_and_verifies(tmp_path):
+    s = load_scenario(ROOT / "scenarios" / "panjin_shared_centres.toml")
+    city = load_city(s)
+    plan = make_plan(s, city, planning_units(s, city))
+    sc = plan.shared_centres
+    assert (sc.status == "shared").any()
+    # sharing never leaves a group without a kind it had alone, and the total cost is at most the no-sharing one
+    assert not (sc.status == "no_host").any()
+    assert verify_shared_centres(write_plan(plan, tmp_path / "run")) == []
