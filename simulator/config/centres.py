@@ -78,15 +78,8 @@ def _entry(path: Path | str, k: int, raw: dict) -> CentreRule:
                       tuple(raw["kinds"]), tuple(raw["volume"]), tuple(raw["needs_group_kinds"]), raw["source"])
 
 
-def load_centre_rules(name_or_path: str | Path = "liaoning-2023") -> tuple[CentreRule, ...]:
-    """The host rules of a province (a name of ``config/centres/``) or a TOML file.
-
-    Raises
-    ------
-    InputError
-        unknown name, unreadable TOML, a missing or unknown key, a level/kind/volume outside the vocabulary, or a
-        centre kind or flag defined twice
-    """
+def _read(name_or_path: str | Path) -> tuple[Path | str, dict]:
+    """``(source, TOML tables)`` of a centres file: a name of ``config/centres/`` or a ``.toml`` path."""
     p = Path(str(name_or_path))
     if p.suffix == ".toml":
         source: Path | str = p
@@ -100,9 +93,21 @@ def load_centre_rules(name_or_path: str | Path = "liaoning-2023") -> tuple[Centr
             raise InputError(source, f"unknown centre host rules {name_or_path!r}", field="centres")
         text = res.read_text(encoding="utf-8")
     try:
-        raw = tomllib.loads(text)
+        return source, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(source, f"not valid TOML: {exc}") from None
+
+
+def load_centre_rules(name_or_path: str | Path = "liaoning-2023") -> tuple[CentreRule, ...]:
+    """The host rules of a province (a name of ``config/centres/``) or a TOML file.
+
+    Raises
+    ------
+    InputError
+        unknown name, unreadable TOML, a missing or unknown key, a level/kind/volume outside the vocabulary, or a
+        centre kind or flag defined twice
+    """
+    source, raw = _read(name_or_path)
     entries = raw.get("centre")
     if not isinstance(entries, list) or not entries:
         raise InputError(source, "no [[centre]] entries", field="centre")
@@ -147,18 +152,8 @@ class ServiceLine:
 
 def load_service_lines(name_or_path: str | Path = "liaoning-2023") -> tuple[ServiceLine, ...]:
     """The ``[[service_line]]`` entries of a centres file (see :func:`load_centre_rules` for the name)."""
-    p = Path(str(name_or_path))
-    if p.suffix == ".toml":
-        source: Path | str = p
-        text = p.read_text(encoding="utf-8") if p.is_file() else ""
-    else:
-        res = resources.files("simulator.config") / "centres" / f"{name_or_path}.toml"
-        source = f"simulator/config/centres/{name_or_path}.toml"
-        text = res.read_text(encoding="utf-8") if res.is_file() else ""
-    try:
-        raw = tomllib.loads(text).get("service_line", [])
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(source, f"not valid TOML: {exc}") from None
+    source, table = _read(name_or_path)
+    raw = table.get("service_line", [])
     out = []
     for k, e in enumerate(raw):
         missing = [key for key in SERVICE_LINE_KEYS if key not in e]

@@ -211,3 +211,15 @@ def test_sharing_without_an_open_cost_keeps_each_groups_own_best():
     alone = shared_centres(groups, fac, fac_unit, minutes, [LAB])
     shared = shared_centres(groups, fac, fac_unit, minutes, [LAB], unit_grid, adj, CentreOptions(share=True))
     assert list(alone.host_facility_id) == list(shared.host_facility_id)
+
+
+def test_unknown_host_rules_and_broken_service_lines_are_named(tmp_path):
+    from simulator.config.centres import load_service_lines
+
+    with pytest.raises(InputError, match="unknown centre host rules 'hebei-2099'"):
+        load_centre_rules("hebei-2099")
+    p = tmp_path / "lines.toml"
+    p.write_text(load_text().replace('kinds = ["rehab"]', 'kinds = ["spa"]'), encoding="utf-8")
+    with pytest.raises(InputError, match=r"\[\[service_line\]\] rehab: kinds = \['spa'\]") as ei:
+        load_service_lines(p)
+    assert ei.value.field == "kinds"
