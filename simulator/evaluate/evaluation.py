@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..config.centres import centre_rules_name, load_service_lines
 from ..config.rules import STATUSES, Switches, failed_checks, load_rules
 from ..load.city import CityData
-from ..plan.family_doctors import FamilyDoctorNorm, allocate_to_teams, family_doctor_needs
+from ..plan.family_doctors import FamilyDoctorNorm, allocate_to_teams, family_doctor_figures, family_doctor_needs
 from ..plan.make import Plan
 from .compliance import compliance_table
 from .emergency import evaluate_emergency
@@ -65,7 +65,13 @@ def evaluate_plan(plan: Plan, city: CityData) -> Plan:
         primary_care_minutes=scenario.travel.primary_care_minutes,
         unit_geometry=units.geometry.to_numpy(),
     )
-    emergency = evaluate_emergency(scenario, units, plan.facilities, plan.travel_minutes)
+    pc_kinds = rules["referral"]["primary_care_kinds"]
+    plan.family_doctors = family_doctor_needs(units, plan.facilities, plan.groups, pc_kinds,
+                                              FamilyDoctorNorm.of(scenario))
+    plan.referral_allocations = allocate_to_teams(plan.referrals, plan.facilities)
+    # the targets file judges the GP norm too (targets.csv), from the declared GPs per grid, district and city
+    fd_figures = family_doctor_figures(units, plan.facilities, plan.groups, pc_kinds)
+    emergency = evaluate_emergency(scenario, units, plan.facilities, plan.travel_minutes, other_figures=[fd_figures])
     plan.emergency, plan.targets, plan.ems_stations = emergency.figures, emergency.targets, emergency.stations
     plan.record.update(emergency.record)  # run.json "targets" (and "ems" when the scenario sites stations)
     if emergency.seconds is not None:
@@ -76,9 +82,6 @@ def evaluate_plan(plan: Plan, city: CityData) -> Plan:
         primary_care_minutes=scenario.travel.primary_care_minutes,
     )
     plan.service_lines = service_lines(plan.groups, plan.facilities, load_service_lines(centre_rules_name(scenario)))
-    plan.family_doctors = family_doctor_needs(units, plan.facilities, plan.groups,
-                                              rules["referral"]["primary_care_kinds"], FamilyDoctorNorm.of(scenario))
-    plan.referral_allocations = allocate_to_teams(plan.referrals, plan.facilities)
     failed = failed_checks(compliance)
     # "passed" = no rule check fails; rows the data cannot judge or the plan only sets are counted, not hidden
     plan.record["compliance_passed"] = bool(not failed.any())

@@ -7,10 +7,13 @@ The Liaoning 2023 pilot plan: "积极引导符合条件的二、三级医院医�
 Inputs: primary-care facilities may declare ``general_practitioners`` and ``family_doctor_teams`` (whole numbers
 ≥ 0; blank = no data, never zero).
 
-Norms (:class:`FamilyDoctorNorm`):
+Norms (:class:`FamilyDoctorNorm`), read from the scenario's targets file (``simulator/config/targets/*.toml``,
+the target whose quantity is ``general_practitioners_per_10000``; no such target: the GPs needed are ``no_data``):
 
-* general practitioners 全科医生: ``gps_per_10000`` = 2, the lower end of "基本实现城乡每万名居民有2—3名合格的全科医生"
-  (国务院关于建立全科医生制度的指导意见, 国发〔2011〕23号, target year 2020);
+* general practitioners 全科医生: liaoning-2023 holds 2 per 10,000 residents, the lower end of
+  "基本实现城乡每万名居民有2—3名合格的全科医生" (国务院关于建立全科医生制度的指导意见, 国发〔2011〕23号, due
+  2020);
+  ``targets.csv`` judges it per grid, district and city from :func:`family_doctor_figures`;
 * teams: residents per team is a **planner setting** (``plan.residents_per_family_doctor_team``) with **no sourced
   default** — no national norm of residents per team was found; without it the teams needed are ``no_data``.
 
@@ -23,6 +26,7 @@ itself (``recipient = facility``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -59,29 +63,46 @@ ALLOCATION_COLUMNS = (
 )
 
 
+#: the targets-file quantity of the general-practitioner norm (per 10,000 residents)
+GP_QUANTITY = "general_practitioners_per_10000"
+#: the figure of declared family-doctor teams per 10,000 residents (a planner's targets file may judge it)
+TEAM_QUANTITY = "family_doctor_teams_per_10000"
+
+
 @dataclass(frozen=True)
 class FamilyDoctorNorm:
     """The norms the family-doctor figures are held against.
 
     Parameters
     ----------
-    gps_per_10000 : general practitioners needed per 10,000 residents
+    gps_per_10000 : general practitioners needed per 10,000 residents (``None``: no norm, needs are no data)
     gp_source : the document and its words
     residents_per_team : residents one team serves (a planner setting; ``None``: not set, teams needed = no data)
     team_source : where ``residents_per_team`` comes from
     """
 
-    gps_per_10000: float = 2.0
-    gp_source: str = ("国务院关于建立全科医生制度的指导意见 (国发〔2011〕23号): "
-                      "到2020年…基本实现城乡每万名居民有2—3名合格的全科医生 (lower end, 2 per 10,000)")
+    gps_per_10000: float | None = None
+    gp_source: str = "no general_practitioners_per_10000 target in the targets file"
     residents_per_team: float | None = None
     team_source: str = "planner setting plan.residents_per_family_doctor_team (no sourced default)"
 
     @classmethod
-    def of(cls, scenario) -> FamilyDoctorNorm:
-        """The default norm with the scenario's residents per team (``plan.residents_per_family_doctor_team``)."""
+    def of(cls, scenario, targets=None) -> FamilyDoctorNorm:
+        """The scenario's norms: the GP target of its targets file (``targets``: a loaded
+        :class:`~simulator.config.targets.TargetSet`, default the one the scenario names) and its residents per team
+        (``plan.residents_per_family_doctor_team``)."""
+        from ..config.targets import load_targets
+
+        if targets is None:  # (an empty TargetSet is falsy)
+            targets = load_targets(getattr(scenario, "targets", "liaoning-2023"))
         per_team = getattr(scenario.plan, "residents_per_family_doctor_team", None)
-        return cls(residents_per_team=None if per_team is None else float(per_team))
+        base = cls(residents_per_team=None if per_team is None else float(per_team))
+        gp = next((t for t in targets.targets if t.quantity == GP_QUANTITY), None)
+        if gp is None:
+            return base
+        per = gp.per or 10_000.0
+        return dataclasses.replace(base, gps_per_10000=gp.norm * 10_000.0 / per,
+                                   gp_source=f"{gp.source.quote} ({gp.source.document}; targets {targets.id}: {gp.id})")
 
 
 def _declared(facilities: pd.DataFrame, column: str) -> np.ndarray:
@@ -122,11 +143,13 @@ def family_doctor_needs(units: pd.DataFrame, facilities: pd.DataFrame, groups: p
         residents = float(pop.get(g, 0.0))
         gp_have = float(np.nansum(gps[idx])) if np.isfinite(gps[idx]).any() else np.nan
         team_have = float(np.nansum(teams[idx])) if np.isfinite(teams[idx]).any() else np.nan
-        gp_need = float(math.ceil(residents * norm.gps_per_10000 / 1e4 - 1e-9))
+        gp_need = (float(math.ceil(residents * norm.gps_per_10000 / 1e4 - 1e-9)) if norm.gps_per_10000 is not None
+                   else np.nan)
         team_need = (float(math.ceil(residents / norm.residents_per_team - 1e-9))
                      if norm.residents_per_team else np.nan)
         rows.append((g, residents, len(idx), gp_have, int(np.isfinite(gps[idx]).sum()), gp_need,
-                     max(gp_need - gp_have, 0.0) if np.isfinite(gp_have) else np.nan, norm.gp_source,
+                     max(gp_need - gp_have, 0.0) if np.isfinite(gp_have) and np.isfinite(gp_need) else np.nan,
+                     norm.gp_source if norm.gps_per_10000 is not None else "no_data: " + norm.gp_source,
                      team_have, int(np.isfinite(teams[idx]).sum()), team_need,
                      max(team_need - team_have, 0.0) if np.isfinite(team_have) and np.isfinite(team_need) else np.nan,
                      norm.team_source if norm.residents_per_team else "no_data: " + norm.team_source))
@@ -164,3 +187,37 @@ def allocate_to_teams(referrals: pd.DataFrame, facilities: pd.DataFrame) -> pd.D
         rows += [(r.grid_id, r.lead_facility_id, fid, "team", f"{k + 1}/{n}", split[0][k], split[1][k])
                  for k in range(n)]
     return pd.DataFrame(rows, columns=list(ALLOCATION_COLUMNS))
+
+
+def family_doctor_figures(units: pd.DataFrame, facilities: pd.DataFrame, groups: pd.DataFrame,
+                          primary_care_kinds: list[str]) -> pd.DataFrame:
+    """Declared GPs and teams per 10,000 residents per grid, district and city, the figures the targets file judges
+    (``scope``, ``scope_id``, ``scope_name``, :data:`GP_QUANTITY`, :data:`TEAM_QUANTITY`; NaN where no primary-care
+    facility of the scope declares the field).
+
+    A grid counts the primary-care members of its group, a district the primary-care facilities of the planning area
+    standing in it (``district``), the city all of them; residents are the units' (``population``).
+    """
+    gps, teams = _declared(facilities, "general_practitioners"), _declared(facilities, "family_doctor_teams")
+    in_area = facilities["in_area"].to_numpy(dtype=bool) if "in_area" in facilities else np.ones(len(facilities), bool)
+    pc = facilities["kind"].isin(primary_care_kinds).to_numpy() & in_area
+    fid = facilities["facility_id"].astype(str).to_numpy()
+    fdist = facilities["district"].fillna("").astype(str).to_numpy() if "district" in facilities else \
+        np.full(len(facilities), "")
+    pop = units["population"].to_numpy(dtype=float)
+    udist = units["district"].astype(str).to_numpy()
+    names = units.groupby(udist)["district_name"].first().to_dict() if "district_name" in units else {}
+
+    def per10k(mask: np.ndarray, residents: float) -> tuple[float, float]:
+        return tuple(float(np.nansum(v[mask]) / residents * 1e4) if residents and np.isfinite(v[mask]).any()
+                     else np.nan for v in (gps, teams))
+
+    rows = []
+    for g in groups.loc[groups["role"] == "lead", "grid_id"].astype(str).drop_duplicates():
+        ids = groups.loc[(groups["grid_id"].astype(str) == g) & (groups["role"] == "member"), "facility_id"]
+        rows.append(("grid", g, g, *per10k(pc & np.isin(fid, ids.astype(str)), pop[units["grid_id"].astype(str)
+                                                                                  .to_numpy() == g].sum())))
+    for d in sorted(set(udist)):
+        rows.append(("district", d, str(names.get(d, d)), *per10k(pc & (fdist == d), pop[udist == d].sum())))
+    rows.append(("city", "city", "city", *per10k(pc, pop.sum())))
+    return pd.DataFrame(rows, columns=["scope", "scope_id", "scope_name", GP_QUANTITY, TEAM_QUANTITY])

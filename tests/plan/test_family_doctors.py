@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.plan.family_doctors import FamilyDoctorNorm, allocate_to_teams, family_doctor_needs
+from simulator.plan.family_doctors import (
+    FamilyDoctorNorm,
+    allocate_to_teams,
+    family_doctor_figures,
+    family_doctor_needs,
+)
 
 PC = ["community_health_centre", "township_hospital"]
 
@@ -26,7 +33,8 @@ def _plan(gps=(3.0, np.nan, 1.0), teams=(2.0, np.nan, np.nan)):
 
 def test_needs_and_shortfalls_follow_the_norm_and_never_invent_data():
     units, fac, groups = _plan()
-    out = family_doctor_needs(units, fac, groups, PC, FamilyDoctorNorm(residents_per_team=2_500)).set_index("grid_id")
+    norm = FamilyDoctorNorm(gps_per_10000=2.0, gp_source="国发〔2011〕23号", residents_per_team=2_500)
+    out = family_doctor_needs(units, fac, groups, PC, norm).set_index("grid_id")
     # G1: 29,999 residents → ceil(5.9998) = 6 GPs; the lead's doctors are not primary care; C2 reports nothing
     assert out.loc["G1", "general_practitioners_needed"] == 6
     assert out.loc["G1", "general_practitioners"] == 3 and out.loc["G1", "gp_facilities_reporting"] == 1
@@ -39,11 +47,44 @@ def test_needs_and_shortfalls_follow_the_norm_and_never_invent_data():
     assert "国发〔2011〕23号" in out.loc["G1", "gp_norm_source"]
 
 
-def test_without_a_team_norm_the_teams_needed_are_no_data():
+def test_without_norms_the_needs_are_no_data():
     units, fac, groups = _plan()
     out = family_doctor_needs(units, fac, groups, PC).set_index("grid_id")
-    assert out["family_doctor_teams_needed"].isna().all()
+    assert out["family_doctor_teams_needed"].isna().all() and out["general_practitioners_needed"].isna().all()
     assert out["team_norm_source"].str.startswith("no_data").all()
+    assert out["gp_norm_source"].str.startswith("no_data").all()
+    assert out["general_practitioners_shortfall"].isna().all()
+
+
+def test_the_norm_comes_from_the_targets_file():
+    from types import SimpleNamespace
+
+    from simulator.config.targets import TargetSet, load_targets
+
+    scenario = SimpleNamespace(targets="liaoning-2023", plan=SimpleNamespace(residents_per_family_doctor_team=3000))
+    norm = FamilyDoctorNorm.of(scenario)
+    assert norm.gps_per_10000 == 2.0 and norm.residents_per_team == 3000
+    assert "国发〔2011〕23号" in norm.gp_source and "基本实现城乡每万名居民有2—3名合格的全科医生" in norm.gp_source
+    shipped = load_targets("liaoning-2023")
+    gp = next(t for t in shipped.targets if t.quantity == "general_practitioners_per_10000")
+    # a norm stated per 1,000 residents is converted; a targets file without the target gives no norm
+    per_1000 = TargetSet(shipped.id, shipped.title, (dataclasses.replace(gp, norm=0.3, per=1000.0),))
+    assert FamilyDoctorNorm.of(scenario, per_1000).gps_per_10000 == pytest.approx(3.0)
+    assert FamilyDoctorNorm.of(scenario, TargetSet(shipped.id, shipped.title, ())).gps_per_10000 is None
+
+
+def test_figures_per_grid_district_and_city_for_the_targets_file():
+    units, fac, groups = _plan()
+    units = units.assign(district=["D1", "D2", "D2"], district_name=["一区", "二区", "二区"])
+    fac = fac.assign(district=["D1", "D1", "D2", "D2", "D2"])
+    out = family_doctor_figures(units, fac, groups, PC).set_index(["scope", "scope_id"])
+    # G1: C1 declares 3 GPs (C2 nothing) for 29,999 residents; the leads' doctors are not primary care
+    assert out.loc[("grid", "G1"), "general_practitioners_per_10000"] == pytest.approx(3 / 29_999 * 1e4)
+    assert out.loc[("grid", "G1"), "family_doctor_teams_per_10000"] == pytest.approx(2 / 29_999 * 1e4)
+    assert np.isnan(out.loc[("grid", "G2"), "family_doctor_teams_per_10000"])  # no data, not zero
+    # D2: C2 (nothing) and C3 (1 GP) for 9,999 + 12,000 residents
+    assert out.loc[("district", "D2"), "general_practitioners_per_10000"] == pytest.approx(1 / 21_999 * 1e4)
+    assert out.loc[("city", "city"), "general_practitioners_per_10000"] == pytest.approx(4 / 41_999 * 1e4)
 
 
 def test_teams_receive_equal_parts_that_sum_to_the_facility_figure():
