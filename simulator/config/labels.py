@@ -155,6 +155,9 @@ INDICATORS: Final[dict[str, IndicatorLabel]] = {
         "P90 min, served（已覆盖）", "P90 minutes to lead, of served residents 到牵头医院时间P90（已覆盖人口）"
     ),
     "travel_max_min": IndicatorLabel("Max min, served 最长（已覆盖）"),
+    "travel_gini": IndicatorLabel(
+        "Gini of travel minutes 到达时间基尼系数", "Gini of minutes to lead, served residents 到达时间基尼系数"
+    ),
     "share_within_access": IndicatorLabel("Within access threshold 可达比例", "Share within access threshold 可达比例"),
     "share_within_primary_care": IndicatorLabel(
         "Within 15 min of primary care 15分钟医疗服务圈", "Share within 15 min of primary care 15分钟医疗服务圈"

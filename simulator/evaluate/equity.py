@@ -29,7 +29,15 @@ import pandas as pd
 
 from ..config.centres import ServiceLine
 from ..config.rules import RuleSet
-from .indicators import _access, _estimated, _estimated_share, _per, _primary_care_minutes, _readiness
+from .indicators import (  # noqa: F401 - weighted_gini is part of this module's API too
+    _access,
+    _estimated,
+    _estimated_share,
+    _per,
+    _primary_care_minutes,
+    _readiness,
+    weighted_gini,
+)
 from .partition import GridPartition
 
 #: roles whose facilities count in an area's capacity (the groups' own facilities)
@@ -38,26 +46,6 @@ CAPACITY_ROLES = ("lead", "member", "cross_grid")
 PART_TYPES = ("district", "urban_rural", "city", "max_min_ratio")
 #: columns of ``service_lines.csv``
 SERVICE_LINE_COLUMNS = ("grid_id", "service_line", "service_line_name", "offered", "facility_ids", "source")
-
-
-def weighted_gini(values: np.ndarray, weights: np.ndarray) -> float:
-    """Gini coefficient of ``values`` over a population with ``weights`` residents each.
-
-    ``Σ_i Σ_j w_i w_j |x_i − x_j| / (2 W² μ)`` computed in O(n log n) from the sorted Lorenz curve; NaN without
-    residents or when the mean is 0. Non-finite values are left out.
-    """
-    x = np.asarray(values, dtype=float)
-    w = np.asarray(weights, dtype=float)
-    keep = np.isfinite(x) & (w > 0)
-    x, w = x[keep], w[keep]
-    if not len(x) or (x * w).sum() <= 0:
-        return float("nan")
-    order = np.argsort(x, kind="stable")
-    x, w = x[order], w[order]
-    p = w / w.sum()
-    lorenz = np.cumsum(w * x) / (w * x).sum()
-    prev = np.concatenate([[0.0], lorenz[:-1]])
-    return float(1.0 - (p * (lorenz + prev)).sum())
 
 
 def _part_row(sel: np.ndarray, fsel: np.ndarray, ctx: dict, access_minutes: float, primary_care_minutes: float,

@@ -5,9 +5,10 @@ City figures cover every resident: residents of a grid without a lead (hence wit
 are *unserved* (``unserved_residents`` / ``unserved_share``); the access shares (``share_within_access``,
 ``share_within_primary_care``) are of all residents and count unserved residents as not reached, while the minutes
 (``travel_mean_min``, ``travel_median_min``, ``travel_p90_min``, ``travel_max_min``) are of served residents only and
-are to be read beside the unserved count. ``beds_estimated_share`` / ``outpatient_estimated_share`` say how much of
-the group's beds / outpatient slots (hence of the per-1,000 and reserved figures) rests on estimated or modelled
-capacities rather than sourced facts.
+are to be read beside the unserved count. ``travel_gini`` is the population-weighted Gini of those minutes (0 = every
+served resident equally far; the same figure per district in ``indicators_district.csv``, :mod:`.equity`).
+``beds_estimated_share`` / ``outpatient_estimated_share`` say how much of the group's beds / outpatient slots (hence
+of the per-1,000 and reserved figures) rests on estimated or modelled capacities rather than sourced facts.
 Readiness indicators need facility fields (doctors, nurses, ambulances, ambulances_negative_pressure, aeds); where
 the facilities of a grid carry none of them the value is ``None`` ("no data"), never zero.
 """
@@ -40,6 +41,26 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     order = np.argsort(v, kind="stable")
     cum = np.cumsum(w[order]) / w.sum()
     return float(v[order][np.searchsorted(cum, q - 1e-12)])
+
+
+def weighted_gini(values: np.ndarray, weights: np.ndarray) -> float:
+    """Gini coefficient of ``values`` over a population with ``weights`` residents each.
+
+    ``Σ_i Σ_j w_i w_j |x_i − x_j| / (2 W² μ)`` computed in O(n log n) from the sorted Lorenz curve; NaN without
+    residents or when the mean is 0. Non-finite values are left out.
+    """
+    x = np.asarray(values, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    keep = np.isfinite(x) & (w > 0)
+    x, w = x[keep], w[keep]
+    if not len(x) or (x * w).sum() <= 0:
+        return float("nan")
+    order = np.argsort(x, kind="stable")
+    x, w = x[order], w[order]
+    p = w / w.sum()
+    lorenz = np.cumsum(w * x) / (w * x).sum()
+    prev = np.concatenate([[0.0], lorenz[:-1]])
+    return float(1.0 - (p * (lorenz + prev)).sum())
 
 
 def polsby_popper(geoms: np.ndarray) -> np.ndarray:
@@ -193,6 +214,8 @@ def _grid_row(x: _Facts, g: str, access_minutes: float, primary_care_minutes: fl
         "unserved_residents": float(unserved),
         "unserved_share": float(unserved / gpop) if gpop else np.nan,
         **_access(x.travel[sel], pop[sel], access_minutes),
+        # inequality of access (issue 15, equity): Gini of the minutes to the own lead across served residents
+        "travel_gini": weighted_gini(x.travel[sel], pop[sel]),
         "share_within_primary_care": float(pop[sel & (x.pc_time <= primary_care_minutes)].sum() / gpop)
         if gpop
         else np.nan,

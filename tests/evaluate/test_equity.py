@@ -125,3 +125,13 @@ def test_service_lines_follow_the_kinds_and_the_continuing_care_flag():
 
 def test_the_shipped_service_lines():
     assert [x.id for x in load_service_lines()] == ["prevention", "rehab", "nursing", "maternal_child", "tcm"]
+
+
+def test_indicators_csv_carries_the_gini_per_grid_and_city():
+    from simulator.evaluate.indicators import compute_indicators
+
+    units, fac, groups, referrals, adj, _, minutes = _tiny()
+    ind = compute_indicators(units, fac.assign(lon=0.0, lat=0.0), groups, referrals, adj, load_rules("liaoning-2023"),
+                             minutes).set_index("grid_id")
+    assert ind.loc["G1", "travel_gini"] == pytest.approx(brute_gini([2, 10], [1000, 3000]))
+    assert ind.loc["city", "travel_gini"] == pytest.approx(brute_gini([2, 10, 5, 35], [1000, 3000, 500, 500]))
