@@ -117,8 +117,7 @@ def district_indicators(
     fgrid = facilities["grid_id"].fillna("").astype(str).to_numpy()
     is_pc = facilities["kind"].isin(rules["referral"]["primary_care_kinds"]).to_numpy()
     udist = units["district"].astype(str).to_numpy()
-    fdist = facilities["district"].fillna("").astype(str).to_numpy() if "district" in facilities else \
-        np.full(len(facilities), "")
+    fdist = _facility_districts(units, facilities, udist)
     fac_district = dict(zip(facilities["facility_id"].astype(str), fdist, strict=True))
     ctx = {
         "pop": p.population,
@@ -155,6 +154,21 @@ def district_indicators(
                  **_part_row(everything, in_group, ctx, *args)})
     df = pd.DataFrame(rows)
     return pd.concat([df, _max_min_row(df)], ignore_index=True)
+
+
+def _facility_districts(units: pd.DataFrame, facilities: pd.DataFrame, udist: np.ndarray) -> np.ndarray:
+    """(f,) district adcode of each facility: its ``district`` column, else (blank) the district of the planning unit
+    it stands in (when the tables carry geometry), else ""."""
+    fdist = (facilities["district"].fillna("").astype(str).to_numpy() if "district" in facilities
+             else np.full(len(facilities), "")).astype(object)
+    blank = fdist == ""
+    if blank.any() and "geometry" in units and "geometry" in facilities and "in_area" in facilities:
+        from ..plan.groups import facility_units
+
+        fu = facility_units(facilities, units)
+        fill = blank & (fu >= 0)
+        fdist[fill] = udist[fu[fill]]
+    return fdist.astype(str)
 
 
 def _max_min_row(df: pd.DataFrame) -> pd.DataFrame:

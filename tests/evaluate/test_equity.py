@@ -135,3 +135,16 @@ def test_indicators_csv_carries_the_gini_per_grid_and_city():
                              minutes).set_index("grid_id")
     assert ind.loc["G1", "travel_gini"] == pytest.approx(brute_gini([2, 10], [1000, 3000]))
     assert ind.loc["city", "travel_gini"] == pytest.approx(brute_gini([2, 10, 5, 35], [1000, 3000, 500, 500]))
+
+
+def test_a_facility_without_a_district_takes_its_units():
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    units, fac, groups, referrals, adj, districts, minutes = _tiny()
+    units = gpd.GeoDataFrame(units, geometry=[box(i, 0, i + 1, 1) for i in range(4)], crs="EPSG:4326")
+    fac = gpd.GeoDataFrame(fac.assign(district=["D1", "D1", "", "D2"], in_area=True),
+                           geometry=[Point(i + 0.5, 0.5) for i in range(4)], crs="EPSG:4326")
+    out = district_indicators(units, fac, groups, referrals, adj, load_rules("liaoning-2023"), minutes, districts)
+    # L2 (100 beds) stands in unit c of D2: counted there although its district cell is blank
+    assert out.set_index("part_id").loc["D2", "beds_per_1000"] == pytest.approx(120)
