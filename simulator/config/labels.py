@@ -219,6 +219,7 @@ class PlanLayerText:
     grids_served = Label("Grids served", "服务网格")
     members_served = Label("Members served", "服务成员单位")
     mean_minutes = Label("Mean minutes (volume-weighted)", "平均时间（按业务量加权）")
+    mean_min_short = Label("Mean min", "平均分钟")
     equity = Label("Equity by district and urban/rural part", "分区与城乡均衡")
     part = Label("Area", "区域")
     travel_gini = Label("Gini of travel minutes", "到达时间基尼系数")
