@@ -38,6 +38,7 @@ COMPARED = [
     ("share_within_primary_care", True, SHARE, +1),
     ("travel_mean_min", True, MINUTES, -1),
     ("travel_p90_min", True, MINUTES, -1),
+    ("travel_gini", True, NUMBER, -1),  # inequality of the minutes to the lead (0 = all equally far)
     ("beds_per_1000", True, NUMBER, +1),
     ("tertiary_beds_per_1000", True, NUMBER, +1),
     ("outpatient_slots_per_1000", True, NUMBER, +1),
@@ -52,7 +53,7 @@ COMPARED = [
     ("rules_failed", True, COUNT, -1),
 ]
 #: minutes of served residents only: ranked after the unserved share, differenced only when no run leaves anyone out
-SERVED_ONLY = frozenset({"travel_mean_min", "travel_p90_min"})
+SERVED_ONLY = frozenset({"travel_mean_min", "travel_p90_min", "travel_gini"})
 #: how to read the comparison (compare.md and compare_table.html)
 NOTE = (
     "Shares are of all residents; residents of a grid without a lead hospital (or of no grid) are unserved "

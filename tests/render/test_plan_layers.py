@@ -4,6 +4,7 @@ report section (shared centres, equity by district, service lines, family doctor
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from simulator.render.plan_layers import centre_hosts
 from simulator.render.report import report_context
@@ -58,3 +59,13 @@ def test_hostile_host_names_are_text_in_the_popup_and_the_report(hostile_run, ho
     body = report.page.inner_text("section.cg-centres")
     assert all(name in body for name in hostile_names)
     assert report.dialogs == [] and report.page.evaluate("document.scripts.length") == 0
+
+
+def test_compare_shows_the_gini_of_travel_minutes(run_dir):
+    from simulator.compare import compare_runs
+
+    cmp = compare_runs([run_dir, run_dir])
+    row = cmp.table.set_index("indicator").loc["travel_gini"]
+    city = pd.read_csv(run_dir / s.INDICATORS_CSV).set_index("grid_id").loc["city", "travel_gini"]
+    assert 0 < city < 1
+    assert [float(row[n]) for n in cmp.names] == pytest.approx([city, city])
