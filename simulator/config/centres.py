@@ -84,13 +84,16 @@ def _read(name_or_path: str | Path) -> tuple[Path | str, dict]:
     if p.suffix == ".toml":
         source: Path | str = p
         if not p.is_file():
-            raise InputError(p, "centre host rules file not found", field="centres")
+            raise InputError(p, "centre host rules file not found (plan.centre_rules)", field="plan.centre_rules")
         text = p.read_text(encoding="utf-8")
     else:
         res = resources.files("simulator.config") / "centres" / f"{name_or_path}.toml"
         source = f"simulator/config/centres/{name_or_path}.toml"
         if not res.is_file():
-            raise InputError(source, f"unknown centre host rules {name_or_path!r}", field="centres")
+            shipped = sorted(f.name[:-5] for f in (resources.files("simulator.config") / "centres").iterdir()
+                             if f.name.endswith(".toml"))
+            raise InputError(source, f"unknown centre host rules {name_or_path!r} (plan.centre_rules); shipped: "
+                             f"{', '.join(shipped)}", field="plan.centre_rules")
         text = res.read_text(encoding="utf-8")
     try:
         return source, tomllib.loads(text)

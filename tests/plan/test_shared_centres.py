@@ -216,8 +216,9 @@ def test_sharing_without_an_open_cost_keeps_each_groups_own_best():
 def test_unknown_host_rules_and_broken_service_lines_are_named(tmp_path):
     from simulator.config.centres import load_service_lines
 
-    with pytest.raises(InputError, match="unknown centre host rules 'hebei-2099'"):
+    with pytest.raises(InputError, match="unknown centre host rules 'hebei-2099'.*shipped: liaoning-2023") as ei:
         load_centre_rules("hebei-2099")
+    assert ei.value.field == "plan.centre_rules"
     p = tmp_path / "lines.toml"
     p.write_text(load_text().replace('kinds = ["rehab"]', 'kinds = ["spa"]'), encoding="utf-8")
     with pytest.raises(InputError, match=r"\[\[service_line\]\] rehab: kinds = \['spa'\]") as ei:
