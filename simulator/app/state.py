@@ -1,0 +1,410 @@
+"""The planner's workspace: a scenario, its city and planning units, the painted layout (unit → grid), locked units
+and the facility changes, with undo/redo and an autosave of every edit.
+
+The workspace lives in a folder. ``workspace.json`` holds everything a reopening needs (where the scenario came from,
+the ``--set`` overrides, the layout, the locks, the facility changes and both undo stacks); it is rewritten after
+every edit through a temporary file, ``fsync`` and an atomic rename, so a reload of the page, a killed server or a
+crash loses no edit, and a half-written file never replaces a good one. :meth:`Workspace.open` restores it.
+
+:meth:`Workspace.save` writes ``saved/scenario.toml`` (mode ``given_layout``), ``saved/layout.csv`` (``unit_id,
+grid_id``) and the facility changes as the scenario's ``[[changes]]``; ``caregrid run saved/scenario.toml``
+reproduces the workspace's layout and facilities exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import io
+import json
+import os
+import re
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+
+from ..config.scenario import Scenario, load_scenario, parse_changes
+from ..errors import InputError
+from ..load.city import CityData, load_city
+from ..units.pipeline import planning_units
+from ..units.planning_units import PlanningUnits
+from .live import LiveEvaluator
+from .toml import dumps_toml
+
+WORKSPACE_JSON = "workspace.json"
+SAVED = "saved"
+FORMAT = 1
+#: grid ids the page may create: letters (any script), digits, space, _ - . ( ) and 1–40 characters
+GRID_ID_RE = re.compile(r"^[\w\-. ()（）]{1,40}$")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder, fsync and rename: readers see
+    the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_grid_id(grid_id: Any, field: str = "grid_id") -> str:
+    """A grid id from a request: text of 1–40 letters, digits, spaces or ``_ - . ( )``; else :class:`InputError`."""
+    if not isinstance(grid_id, str) or not GRID_ID_RE.match(grid_id.strip()):
+        raise InputError(None, f"{field} = {grid_id!r}; expected 1–40 letters, digits, spaces or _ - . ( )",
+                         field=field)
+    return grid_id.strip()
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    node = raw
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    if dotted in ("grids.count", "grids.min", "grids.max"):
+        for key in ("min", "max") if dotted == "grids.count" else ("count",):
+            node.pop(key, None)
+    node[parts[-1]] = value
+
+
+class Workspace:
+    """A scenario being painted. Create with :meth:`create` (from a scenario or a run folder) or :meth:`open`.
+
+    Attributes
+    ----------
+    folder : the workspace folder (``workspace.json``, ``saved/``, exported run folders)
+    scenario : the scenario as the workspace evaluates it (mode ``given_layout`` on the painted layout, the base
+        scenario's changes plus the workspace's)
+    city, units : loaded for the current facility changes
+    labels : (n,) grid id per unit, in the order of ``units.gdf``
+    locked : (n,) units the planner locked
+    changes : the workspace's facility changes, ``[[changes]]`` entries as dicts (``move``, ``add``, ``change``…)
+    """
+
+    def __init__(self, folder: Path, source: dict[str, Any], raw: dict[str, Any]) -> None:
+        self.folder = Path(folder)
+        self.source = source  # {"scenario": path, "overrides": {...}}
+        self.raw = raw  # the base scenario's TOML with the overrides applied
+        self.base = load_scenario(source["scenario"], source.get("overrides") or None)
+        self.changes: list[dict[str, Any]] = []
+        self.undo_stack: list[dict[str, Any]] = []
+        self.redo_stack: list[dict[str, Any]] = []
+        self.version = 0
+        self._load_facilities()
+        n = len(self.units.gdf)
+        self.labels = np.full(n, "", dtype=object)
+        self.locked = np.zeros(n, dtype=bool)
+
+    # ------------------------------------------------------------------------------------------ creation
+    @classmethod
+    def create(cls, folder: str | Path, scenario: str | Path, overrides: dict[str, Any] | None = None,
+               labels: dict[str, str] | None = None) -> Workspace:
+        """A new workspace for ``scenario`` in ``folder``: the scenario's own layout when it is a given layout,
+        ``labels`` (unit id → grid id, e.g. a run folder's plan) when given, else one grid per district."""
+        folder = Path(folder)
+        if (folder / WORKSPACE_JSON).exists():
+            raise InputError(folder / WORKSPACE_JSON, "a workspace already exists here; open it (caregrid app "
+                             f"{folder}) or choose another --workspace folder", field="--workspace")
+        path = Path(scenario).resolve()
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        for dotted, value in (overrides or {}).items():
+            if dotted != "changes":
+                _set_dotted(raw, dotted, value)
+        ws = cls(folder, {"scenario": str(path), "overrides": dict(overrides or {})}, raw)
+        ws.labels = ws._initial_labels(labels)
+        ws.autosave()
+        return ws
+
+    @classmethod
+    def open(cls, folder: str | Path) -> Workspace:
+        """Reopen a workspace folder exactly as its last edit left it."""
+        folder = Path(folder)
+        path = folder / WORKSPACE_JSON
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(path, f"cannot read the workspace: {exc}") from exc
+        if state.get("format") != FORMAT:
+            raise InputError(path, f"workspace format {state.get('format')!r}; expected {FORMAT}", field="format")
+        ws = cls(folder, state["source"], state["raw"])
+        ws.changes = state["changes"]
+        if ws.changes:
+            ws._load_facilities()
+        ids = ws.unit_ids
+        if list(state["unit_ids"]) != ids.tolist():
+            raise InputError(path, "the scenario's planning units changed since the workspace was made; expected "
+                             "the same units (open the scenario in a new workspace)", field="unit_ids")
+        ws.labels = np.asarray(state["labels"], dtype=object)
+        ws.locked = np.isin(ids, state["locked"])
+        ws.undo_stack, ws.redo_stack = state["undo"], state["redo"]
+        ws.version = int(state.get("version", 0))
+        return ws
+
+    @classmethod
+    def open_or_create(cls, folder: str | Path, scenario: str | Path | None, overrides: dict[str, Any] | None = None,
+                       labels: dict[str, str] | None = None) -> Workspace:
+        """Open ``folder`` when it holds a workspace, else create one for ``scenario``."""
+        if (Path(folder) / WORKSPACE_JSON).exists():
+            return cls.open(folder)
+        if scenario is None:
+            raise InputError(Path(folder), "no workspace here; give a scenario or a run folder", field="scenario")
+        return cls.create(folder, scenario, overrides, labels)
+
+    def _initial_labels(self, labels: dict[str, str] | None) -> np.ndarray:
+        ug = self.units.gdf
+        if labels is not None:
+            got = ug["unit_id"].map(labels)
+            if got.isna().any():
+                miss = ug.loc[got.isna(), "unit_id"].tolist()
+                raise InputError(None, f"{len(miss)} unit(s) have no grid in the run folder (e.g. "
+                                 f"{', '.join(miss[:5])}); expected the scenario's units", field="unit_id")
+            return got.to_numpy(dtype=object)
+        if self.base.plan.mode == "given_layout":
+            from ..plan.make import _read_layout  # the plan stage's reader of a planner's layout
+
+            return np.asarray(_read_layout(self.base, ug), dtype=object)
+        return ug["district_name"].astype(str).to_numpy(dtype=object)
+
+    # ---------------------------------------------------------------------------------------- facilities
+    def _scenario_with(self, changes: list[dict[str, Any]]) -> Scenario:
+        """The base scenario with the workspace's changes appended (validated as a scenario file would be)."""
+        base_labels = {c.label for c in self.base.changes}
+        raw = [c for c in self.raw.get("changes", []) if _label_of(c) in base_labels] + changes
+        parsed = parse_changes(Path(self.source["scenario"]), raw)
+        return dataclasses.replace(self.base, changes=parsed)
+
+    def _load_facilities(self) -> None:
+        self.scenario = self._scenario_with(self.changes)
+        self.city: CityData = load_city(self.scenario)
+        units = planning_units(self.scenario, self.city)
+        if hasattr(self, "units") and units.gdf["unit_id"].tolist() != self.units.gdf["unit_id"].tolist():
+            raise InputError(self.scenario.path, "the facility change altered the planning units; expected the same "
+                             "units", field="changes")
+        self.units: PlanningUnits = units
+        self.live = LiveEvaluator(self.scenario, self.city, self.units)
+
+    # -------------------------------------------------------------------------------------------- views
+    @property
+    def unit_ids(self) -> np.ndarray:
+        return self.units.gdf["unit_id"].to_numpy(dtype=object)
+
+    def unit_index(self, unit_ids: Any, field: str = "unit_ids") -> np.ndarray:
+        """Positions of ``unit_ids`` (a list of text); unknown ids are named in an :class:`InputError`."""
+        if not isinstance(unit_ids, list) or not all(isinstance(u, str) for u in unit_ids):
+            raise InputError(None, f"{field}: expected a list of unit ids (text)", field=field)
+        pos = {u: i for i, u in enumerate(self.unit_ids)}
+        unknown = [u for u in unit_ids if u not in pos]
+        if unknown:
+            raise InputError(None, f"unknown unit id(s) {', '.join(map(repr, unknown[:10]))}"
+                             + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""), field=field)
+        return np.array(sorted({pos[u] for u in unit_ids}), dtype=np.int64)
+
+    @property
+    def grids(self) -> list[str]:
+        from ..plan.groups import grid_sort_key
+
+        return sorted(set(self.labels.tolist()), key=grid_sort_key)
+
+    def units_geojson(self) -> dict[str, Any]:
+        """The planning units as GeoJSON (unit id, district, residents, area km²), for the page's map."""
+        g = self.units.gdf
+        cols = ["unit_id", "district_name", "population", "area_km2", "geometry"]
+        return json.loads(gpd.GeoDataFrame(g[cols], crs=g.crs).to_json(drop_id=True))
+
+    def boundaries_geojson(self) -> dict[str, Any]:
+        """The planning area's district lines as GeoJSON (adcode, name)."""
+        a = self.city.area
+        return json.loads(gpd.GeoDataFrame(a[["adcode", "name", "geometry"]], crs=a.crs).to_json(drop_id=True))
+
+    def state(self, delta_units: np.ndarray | None = None) -> dict[str, Any]:
+        """``units`` (all, or the changed ones), ``facilities``, ``compliance``, ``grids``, ``summary`` and the
+        stacks' sizes: what ``GET /api/state`` and every edit return."""
+        panel = self.live.panel(self.labels)
+        sel = np.arange(len(self.labels)) if delta_units is None else delta_units
+        ids = self.unit_ids
+        units = [{"unit_id": ids[i], "grid_id": self.labels[i], "locked": bool(self.locked[i])} for i in sel]
+        return {"version": self.version, "delta": delta_units is not None, "units": units, **panel,
+                "changes": self.changes, "can_undo": len(self.undo_stack), "can_redo": len(self.redo_stack),
+                "scenario": self.scenario.name}
+
+    # -------------------------------------------------------------------------------------------- edits
+    def _label_edit(self, kind: str, idx: np.ndarray, after: np.ndarray, **extra: Any) -> dict[str, Any] | None:
+        before = self.labels[idx]
+        changed = before != after
+        if not changed.any():
+            return None
+        idx, before, after = idx[changed], before[changed], after[changed]
+        return {"kind": kind, "units": self.unit_ids[idx].tolist(), "before": before.tolist(),
+                "after": after.tolist(), **extra}
+
+    def assign(self, unit_ids: Any, grid_id: Any, new_grid: bool = False) -> np.ndarray:
+        """Paint units into ``grid_id`` (an existing grid, or a new one with ``new_grid``); returns the changed
+        unit positions. Locked units are painted too: locks bind the optimiser, not the planner."""
+        idx = self.unit_index(unit_ids)
+        grid = check_grid_id(grid_id)
+        known = set(self.labels.tolist())
+        if not new_grid and grid not in known:
+            raise InputError(None, f"unknown grid id {grid!r}; the grids are {', '.join(self.grids)} (set new_grid "
+                             "to start a grid)", field="grid_id")
+        if new_grid and grid in known:
+            raise InputError(None, f"grid id {grid!r} already exists; expected a new name", field="grid_id")
+        edit = self._label_edit("assign", idx, np.full(len(idx), grid, dtype=object), grid_id=grid)
+        return self._do(edit)
+
+    def merge(self, grid_id: Any, into: Any) -> np.ndarray:
+        """Merge grid ``grid_id`` into grid ``into`` (deleting a grid is merging it into a neighbour)."""
+        src, dst = check_grid_id(grid_id, "grid_id"), check_grid_id(into, "into")
+        for g, fld in ((src, "grid_id"), (dst, "into")):
+            if g not in set(self.labels.tolist()):
+                raise InputError(None, f"unknown grid id {g!r}; the grids are {', '.join(self.grids)}", field=fld)
+        if src == dst:
+            raise InputError(None, f"into = {dst!r} is the grid being merged; expected another grid", field="into")
+        idx = np.flatnonzero(self.labels == src)
+        return self._do(self._label_edit("merge", idx, np.full(len(idx), dst, dtype=object), grid_id=src, into=dst))
+
+    def lock(self, unit_ids: Any, locked: Any) -> np.ndarray:
+        """Lock (or unlock) units: the optimiser must not move them."""
+        if not isinstance(locked, bool):
+            raise InputError(None, f"locked = {locked!r}; expected true or false", field="locked")
+        idx = self.unit_index(unit_ids)
+        idx = idx[self.locked[idx] != locked]
+        if not len(idx):
+            return idx
+        edit = {"kind": "lock", "lock_units": self.unit_ids[idx].tolist(), "locked": locked}
+        return self._do(edit)
+
+    def change_facility(self, change: Any) -> None:
+        """Apply a facility change: a ``[[changes]]`` entry (``move`` with ``id``/``lon``/``lat``, ``add``,
+        ``change``, ``close``, ``link``). A second move of one facility replaces its first."""
+        if not isinstance(change, dict):
+            raise InputError(None, "expected a JSON object: a [[changes]] entry with action = …", field="change")
+        change = {k: v for k, v in change.items() if v is not None}
+        if change.get("action") == "move":
+            change.setdefault("crs", "EPSG:4326")
+            change.setdefault("label", f"move_{change.get('id')}")
+            after = [c for c in self.changes if not (c.get("action") == "move" and c.get("id") == change.get("id"))]
+        else:
+            after = list(self.changes)
+        taken = {_label_of(c) for c in after} | {c.label for c in self.base.changes}
+        if change.get("label") in taken or not change.get("label"):
+            stem = change.get("label") or f"{change.get('action')}_{change.get('id') or (change.get('ids') or [''])[0]}"
+            k = 1 if stem not in taken else 2
+            while (label := stem if k == 1 else f"{stem}_{k}") in taken:
+                k += 1
+            change["label"] = label
+        after.append(change)
+        self._scenario_with(after)  # validates (InputError names the changes[k] row and field)
+        self._do({"kind": "facility", "changes_before": copy.deepcopy(self.changes), "changes_after": after})
+
+    def apply_labels(self, labels: np.ndarray, kind: str, **extra: Any) -> np.ndarray:
+        """Replace the whole layout (a solver's result) as one undoable edit."""
+        idx = np.arange(len(self.labels))
+        return self._do(self._label_edit(kind, idx, np.asarray(labels, dtype=object), **extra))
+
+    def _do(self, edit: dict[str, Any] | None) -> np.ndarray:
+        if edit is None:
+            return np.array([], dtype=np.int64)
+        changed = self._apply(edit, forward=True)
+        self.undo_stack.append(edit)
+        self.redo_stack.clear()
+        self.version += 1
+        self.autosave()
+        return changed
+
+    def undo(self) -> np.ndarray | None:
+        """Revert the last edit; ``None`` when there is none."""
+        return self._step(self.undo_stack, self.redo_stack, forward=False)
+
+    def redo(self) -> np.ndarray | None:
+        """Repeat the last undone edit; ``None`` when there is none."""
+        return self._step(self.redo_stack, self.undo_stack, forward=True)
+
+    def _step(self, take: list, put: list, forward: bool) -> np.ndarray | None:
+        if not take:
+            return None
+        edit = take.pop()
+        changed = self._apply(edit, forward=forward)
+        put.append(edit)
+        self.version += 1
+        self.autosave()
+        return changed
+
+    def _apply(self, edit: dict[str, Any], forward: bool) -> np.ndarray:
+        """Apply ``edit`` forwards or backwards; returns the unit positions whose label or lock changed."""
+        pos = {u: i for i, u in enumerate(self.unit_ids)}
+        if edit["kind"] == "facility":
+            self.changes = copy.deepcopy(edit["changes_after" if forward else "changes_before"])
+            self._load_facilities()
+            return np.arange(len(self.labels))
+        if edit["kind"] == "lock":
+            idx = np.array([pos[u] for u in edit["lock_units"]], dtype=np.int64)
+            self.locked[idx] = edit["locked"] if forward else not edit["locked"]
+            return idx
+        idx = np.array([pos[u] for u in edit["units"]], dtype=np.int64)
+        self.labels[idx] = np.asarray(edit["after" if forward else "before"], dtype=object)
+        return idx
+
+    # ------------------------------------------------------------------------------------------- storage
+    def autosave(self) -> None:
+        """Write ``workspace.json`` atomically (every edit calls it)."""
+        state = {"format": FORMAT, "source": self.source, "raw": self.raw, "version": self.version,
+                 "unit_ids": self.unit_ids.tolist(), "labels": self.labels.tolist(),
+                 "locked": self.unit_ids[self.locked].tolist(), "changes": self.changes,
+                 "undo": self.undo_stack, "redo": self.redo_stack}
+        atomic_write_text(self.folder / WORKSPACE_JSON, json.dumps(state, ensure_ascii=False))
+
+    def layout_csv(self) -> str:
+        """The layout as CSV text: ``unit_id,grid_id``."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["unit_id", "grid_id"])
+        w.writerows(zip(self.unit_ids, self.labels, strict=True))
+        return buf.getvalue()
+
+    def scenario_toml(self, layout: Path) -> str:
+        """The workspace as a scenario file: the base scenario (overrides applied, paths absolute), mode
+        ``given_layout`` on ``layout``, and the base's selected changes followed by the workspace's."""
+        raw = copy.deepcopy(self.raw)
+        raw["name"] = f"{self.base.name} (caregrid app)"
+        raw["data"] = str(self.base.data)
+        raw["rules"] = self.base.rules
+        raw.pop("output", None)
+        plan = raw.setdefault("plan", {})
+        plan.update(mode="given_layout", layout=str(layout.resolve()), layout_grid_field="grid_id")
+        plan.pop("layout_crs", None)
+        plan.pop("leads", None)
+        base_labels = {c.label for c in self.base.changes}
+        changes = [c for c in raw.get("changes", []) if _label_of(c) in base_labels] + self.changes
+        raw.pop("changes", None)
+        if changes:
+            raw["changes"] = changes
+        return dumps_toml(raw)
+
+    def save(self, folder: Path | None = None) -> Path:
+        """Write ``scenario.toml`` and ``layout.csv`` into ``folder`` (default ``<workspace>/saved``); returns the
+        scenario's path. ``caregrid run`` on it reproduces the layout and the facilities."""
+        folder = Path(folder or self.folder / SAVED)
+        layout = folder / "layout.csv"
+        atomic_write_text(layout, self.layout_csv())
+        path = folder / "scenario.toml"
+        atomic_write_text(path, self.scenario_toml(layout))
+        return path
+
+
+def _label_of(change: dict[str, Any]) -> str:
+    """The label a ``[[changes]]`` entry gets (its own, else ``<action>_<id>``), as the scenario reader gives it."""
+    if change.get("label"):
+        return str(change["label"])
+    fid = change.get("id") if change.get("id") is not None else (change.get("ids") or [""])[0]
+    return f"{change.get('action')}_{str(fid).strip()}"
