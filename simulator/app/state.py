@@ -39,6 +39,8 @@ from .toml import dumps_toml
 WORKSPACE_JSON = "workspace.json"
 SAVED = "saved"
 FORMAT = 1
+#: where errors about an API request point (instead of a file)
+REQUEST = "request"
 #: grid ids the page may create: letters (any script), digits, space, _ - . ( ) and 1–40 characters
 GRID_ID_RE = re.compile(r"^[\w\-. ()（）]{1,40}$")
 
@@ -62,7 +64,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 def check_grid_id(grid_id: Any, field: str = "grid_id") -> str:
     """A grid id from a request: text of 1–40 letters, digits, spaces or ``_ - . ( )``; else :class:`InputError`."""
     if not isinstance(grid_id, str) or not GRID_ID_RE.match(grid_id.strip()):
-        raise InputError(None, f"{field} = {grid_id!r}; expected 1–40 letters, digits, spaces or _ - . ( )",
+        raise InputError(REQUEST, f"{field} = {grid_id!r}; expected 1–40 letters, digits, spaces or _ - . ( )",
                          field=field)
     return grid_id.strip()
 
@@ -167,7 +169,7 @@ class Workspace:
             got = ug["unit_id"].map(labels)
             if got.isna().any():
                 miss = ug.loc[got.isna(), "unit_id"].tolist()
-                raise InputError(None, f"{len(miss)} unit(s) have no grid in the run folder (e.g. "
+                raise InputError(REQUEST, f"{len(miss)} unit(s) have no grid in the run folder (e.g. "
                                  f"{', '.join(miss[:5])}); expected the scenario's units", field="unit_id")
             return got.to_numpy(dtype=object)
         if self.base.plan.mode == "given_layout":
@@ -202,11 +204,11 @@ class Workspace:
     def unit_index(self, unit_ids: Any, field: str = "unit_ids") -> np.ndarray:
         """Positions of ``unit_ids`` (a list of text); unknown ids are named in an :class:`InputError`."""
         if not isinstance(unit_ids, list) or not all(isinstance(u, str) for u in unit_ids):
-            raise InputError(None, f"{field}: expected a list of unit ids (text)", field=field)
+            raise InputError(REQUEST, f"{field}: expected a list of unit ids (text)", field=field)
         pos = {u: i for i, u in enumerate(self.unit_ids)}
         unknown = [u for u in unit_ids if u not in pos]
         if unknown:
-            raise InputError(None, f"unknown unit id(s) {', '.join(map(repr, unknown[:10]))}"
+            raise InputError(REQUEST, f"unknown unit id(s) {', '.join(map(repr, unknown[:10]))}"
                              + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""), field=field)
         return np.array(sorted({pos[u] for u in unit_ids}), dtype=np.int64)
 
@@ -255,10 +257,10 @@ class Workspace:
         grid = check_grid_id(grid_id)
         known = set(self.labels.tolist())
         if not new_grid and grid not in known:
-            raise InputError(None, f"unknown grid id {grid!r}; the grids are {', '.join(self.grids)} (set new_grid "
+            raise InputError(REQUEST, f"unknown grid id {grid!r}; the grids are {', '.join(self.grids)} (set new_grid "
                              "to start a grid)", field="grid_id")
         if new_grid and grid in known:
-            raise InputError(None, f"grid id {grid!r} already exists; expected a new name", field="grid_id")
+            raise InputError(REQUEST, f"grid id {grid!r} already exists; expected a new name", field="grid_id")
         edit = self._label_edit("assign", idx, np.full(len(idx), grid, dtype=object), grid_id=grid)
         return self._do(edit)
 
@@ -267,16 +269,16 @@ class Workspace:
         src, dst = check_grid_id(grid_id, "grid_id"), check_grid_id(into, "into")
         for g, fld in ((src, "grid_id"), (dst, "into")):
             if g not in set(self.labels.tolist()):
-                raise InputError(None, f"unknown grid id {g!r}; the grids are {', '.join(self.grids)}", field=fld)
+                raise InputError(REQUEST, f"unknown grid id {g!r}; the grids are {', '.join(self.grids)}", field=fld)
         if src == dst:
-            raise InputError(None, f"into = {dst!r} is the grid being merged; expected another grid", field="into")
+            raise InputError(REQUEST, f"into = {dst!r} is the grid being merged; expected another grid", field="into")
         idx = np.flatnonzero(self.labels == src)
         return self._do(self._label_edit("merge", idx, np.full(len(idx), dst, dtype=object), grid_id=src, into=dst))
 
     def lock(self, unit_ids: Any, locked: Any) -> np.ndarray:
         """Lock (or unlock) units: the optimiser must not move them."""
         if not isinstance(locked, bool):
-            raise InputError(None, f"locked = {locked!r}; expected true or false", field="locked")
+            raise InputError(REQUEST, f"locked = {locked!r}; expected true or false", field="locked")
         idx = self.unit_index(unit_ids)
         idx = idx[self.locked[idx] != locked]
         if not len(idx):
@@ -288,7 +290,7 @@ class Workspace:
         """Apply a facility change: a ``[[changes]]`` entry (``move`` with ``id``/``lon``/``lat``, ``add``,
         ``change``, ``close``, ``link``). A second move of one facility replaces its first."""
         if not isinstance(change, dict):
-            raise InputError(None, "expected a JSON object: a [[changes]] entry with action = …", field="change")
+            raise InputError(REQUEST, "expected a JSON object: a [[changes]] entry with action = …", field="change")
         change = {k: v for k, v in change.items() if v is not None}
         if change.get("action") == "move":
             change.setdefault("crs", "EPSG:4326")

@@ -1,0 +1,160 @@
+"""Solver runs of ``caregrid app`` in a background thread: progress, cancel, and the result as an undoable edit.
+
+Modes: ``repair`` (the given-layout repair of ``caregrid run --repair``: the compliant plan that moves the fewest
+residents from the painted layout) and ``optimise`` (the scenario's optimiser from the current facilities; the
+base scenario's mode when it optimises or fixes leads). ``fill`` (assign unpainted units) and locks binding the
+optimiser are not built yet: a request for ``fill`` is refused with a 4xx naming the mode.
+
+Progress is the stage (preparing, solving, applying) and, while solving, the share of the solver's time limit used
+(the solver reports no finer progress). Cancel marks the job cancelled at once and the page gets its layout back
+untouched; a solver already running finishes in the background (within ``solver.time_limit_s``) and its result is
+dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import CaregridError, InputError, PlanningError
+from ..plan.make import build_plan
+from .state import REQUEST, Workspace, atomic_write_text
+
+MODES = ("repair", "optimise")
+#: modes the API names but this version does not run
+NOT_YET = ("fill",)
+
+
+@dataclass
+class Job:
+    """One solver run: ``status`` queued → running → done | failed | cancelled."""
+
+    id: str
+    mode: str
+    status: str = "queued"
+    stage: str = "queued"
+    started: float = field(default_factory=time.monotonic)
+    time_limit_s: float = 0.0
+    solving_since: float | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    failures: list[dict[str, str]] = field(default_factory=list)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def progress(self) -> float:
+        """0–1: stages, and while solving the share of the time limit used (at most 0.9)."""
+        if self.status in ("done", "failed", "cancelled"):
+            return 1.0
+        if self.stage == "solving" and self.solving_since is not None:
+            used = (time.monotonic() - self.solving_since) / max(self.time_limit_s, 1e-9)
+            return 0.2 + 0.7 * min(used, 1.0)
+        return {"queued": 0.0, "preparing": 0.1, "applying": 0.95}.get(self.stage, 0.1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"job_id": self.id, "mode": self.mode, "status": self.status, "stage": self.stage,
+                "progress": round(self.progress(), 3), "elapsed_s": round(time.monotonic() - self.started, 2),
+                "result": self.result, "error": self.error, "failures": self.failures}
+
+
+class JobRunner:
+    """Runs solver jobs for one workspace; ``lock`` guards the workspace (the server holds it for every edit)."""
+
+    def __init__(self, ws: Workspace, lock: threading.RLock) -> None:
+        self.ws, self.lock = ws, lock
+        self.jobs: dict[str, Job] = {}
+
+    def submit(self, mode: Any) -> Job:
+        """Start a ``repair`` or ``optimise`` run; :class:`InputError` for another mode or while a job runs."""
+        if mode in NOT_YET:
+            raise InputError(REQUEST, f"mode {mode!r} is not available yet; expected one of {', '.join(MODES)}",
+                             field="mode")
+        if mode not in MODES:
+            raise InputError(REQUEST, f"mode = {mode!r}; expected one of {', '.join(MODES)}", field="mode")
+        if any(j.status in ("queued", "running") for j in self.jobs.values()):
+            raise InputError(REQUEST, "a solver job is already running; wait for it or cancel it", field="mode")
+        job = Job(uuid.uuid4().hex[:12], mode)
+        self.jobs[job.id] = job
+        threading.Thread(target=self._run, args=(job,), name=f"caregrid-job-{job.id}", daemon=True).start()
+        return job
+
+    def get(self, job_id: str) -> Job:
+        if job_id not in self.jobs:
+            raise KeyError(job_id)
+        return self.jobs[job_id]
+
+    def cancel(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        if job.status in ("queued", "running"):
+            job.cancelled.set()
+            job.status = "cancelled"
+        return job
+
+    def _run(self, job: Job) -> None:
+        layout = self.ws.folder / ".jobs" / job.id / "layout.csv"
+        try:
+            self._solve(job, layout)
+        finally:
+            layout.unlink(missing_ok=True)  # the job's own file, written below
+            if layout.parent.exists() and not any(layout.parent.iterdir()):
+                layout.parent.rmdir()
+
+    def _solve(self, job: Job, layout) -> None:
+        job.status, job.stage = "running", "preparing"
+        try:
+            with self.lock:
+                ws = self.ws
+                scenario, city, units, version = ws.scenario, ws.city, ws.units, ws.changes
+                labels = ws.labels.copy()
+                atomic_write_text(layout, ws.layout_csv())
+            plan_settings = scenario.plan
+            if job.mode == "repair":
+                plan_settings = dataclasses.replace(plan_settings, mode="given_layout", layout=str(layout),
+                                                    layout_crs=None, layout_grid_field="grid_id")
+            elif plan_settings.mode == "given_layout":
+                plan_settings = dataclasses.replace(plan_settings, mode="optimise")
+            run_scenario = dataclasses.replace(scenario, plan=plan_settings)
+            job.time_limit_s = float(run_scenario.solver.time_limit_s or 60)
+            job.stage, job.solving_since = "solving", time.monotonic()
+            plan = build_plan(run_scenario, city, units, repair=job.mode == "repair")
+            if job.cancelled.is_set():
+                return
+            job.stage = "applying"
+            new = plan.units["grid_id"].to_numpy(dtype=object)
+            with self.lock:
+                if self.ws.changes is not version:
+                    raise InputError(REQUEST, "the facilities changed while the solver ran; run it again",
+                                     field="mode")
+                moved = new != labels
+                pop = units.gdf["population"].to_numpy(dtype=float)
+                self.ws.apply_labels(new, "solve", mode=job.mode)
+            job.result = {"units_moved": int(moved.sum()), "residents_moved": float(pop[moved].sum()),
+                          "grids": sorted(set(new.tolist())), "solver_status": plan.record.get("status"),
+                          "objective_name": plan.record.get("objective_name"),
+                          "objective": _num(plan.record.get("objective")), "notes": plan.notes}
+            job.status, job.stage = "done", "done"
+        except PlanningError as exc:
+            job.error = str(exc)
+            job.failures = [{"rule_id": f.rule_id, "message": f.message, "fix": f.fix} for f in exc.failures]
+            job.status = "failed" if not job.cancelled.is_set() else "cancelled"
+        except CaregridError as exc:
+            job.error = f"{exc.label}: {exc}"
+            job.status = "failed" if not job.cancelled.is_set() else "cancelled"
+        except Exception as exc:  # a bug: the page says so in one line; the traceback goes to the server's log
+            traceback.print_exc()
+            job.error = f"internal error: {type(exc).__name__}: {exc}"
+            job.status = "failed" if not job.cancelled.is_set() else "cancelled"
+
+
+def _num(v: Any) -> float | None:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None

@@ -1,0 +1,321 @@
+// caregrid app: paint planning units into grids, watch the rule checks, run the solver (JSON API of server.py).
+// Every name from the data is written with textContent or as a DOM node, never as HTML.
+const L = window.L;
+
+const app = {
+  labels: null,
+  units: new Map(),      // unit_id -> {grid_id, locked, layer}
+  grids: [],
+  facilities: new Map(), // facility_id -> marker
+  version: -1,
+  job: null,
+};
+window.caregridApp = app;
+
+function $(id) { return document.getElementById(id); }
+function label(key) {
+  const l = app.labels.app[key];
+  return l ? `${l.en} ${l.zh}` : key;
+}
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (cls) e.className = cls;
+  return e;
+}
+
+async function api(path, body) {
+  const opts = body === undefined ? {} : {
+    method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body),
+  };
+  const r = await fetch(path, opts);
+  const data = await r.json();
+  if (!r.ok) {
+    const msg = data.error || r.statusText;
+    showMessage(msg, true);
+    throw new Error(msg);
+  }
+  return data;
+}
+
+function showMessage(text, error) {
+  const m = $('message');
+  m.textContent = text;
+  m.className = error ? 'error' : 'ok';
+}
+
+// ------------------------------------------------------------------------------------------ colours
+const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7',
+  '#9c755f', '#bab0ac', '#1f77b4', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#17becf'];
+function colour(grid) {
+  const k = app.grids.indexOf(grid);
+  return k < 0 ? '#999999' : PALETTE[k % PALETTE.length];
+}
+function unitStyle(u) {
+  return {color: u.locked ? '#000000' : '#ffffff', weight: u.locked ? 1.5 : 0.3, fillColor: colour(u.grid_id),
+    fillOpacity: 0.6};
+}
+
+// ------------------------------------------------------------------------------------------ map
+const map = L.map('map', {preferCanvas: true, zoomControl: true, boxZoom: false});
+app.map = map;
+const renderer = L.canvas({padding: 0.2, tolerance: 0});
+
+let stroke = null;  // unit ids painted by the current mouse stroke
+function startStroke(id) {
+  stroke = new Set([id]);
+  preview(id);
+}
+function preview(id) {
+  const u = app.units.get(id);
+  if (!u) return;
+  if ($('lock-mode').checked) {
+    u.layer.setStyle({color: '#000000', weight: 1.5});
+  } else {
+    u.layer.setStyle({fillColor: colour($('grid-select').value)});
+  }
+}
+async function endStroke() {
+  if (!stroke) return;
+  const ids = [...stroke];
+  stroke = null;
+  if ($('lock-mode').checked) {
+    await apply(api('/api/lock', {unit_ids: ids, locked: true}));
+  } else {
+    const grid = $('grid-select').value;
+    // a new grid exists once units are painted into it: the first stroke after "New grid" creates it
+    const body = {unit_ids: ids, grid_id: grid, new_grid: app.pendingNew === grid};
+    await apply(api('/api/assign', body));
+    if (body.new_grid) app.pendingNew = null;
+  }
+}
+document.addEventListener('mouseup', () => { endStroke().catch(() => refresh()); });
+
+function addUnits(geojson) {
+  const layer = L.geoJSON(geojson, {
+    renderer,
+    style: () => ({weight: 0.3, color: '#ffffff', fillOpacity: 0.6}),
+    onEachFeature: (feature, lyr) => {
+      const id = feature.properties.unit_id;
+      app.units.set(id, {grid_id: '', locked: false, layer: lyr, props: feature.properties});
+      lyr.on('mousedown', (e) => { L.DomEvent.stop(e); startStroke(id); });
+      lyr.on('mouseover', () => { if (stroke) { stroke.add(id); preview(id); } });
+    },
+  }).addTo(map);
+  map.fitBounds(layer.getBounds());
+  map.dragging.disable();  // the left button paints; the map pans with the keyboard arrows and zooms with the wheel
+}
+
+function addBoundaries(geojson) {
+  L.geoJSON(geojson, {interactive: false, style: () => ({color: '#333333', weight: 2, fill: false, dashArray: '6 4'})})
+    .addTo(map);
+}
+
+// ------------------------------------------------------------------------------------------ facilities
+function facilityIcon(f) {
+  const cls = `fac role-${f.role}` + (f.approximate ? ' approx' : '');
+  // no name ever enters the icon's HTML: the role is a CSS class, the name a tooltip DOM node
+  return L.divIcon({className: cls, html: '', iconSize: f.role === 'lead' ? [22, 22] : [14, 14]});
+}
+function tooltipNode(f) {
+  const box = el('div');
+  box.appendChild(el('b', f.name));
+  box.appendChild(el('div', `${f.facility_id} · ${f.role_label}` + (f.grid_id ? ` · ${f.grid_id}` : '')));
+  if (f.approximate) box.appendChild(el('div', `${label('place_me')} (${f.location_quality})`, 'place-me'));
+  return box;
+}
+function renderFacilities(list) {
+  const seen = new Set();
+  for (const f of list) {
+    if (f.lon === null || f.lat === null || f.in_city === false) continue;
+    seen.add(f.facility_id);
+    let m = app.facilities.get(f.facility_id);
+    if (!m) {
+      m = L.marker([f.lat, f.lon], {draggable: true, icon: facilityIcon(f), keyboard: false}).addTo(map);
+      m.on('dragend', () => {
+        const p = m.getLatLng();
+        apply(api('/api/facility', {action: 'move', id: m.facilityId, lon: p.lng, lat: p.lat}))
+          .catch(() => refresh());
+      });
+      m.facilityId = f.facility_id;
+      app.facilities.set(f.facility_id, m);
+    } else {
+      m.setLatLng([f.lat, f.lon]);
+      m.setIcon(facilityIcon(f));
+    }
+    m.getElement()?.setAttribute('data-facility-id', f.facility_id);
+    m.unbindTooltip();
+    m.bindTooltip(tooltipNode(f));
+    m.facility = f;
+  }
+  for (const [id, m] of app.facilities) {
+    if (!seen.has(id)) { m.remove(); app.facilities.delete(id); }
+  }
+}
+
+// ------------------------------------------------------------------------------------------ panel
+function fmt(v, digits = 0) {
+  if (v === null || v === undefined) return '—';
+  if (typeof v === 'number') return v.toLocaleString('en-US', {maximumFractionDigits: digits});
+  return String(v);
+}
+function renderSummary(s) {
+  const box = $('summary');
+  box.replaceChildren();
+  const verdict = s.passed ? label('passed') : `${s.failed_checks} ${label('fails')}`;
+  box.appendChild(el('div', verdict, s.passed ? 'pass' : 'fail'));
+  box.appendChild(el('div', `${label('grid')}: ${s.grids} · ${label('residents')}: ${fmt(s.population)} · ` +
+    `${label('area')}: ${fmt(s.area_km2, 1)}`));
+  box.appendChild(el('div', `${label('travel_mean')}: ${fmt(s.travel_mean_min, 1)} · ${label('within_access')}: ` +
+    `${fmt(s.share_within_access * 100, 1)}%`));
+}
+function renderGrids(grids) {
+  const head = $('grids').tHead;
+  head.replaceChildren();
+  const hr = head.insertRow();
+  for (const k of ['grid', 'residents', 'area', 'lead', 'members', 'rules']) hr.appendChild(el('th', label(k)));
+  const body = $('grids').tBodies[0];
+  body.replaceChildren();
+  for (const g of grids) {
+    const tr = body.insertRow();
+    tr.dataset.grid = g.grid_id;
+    const sw = el('td', g.grid_id);
+    sw.style.borderLeft = `8px solid ${colour(g.grid_id)}`;
+    tr.appendChild(sw);
+    tr.appendChild(el('td', fmt(g.population)));
+    tr.appendChild(el('td', fmt(g.area_km2, 1)));
+    tr.appendChild(el('td', g.lead_name || label('no_lead')));
+    tr.appendChild(el('td', String(g.members.length)));
+    tr.appendChild(el('td', g.failed_rules.length ? g.failed_rules.join(', ') : '✓', g.failed_rules.length ? 'fail' : 'pass'));
+  }
+}
+function renderRules(rows) {
+  const ul = $('rule-panel');
+  ul.replaceChildren();
+  for (const r of rows) {
+    if (r.status === 'passed') continue;
+    const li = el('li', null, `status-${r.status}`);
+    li.dataset.rule = r.rule_id;
+    li.dataset.grid = r.grid_id;
+    li.dataset.status = r.status;
+    li.appendChild(el('div', `${r.grid_id} · ${r.reason_en}`));
+    li.appendChild(el('div', r.reason_zh, 'zh'));
+    ul.appendChild(li);
+  }
+  const passed = rows.filter((r) => r.status === 'passed').length;
+  ul.appendChild(el('li', `${passed} ${label('passed')}`, 'status-passed'));
+}
+function renderGridLists() {
+  for (const id of ['grid-select', 'merge-into']) {
+    const sel = $(id);
+    const keep = sel.value;
+    sel.replaceChildren();
+    for (const g of app.grids) {
+      const o = el('option', g);
+      o.value = g;
+      sel.appendChild(o);
+    }
+    if (app.grids.includes(keep)) sel.value = keep;
+  }
+}
+
+function applyState(s) {
+  for (const u of s.units) {
+    const mine = app.units.get(u.unit_id);
+    if (!mine) continue;
+    mine.grid_id = u.grid_id;
+    mine.locked = u.locked;
+  }
+  app.grids = s.grids.map((g) => g.grid_id);
+  for (const u of app.units.values()) u.layer.setStyle(unitStyle(u));
+  app.version = s.version;
+  renderGridLists();
+  renderSummary(s.summary);
+  renderGrids(s.grids);
+  renderRules(s.compliance);
+  renderFacilities(s.facilities);
+  $('undo').disabled = !s.can_undo;
+  $('redo').disabled = !s.can_redo;
+  $('scenario-name').textContent = s.scenario;
+  document.body.dataset.version = String(s.version);
+}
+async function apply(promise) {
+  const s = await promise;
+  applyState(s);
+  return s;
+}
+async function refresh() { return apply(api('/api/state')); }
+
+// ------------------------------------------------------------------------------------------ solver jobs
+async function solve(mode) {
+  const job = await api('/api/solve', {mode});
+  app.job = job.job_id;
+  $('cancel').disabled = false;
+  poll();
+}
+async function poll() {
+  if (!app.job) return;
+  const j = await api(`/api/jobs/${app.job}`);
+  $('job-progress').value = j.progress;
+  $('job-status').textContent = `${label('job')} ${j.mode}: ${j.status} (${j.stage}, ${j.elapsed_s} s)`;
+  document.body.dataset.job = j.status;
+  if (j.status === 'queued' || j.status === 'running') {
+    setTimeout(poll, 300);
+    return;
+  }
+  app.job = null;
+  $('cancel').disabled = true;
+  if (j.status === 'done') {
+    showMessage(`${j.mode}: ${j.result.units_moved} units, ${fmt(j.result.residents_moved)} ${label('residents')}`);
+    await refresh();
+  } else if (j.status === 'failed') {
+    showMessage(j.error, true);
+  }
+}
+
+// ------------------------------------------------------------------------------------------ start
+async function start() {
+  app.labels = await api('/api/labels');
+  for (const e of document.querySelectorAll('[data-label]')) e.textContent = label(e.dataset.label);
+  $('title').textContent = label('title');
+  document.title = label('title');
+  addBoundaries(await api('/api/boundaries'));
+  addUnits(await api('/api/units'));
+  await refresh();
+  $('undo').onclick = () => apply(api('/api/undo', {})).catch(() => {});
+  $('redo').onclick = () => apply(api('/api/redo', {})).catch(() => {});
+  $('new-grid').onclick = () => {
+    const name = $('new-grid-name').value.trim();
+    if (!name) return;
+    if (!app.grids.includes(name)) app.grids.push(name);
+    renderGridLists();
+    $('grid-select').value = name;
+    app.pendingNew = name;
+  };
+  $('merge').onclick = () => apply(api('/api/merge', {grid_id: $('grid-select').value, into: $('merge-into').value}))
+    .catch(() => {});
+  $('solve-repair').onclick = () => solve('repair').catch(() => {});
+  $('solve-optimise').onclick = () => solve('optimise').catch(() => {});
+  $('cancel').onclick = () => app.job && api(`/api/jobs/${app.job}/cancel`, {}).catch(() => {});
+  $('save').onclick = async () => {
+    const r = await api('/api/save', {});
+    showMessage(`${label('saved')}: ${r.scenario}`);
+  };
+  $('export').onclick = async () => {
+    showMessage('…');
+    const r = await api('/api/export', {out: $('export-name').value});
+    showMessage(`${label('exported')}: ${r.out}`);
+    document.body.dataset.exported = r.out;
+  };
+  document.body.dataset.ready = 'true';
+}
+
+// the unit's centre in page pixels (browser tests paint with the real mouse)
+app.unitPoint = (id) => {
+  const u = app.units.get(id);
+  const c = map.latLngToContainerPoint(u.layer.getBounds().getCenter());
+  const r = map.getContainer().getBoundingClientRect();
+  return {x: r.left + c.x, y: r.top + c.y};
+};
+
+start().catch((e) => showMessage(String(e), true));
