@@ -28,7 +28,7 @@ import re
 import secrets
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -45,6 +45,9 @@ TOKEN_COOKIE = "caregrid_token"
 #: an export folder name: letters (any script), digits, _ - . ; not starting with a dot
 EXPORT_NAME_RE = re.compile(r"^[\w\-][\w\-.]{0,63}$")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+#: request bodies: a JSON object (required, or optional for POSTs that need no fields)
+JsonBody = Annotated[dict[str, Any], Body()]
+OptionalBody = Annotated[dict[str, Any] | None, Body()]
 
 
 def export_folder(ws_folder: Path, name: Any) -> Path:
@@ -141,32 +144,32 @@ def create_app(ws: Workspace, token: str | None = None) -> FastAPI:
             return ws.state()
 
     @app.post("/api/assign")
-    def assign(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    def assign(body: JsonBody) -> dict[str, Any]:
         _require(body, "unit_ids", "grid_id")
         with lock:
             return ws.state(ws.assign(body["unit_ids"], body["grid_id"], bool(body.get("new_grid", False))))
 
     @app.post("/api/merge")
-    def merge(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    def merge(body: JsonBody) -> dict[str, Any]:
         _require(body, "grid_id", "into")
         with lock:
             return ws.state(ws.merge(body["grid_id"], body["into"]))
 
     @app.post("/api/lock")
-    def lock_units(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    def lock_units(body: JsonBody) -> dict[str, Any]:
         _require(body, "unit_ids", "locked")
         with lock:
             return ws.state(ws.lock(body["unit_ids"], body["locked"]))
 
     @app.post("/api/facility")
-    def facility(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    def facility(body: JsonBody) -> dict[str, Any]:
         _require(body, "action")
         with lock:
             ws.change_facility(body)
             return ws.state()
 
     @app.post("/api/undo")
-    def undo(body: dict[str, Any] | None = Body(None)) -> dict[str, Any]:
+    def undo(body: OptionalBody = None) -> dict[str, Any]:
         with lock:
             changed = ws.undo()
             if changed is None:
@@ -174,7 +177,7 @@ def create_app(ws: Workspace, token: str | None = None) -> FastAPI:
             return ws.state(changed)
 
     @app.post("/api/redo")
-    def redo(body: dict[str, Any] | None = Body(None)) -> dict[str, Any]:
+    def redo(body: OptionalBody = None) -> dict[str, Any]:
         with lock:
             changed = ws.redo()
             if changed is None:
@@ -182,7 +185,7 @@ def create_app(ws: Workspace, token: str | None = None) -> FastAPI:
             return ws.state(changed)
 
     @app.post("/api/solve")
-    def solve(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    def solve(body: JsonBody) -> dict[str, Any]:
         _require(body, "mode")
         return runner.submit(body["mode"]).as_dict()
 
@@ -194,20 +197,20 @@ def create_app(ws: Workspace, token: str | None = None) -> FastAPI:
             return _error(404, f"unknown job id {job_id!r}", "job_id")
 
     @app.post("/api/jobs/{job_id}/cancel")
-    def cancel(job_id: str, body: dict[str, Any] | None = Body(None)) -> Any:
+    def cancel(job_id: str, body: OptionalBody = None) -> Any:
         try:
             return runner.cancel(job_id).as_dict()
         except KeyError:
             return _error(404, f"unknown job id {job_id!r}", "job_id")
 
     @app.post("/api/save")
-    def save(body: dict[str, Any] | None = Body(None)) -> dict[str, Any]:
+    def save(body: OptionalBody = None) -> dict[str, Any]:
         with lock:
             path = ws.save()
         return {"scenario": str(path), "layout": str(path.parent / "layout.csv")}
 
     @app.post("/api/export")
-    def export(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    def export(body: JsonBody) -> dict[str, Any]:
         _require(body, "out")
         out = export_folder(ws.folder, body["out"])
         with lock:

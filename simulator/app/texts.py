@@ -17,7 +17,8 @@ def failure_reason(row: dict[str, Any]) -> tuple[str, str]:
     """
     verdict = APP["fails"] if row["status"] == "failed" else APP["not_judged"]
     label = row.get("label") or row["rule_id"]
-    en = f"{label} {verdict.en}: {row['rule_en']} — {APP['needs'].en} {row['required']}, {APP['has'].en} {row['actual']}"
+    en = (f"{label} {verdict.en}: {row['rule_en']} — {APP['needs'].en} {row['required']}, "
+          f"{APP['has'].en} {row['actual']}")
     zh = (f"{label} {verdict.zh}：{row['rule_zh']}——{APP['needs'].zh} {row['required']}，"
           f"{APP['has'].zh} {row['actual']}")
     return en, zh
