@@ -186,15 +186,19 @@ class Workspace:
         parsed = parse_changes(Path(self.source["scenario"]), raw)
         return dataclasses.replace(self.base, changes=parsed)
 
-    def _load_facilities(self) -> None:
-        self.scenario = self._scenario_with(self.changes)
-        self.city: CityData = load_city(self.scenario)
-        units = planning_units(self.scenario, self.city)
+    def _prepare(self, changes: list[dict[str, Any]]) -> tuple[Scenario, CityData, PlanningUnits, LiveEvaluator]:
+        """Scenario, city, units and live evaluator for ``changes``, without touching the workspace (a change that
+        fails to apply raises here and leaves everything as it was)."""
+        scenario = self._scenario_with(changes)
+        city = load_city(scenario)
+        units = planning_units(scenario, city)
         if hasattr(self, "units") and units.gdf["unit_id"].tolist() != self.units.gdf["unit_id"].tolist():
-            raise InputError(self.scenario.path, "the facility change altered the planning units; expected the same "
+            raise InputError(scenario.path, "the facility change altered the planning units; expected the same "
                              "units", field="changes")
-        self.units: PlanningUnits = units
-        self.live = LiveEvaluator(self.scenario, self.city, self.units)
+        return scenario, city, units, LiveEvaluator(scenario, city, units)
+
+    def _load_facilities(self, prepared: tuple | None = None) -> None:
+        self.scenario, self.city, self.units, self.live = prepared or self._prepare(self.changes)
 
     # -------------------------------------------------------------------------------------------- views
     @property
@@ -306,18 +310,19 @@ class Workspace:
                 k += 1
             change["label"] = label
         after.append(change)
-        self._scenario_with(after)  # validates (InputError names the changes[k] row and field)
-        self._do({"kind": "facility", "changes_before": copy.deepcopy(self.changes), "changes_after": after})
+        prepared = self._prepare(after)  # validates and applies (InputError names the changes[k] row and field)
+        self._do({"kind": "facility", "changes_before": copy.deepcopy(self.changes), "changes_after": after},
+                 prepared)
 
     def apply_labels(self, labels: np.ndarray, kind: str, **extra: Any) -> np.ndarray:
         """Replace the whole layout (a solver's result) as one undoable edit."""
         idx = np.arange(len(self.labels))
         return self._do(self._label_edit(kind, idx, np.asarray(labels, dtype=object), **extra))
 
-    def _do(self, edit: dict[str, Any] | None) -> np.ndarray:
+    def _do(self, edit: dict[str, Any] | None, prepared: tuple | None = None) -> np.ndarray:
         if edit is None:
             return np.array([], dtype=np.int64)
-        changed = self._apply(edit, forward=True)
+        changed = self._apply(edit, forward=True, prepared=prepared)
         self.undo_stack.append(edit)
         self.redo_stack.clear()
         self.version += 1
@@ -342,12 +347,13 @@ class Workspace:
         self.autosave()
         return changed
 
-    def _apply(self, edit: dict[str, Any], forward: bool) -> np.ndarray:
+    def _apply(self, edit: dict[str, Any], forward: bool, prepared: tuple | None = None) -> np.ndarray:
         """Apply ``edit`` forwards or backwards; returns the unit positions whose label or lock changed."""
         pos = {u: i for i, u in enumerate(self.unit_ids)}
         if edit["kind"] == "facility":
-            self.changes = copy.deepcopy(edit["changes_after" if forward else "changes_before"])
-            self._load_facilities()
+            changes = copy.deepcopy(edit["changes_after" if forward else "changes_before"])
+            self._load_facilities(prepared or self._prepare(changes))
+            self.changes = changes
             return np.arange(len(self.labels))
         if edit["kind"] == "lock":
             idx = np.array([pos[u] for u in edit["lock_units"]], dtype=np.int64)

@@ -1,0 +1,135 @@
+"""The workspace: edits, undo/redo, autosave and reopening, atomic writes, saved scenarios that `caregrid run`
+reproduces, facility moves."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+
+import geopandas as gpd
+import numpy as np
+import pytest
+
+from simulator import cli
+from simulator.app.state import WORKSPACE_JSON, Workspace
+from simulator.app.toml import dumps_toml
+from simulator.errors import InputError
+
+
+def test_undo_redo_every_edit_kind(workspace):
+    ids = workspace.unit_ids[workspace.labels == "甲区"]  # units of the west district
+    start = workspace.labels.copy()
+    workspace.assign(ids[:3].tolist(), "乙区")
+    after_paint = workspace.labels.copy()
+    workspace.assign(ids[3:5].tolist(), "新网格", new_grid=True)
+    workspace.lock(ids[:2].tolist(), True)
+    workspace.merge("新网格", "甲区")
+    assert "新网格" not in workspace.grids and workspace.locked[workspace.unit_index(ids[:2].tolist())].all()
+    for _ in range(4):
+        assert workspace.undo() is not None
+    assert workspace.undo() is None
+    assert (workspace.labels == start).all() and not workspace.locked.any()
+    assert workspace.redo() is not None
+    assert (workspace.labels == after_paint).all()
+    workspace.assign(ids[10:11].tolist(), "乙区")  # a new edit clears the redo stack
+    assert workspace.redo() is None
+
+
+def test_every_edit_is_autosaved_and_reopens(workspace):
+    ids = workspace.unit_ids[workspace.labels == "甲区"]
+    workspace.assign(ids[:4].tolist(), "乙区")
+    workspace.lock(ids[5:7].tolist(), True)
+    workspace.change_facility({"action": "move", "id": "T3", "lon": 122.03, "lat": 41.06})
+    workspace.undo()
+    workspace.redo()
+    # a "crash": nothing is closed or flushed by hand; the folder alone restores the workspace
+    again = Workspace.open(workspace.folder)
+    assert (again.labels == workspace.labels).all()
+    assert (again.locked == workspace.locked).all()
+    assert again.changes == workspace.changes
+    assert again.undo_stack == workspace.undo_stack and again.redo_stack == workspace.redo_stack
+    f = again.city.facilities.set_index("facility_id")
+    assert (f.at["T3", "lon"], f.at["T3", "lat"], f.at["T3", "location_quality"]) == (122.03, 41.06, "exact")
+    again.undo()
+    assert again.changes == [] and Workspace.open(workspace.folder).changes == []
+
+
+def test_failed_write_keeps_the_previous_workspace_file(workspace, monkeypatch):
+    path = workspace.folder / WORKSPACE_JSON
+    before = path.read_text(encoding="utf-8")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        workspace.assign(workspace.unit_ids[workspace.labels == "甲区"][:2].tolist(), "乙区")
+    assert path.read_text(encoding="utf-8") == before
+    assert [p.name for p in workspace.folder.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_unknown_ids_and_bad_fields_are_named(workspace):
+    with pytest.raises(InputError, match="unknown unit id.*'nope'") as e:
+        workspace.assign(["nope", workspace.unit_ids[0]], "乙区")
+    assert e.value.field == "unit_ids"
+    with pytest.raises(InputError, match="unknown grid id 'G9'") as e:
+        workspace.assign(workspace.unit_ids[:1].tolist(), "G9")
+    assert e.value.field == "grid_id"
+    with pytest.raises(InputError, match="already exists"):
+        workspace.assign(workspace.unit_ids[:1].tolist(), "乙区", new_grid=True)
+    with pytest.raises(InputError) as e:
+        workspace.assign(workspace.unit_ids[:1].tolist(), "<b>x</b>", new_grid=True)
+    assert e.value.field == "grid_id"
+    with pytest.raises(InputError) as e:
+        workspace.merge("甲区", "甲区")
+    assert e.value.field == "into"
+    with pytest.raises(InputError) as e:
+        workspace.change_facility({"action": "move", "id": "T99", "lon": 122.03, "lat": 41.06})
+    assert "T99" in str(e.value)
+    with pytest.raises(InputError, match="outside the city"):
+        workspace.change_facility({"action": "move", "id": "T3", "lon": 100.0, "lat": 30.0})
+    assert workspace.undo_stack == []  # refused edits leave nothing behind
+
+
+def test_saved_scenario_reproduces_layout_and_facilities(workspace, tmp_path):
+    ids = workspace.unit_ids
+    workspace.assign(ids[workspace.labels == "甲区"][:6].tolist(), "北部", new_grid=True)
+    workspace.change_facility({"action": "move", "id": "T3", "lon": 122.03, "lat": 41.06})
+    workspace.change_facility({"action": "change", "id": "S2", "beds": 350})
+    path = workspace.save()
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert raw["plan"]["mode"] == "given_layout"
+    assert [c["action"] for c in raw["changes"]] == ["move", "change"]
+    out = tmp_path / "run"
+    assert cli.main(["run", str(path), "--out", str(out)]) == 0
+    units = gpd.read_file(out / "plan.gpkg", layer="units")
+    assert dict(zip(units["unit_id"], units["grid_id"], strict=True)) == dict(zip(ids, workspace.labels, strict=True))
+    fac = gpd.read_file(out / "plan.gpkg", layer="facilities").set_index("facility_id")
+    assert np.isclose(fac.geometry["T3"].x, 122.03) and np.isclose(fac.geometry["T3"].y, 41.06)
+    assert fac.at["S2", "beds"] == 350
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert [c["action"] for c in record["changes"]] == ["move", "change"]
+    # and the run's compliance is what the live panel said
+    live = workspace.live.evaluate(workspace.labels).compliance
+    import pandas as pd
+
+    comp = pd.read_csv(out / "compliance.csv", dtype=str, keep_default_na=False)
+    assert sorted(zip(comp["rule_id"], comp["scope"], comp["status"], strict=True)) == sorted(
+        zip(live["rule_id"], live["scope"], live["status"], strict=True))
+
+
+def test_second_move_replaces_the_first(workspace):
+    workspace.change_facility({"action": "move", "id": "T3", "lon": 122.03, "lat": 41.06})
+    workspace.change_facility({"action": "move", "id": "T3", "lon": 122.04, "lat": 41.07})
+    assert [(c["id"], c["lon"]) for c in workspace.changes] == [("T3", 122.04)]
+    workspace.undo()
+    assert [(c["id"], c["lon"]) for c in workspace.changes] == [("T3", 122.03)]
+
+
+def test_toml_writer_round_trips():
+    data = {"name": 'a "quoted" 名字 ${x} \\ \n', "n": 3, "x": 1.5, "flag": True, "ids": ["a", "b"],
+            "inputs": {"facilities": ["f.csv", {"path": "g.csv", "crs": "gcj02"}], "crs": "EPSG:4326"},
+            "plan": {"mode": "given_layout", "cross_grid_service": {"M1": ["G1"], "P1": "all"}},
+            "changes": [{"action": "move", "id": "T3", "lon": 122.03, "lat": 41.06}]}
+    assert tomllib.loads(dumps_toml(data)) == data
