@@ -1,0 +1,180 @@
+"""The JSON API of ``caregrid app`` (FastAPI TestClient on the synthetic city)."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from simulator.app.server import TOKEN_HEADER, create_app
+from simulator.app.state import Workspace
+from simulator.evaluate.verify import verify_run
+
+from .conftest import HOSTILE_NAME
+
+
+def west_units(client, k: int) -> list[str]:
+    return [u["unit_id"] for u in client.get("/api/state").json()["units"] if u["grid_id"] == "甲区"][:k]
+
+
+def wait_job(client, job_id: str, timeout: float = 60) -> dict:
+    t0 = time.monotonic()
+    seen = []
+    while time.monotonic() - t0 < timeout:
+        j = client.get(f"/api/jobs/{job_id}").json()
+        seen.append((j["status"], j["progress"]))
+        if j["status"] not in ("queued", "running"):
+            j["seen"] = seen
+            return j
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still running after {timeout} s: {seen[-3:]}")
+
+
+def test_state_has_the_issue_fields(client):
+    s = client.get("/api/state").json()
+    assert {"units", "facilities", "compliance", "summary"} <= set(s)
+    assert set(s["units"][0]) >= {"unit_id", "grid_id"}
+    assert {"rule_id", "grid_id", "status", "reason_en", "reason_zh"} <= set(s["compliance"][0])
+    names = {f["facility_id"]: f["name"] for f in s["facilities"]}
+    assert names["T2"] == HOSTILE_NAME  # data, returned as it is: the page writes it as text
+    t3 = next(f for f in s["facilities"] if f["facility_id"] == "T3")
+    assert t3["approximate"] is True and t3["location_quality"] == "district_seat"
+    assert client.get("/api/units").json()["type"] == "FeatureCollection"
+
+
+def test_assign_returns_the_delta_and_undo_redo(client):
+    ids = west_units(client, 3)
+    r = client.post("/api/assign", json={"unit_ids": ids, "grid_id": "乙区"})
+    assert r.status_code == 200, r.text
+    s = r.json()
+    assert s["delta"] is True and sorted(u["unit_id"] for u in s["units"]) == sorted(ids)
+    assert all(u["grid_id"] == "乙区" for u in s["units"])
+    u = client.post("/api/undo", json={}).json()
+    assert all(x["grid_id"] == "甲区" for x in u["units"]) and u["can_redo"] == 1
+    assert client.post("/api/redo", json={}).json()["can_undo"] == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "words"),
+    [
+        ("/api/assign", {"unit_ids": ["x1", "x2"], "grid_id": "乙区"}, "unit_ids", "'x1', 'x2'"),
+        ("/api/assign", {"unit_ids": [], "grid_id": "G7"}, "grid_id", "unknown grid id 'G7'"),
+        ("/api/assign", {"grid_id": "乙区"}, "unit_ids", "missing field 'unit_ids'"),
+        ("/api/assign", {"unit_ids": "abc", "grid_id": "乙区"}, "unit_ids", "list of unit ids"),
+        ("/api/merge", {"grid_id": "甲区", "into": "丙区"}, "into", "unknown grid id '丙区'"),
+        ("/api/lock", {"unit_ids": [], "locked": "yes"}, "locked", "true or false"),
+        ("/api/facility", {"action": "move", "id": "T9", "lon": 122.0, "lat": 41.0}, "id", "T9"),
+        ("/api/facility", {"action": "fly", "id": "T1"}, "action", "expected one of"),
+        ("/api/facility", {"action": "move", "id": "T1", "lon": "east", "lat": 41.0}, "lon", "finite number"),
+        ("/api/solve", {"mode": "magic"}, "mode", "expected one of repair, optimise"),
+        ("/api/solve", {"mode": "fill"}, "mode", "not available yet"),
+        ("/api/export", {"out": "../escape"}, "out", "not a path"),
+        ("/api/export", {"out": "/tmp/abs"}, "out", "not a path"),
+        ("/api/export", {"out": "a/b"}, "out", "not a path"),
+        ("/api/export", {"out": ".hidden"}, "out", "not a path"),
+        ("/api/export", {"out": ".."}, "out", "not a path"),
+        ("/api/export", {"out": "saved"}, "out", "workspace's own"),
+        ("/api/export", {"out": 5}, "out", "not a path"),
+    ],
+)
+def test_bad_requests_name_the_field(client, path, body, field, words):
+    r = client.post(path, json=body)
+    assert 400 <= r.status_code < 500, r.text
+    assert r.json()["field"] == field
+    assert words in r.json()["error"]
+
+
+def test_nothing_to_undo_and_unknown_job(client):
+    assert client.post("/api/undo", json={}).status_code == 400
+    assert client.get("/api/jobs/nope").status_code == 404
+
+
+def test_post_must_be_json(client):
+    r = client.post("/api/undo", content="x", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415
+
+
+def test_other_host_names_are_refused(workspace):
+    with TestClient(create_app(workspace), base_url="http://evil.example:8765") as c:
+        assert c.get("/api/state").status_code == 403
+
+
+def test_token_required_when_bound_elsewhere(workspace):
+    token = "s3cret-token"
+    with TestClient(create_app(workspace, token), base_url="http://192.0.2.1:8765") as c:
+        assert c.get("/api/state").status_code == 401
+        assert c.get("/api/state", headers={TOKEN_HEADER: "wrong"}).status_code == 403
+        assert c.post("/api/undo", json={}).status_code == 401
+        assert c.get("/api/state", headers={TOKEN_HEADER: token}).status_code == 200
+        # the page: ?token= once sets a cookie, later requests (scripts, fetch) carry it
+        assert c.get(f"/?token={token}").status_code == 200
+        assert c.get("/static/app.js").status_code == 200
+
+
+def test_repair_job_progress_result_and_undo(client, workspace):
+    # paint part of the west district into a grid without an eligible lead: repair must dissolve it
+    ids = west_units(client, 4)
+    client.post("/api/assign", json={"unit_ids": ids, "grid_id": "无牵头", "new_grid": True})
+    before = {u["unit_id"]: u["grid_id"] for u in client.get("/api/state").json()["units"]}
+    r = client.post("/api/solve", json={"mode": "repair"})
+    assert r.status_code == 200, r.text
+    job = wait_job(client, r.json()["job_id"])
+    assert job["status"] == "done", job
+    assert job["progress"] == 1.0 and job["result"]["units_moved"] >= 4
+    after = {u["unit_id"]: u["grid_id"] for u in client.get("/api/state").json()["units"]}
+    assert "无牵头" not in set(after.values())
+    moved = [u for u in before if before[u] != after[u]]
+    assert len(moved) == job["result"]["units_moved"]
+    client.post("/api/undo", json={})
+    assert {u["unit_id"]: u["grid_id"] for u in client.get("/api/state").json()["units"]} == before
+
+
+def test_cancelled_job_leaves_the_layout(client, workspace, monkeypatch):
+    import simulator.app.jobs as jobs
+
+    real = jobs.build_plan
+
+    def slow(*a, **k):
+        time.sleep(0.5)
+        return real(*a, **k)
+
+    monkeypatch.setattr(jobs, "build_plan", slow)
+    before = client.get("/api/state").json()
+    job_id = client.post("/api/solve", json={"mode": "optimise"}).json()["job_id"]
+    assert client.post("/api/solve", json={"mode": "repair"}).status_code == 400  # one job at a time
+    c = client.post(f"/api/jobs/{job_id}/cancel", json={}).json()
+    assert c["status"] == "cancelled"
+    time.sleep(1.0)
+    after = client.get("/api/state").json()
+    assert after["units"] == before["units"] and after["can_undo"] == before["can_undo"]
+
+
+def test_export_writes_a_verified_run_folder(client, workspace):
+    r = client.post("/api/export", json={"out": "方案A"})
+    assert r.status_code == 200, r.text
+    out = workspace.folder / "方案A"
+    assert {"plan.gpkg", "compliance.csv", "run.json", "report.html", "map.html", "map.png", "map.pdf"} <= set(
+        r.json()["files"])
+    assert verify_run(out) == []  # the district layout passes every rule the verifier checks
+    # a painted layout that breaks rule 6: the verifier finds what the live panel and compliance.csv say
+    ids = west_units(client, 2)
+    s = client.post("/api/assign", json={"unit_ids": ids, "grid_id": "乙区"}).json()
+    live_failed = {(c["rule_id"], c["grid_id"]) for c in s["compliance"] if c["status"] == "failed"}
+    assert client.post("/api/export", json={"out": "方案A"}).status_code == 200  # replaces its own folder
+    comp = pd.read_csv(out / "compliance.csv", dtype=str, keep_default_na=False)
+    assert set(zip(comp.loc[comp.status == "failed", "rule_id"], comp.loc[comp.status == "failed", "scope"],
+                   strict=True)) == live_failed
+    found = verify_run(out)
+    assert found and all(any(g in v for _, g in live_failed) for v in found), found
+    assert client.post("/api/export", json={"out": "saved"}).status_code == 400
+
+
+def test_reopened_workspace_serves_the_same_state(client, workspace):
+    ids = west_units(client, 2)
+    client.post("/api/assign", json={"unit_ids": ids, "grid_id": "乙区"})
+    s1 = client.get("/api/state").json()
+    with TestClient(create_app(Workspace.open(workspace.folder)), base_url="http://127.0.0.1:8765") as c2:
+        s2 = c2.get("/api/state").json()
+    assert s1["units"] == s2["units"] and s1["compliance"] == s2["compliance"]
