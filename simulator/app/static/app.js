@@ -64,6 +64,7 @@ const renderer = L.canvas({padding: 0.2, tolerance: 0});
 let stroke = null;  // unit ids painted by the current mouse stroke
 function startStroke(id) {
   stroke = new Set([id]);
+  document.body.classList.add('painting');  // facility markers let the stroke pass under them
   preview(id);
 }
 function preview(id) {
@@ -79,6 +80,7 @@ async function endStroke() {
   if (!stroke) return;
   const ids = [...stroke];
   stroke = null;
+  document.body.classList.remove('painting');
   if ($('lock-mode').checked) {
     await apply(api('/api/lock', {unit_ids: ids, locked: true}));
   } else {
