@@ -209,12 +209,18 @@ class Workspace:
         """Positions of ``unit_ids`` (a list of text); unknown ids are named in an :class:`InputError`."""
         if not isinstance(unit_ids, list) or not all(isinstance(u, str) for u in unit_ids):
             raise InputError(REQUEST, f"{field}: expected a list of unit ids (text)", field=field)
-        pos = {u: i for i, u in enumerate(self.unit_ids)}
+        pos = self._positions()
         unknown = [u for u in unit_ids if u not in pos]
         if unknown:
             raise InputError(REQUEST, f"unknown unit id(s) {', '.join(map(repr, unknown[:10]))}"
                              + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""), field=field)
         return np.array(sorted({pos[u] for u in unit_ids}), dtype=np.int64)
+
+    def _positions(self) -> dict[str, int]:
+        """Unit id → position (the units never change within a workspace)."""
+        if getattr(self, "_pos", None) is None or len(self._pos) != len(self.labels):
+            self._pos = {u: i for i, u in enumerate(self.unit_ids)}
+        return self._pos
 
     @property
     def grids(self) -> list[str]:
@@ -349,7 +355,7 @@ class Workspace:
 
     def _apply(self, edit: dict[str, Any], forward: bool, prepared: tuple | None = None) -> np.ndarray:
         """Apply ``edit`` forwards or backwards; returns the unit positions whose label or lock changed."""
-        pos = {u: i for i, u in enumerate(self.unit_ids)}
+        pos = self._positions()
         if edit["kind"] == "facility":
             changes = copy.deepcopy(edit["changes_after" if forward else "changes_before"])
             self._load_facilities(prepared or self._prepare(changes))
