@@ -1,9 +1,18 @@
 """Solver runs of ``caregrid app`` in a background thread: progress, cancel, and the result as an undoable edit.
 
-Modes: ``repair`` (the given-layout repair of ``caregrid run --repair``: the compliant plan that moves the fewest
-residents from the painted layout) and ``optimise`` (the scenario's optimiser from the current facilities; the
-base scenario's mode when it optimises or fixes leads). ``fill`` (assign unpainted units) and locks binding the
-optimiser are not built yet: a request for ``fill`` is refused with a 4xx naming the mode.
+Modes:
+
+* ``repair`` — the given-layout repair of ``caregrid run --repair``: the compliant plan that moves the fewest
+  residents from the painted layout;
+* ``optimise`` — the scenario's optimiser from the current facilities (the base scenario's mode when it optimises
+  or fixes leads, else ``optimise``);
+* ``fill`` — the units of grids without an eligible lead (unpainted, or painted into a grid still to be settled)
+  join the grids that have one; every other unit stays where it is and no grid is added.
+
+Locked units stay in the grid they are in (the grid's lead is fixed for them: ``ModelSpec.fixed_assignment``) in
+every mode; a locked unit in a grid without an eligible lead cannot be kept and is refused, named.
+Grids keep their names where their lead keeps leading; a grid of a new lead gets the solver's name (G1, G2 …, made
+distinct from the names in use).
 
 Progress is the stage (preparing, solving, applying) and, while solving, the share of the solver's time limit used
 (the solver reports no finer progress). Cancel marks the job cancelled at once and the page gets its layout back
@@ -27,9 +36,7 @@ from ..errors import CaregridError, InputError, PlanningError
 from ..plan.make import build_plan
 from .state import REQUEST, Workspace, atomic_write_text
 
-MODES = ("repair", "optimise")
-#: modes the API names but this version does not run
-NOT_YET = ("fill",)
+MODES = ("repair", "optimise", "fill")
 
 
 @dataclass
@@ -71,10 +78,8 @@ class JobRunner:
         self.jobs: dict[str, Job] = {}
 
     def submit(self, mode: Any) -> Job:
-        """Start a ``repair`` or ``optimise`` run; :class:`InputError` for another mode or while a job runs."""
-        if mode in NOT_YET:
-            raise InputError(REQUEST, f"mode {mode!r} is not available yet; expected one of {', '.join(MODES)}",
-                             field="mode")
+        """Start a ``repair``, ``optimise`` or ``fill`` run; :class:`InputError` for another mode or while a job
+        runs."""
         if mode not in MODES:
             raise InputError(REQUEST, f"mode = {mode!r}; expected one of {', '.join(MODES)}", field="mode")
         if any(j.status in ("queued", "running") for j in self.jobs.values()):
@@ -111,22 +116,17 @@ class JobRunner:
             with self.lock:
                 ws = self.ws
                 scenario, city, units, version = ws.scenario, ws.city, ws.units, ws.changes
-                labels = ws.labels.copy()
+                labels, locked = ws.labels.copy(), ws.locked.copy()
+                grid_lead, _ = ws.live.leads(labels)
                 atomic_write_text(layout, ws.layout_csv())
-            plan_settings = scenario.plan
-            if job.mode == "repair":
-                plan_settings = dataclasses.replace(plan_settings, mode="given_layout", layout=str(layout),
-                                                    layout_crs=None, layout_grid_field="grid_id")
-            elif plan_settings.mode == "given_layout":
-                plan_settings = dataclasses.replace(plan_settings, mode="optimise")
-            run_scenario = dataclasses.replace(scenario, plan=plan_settings)
+            run_scenario, locks = _run_setup(job.mode, scenario, labels, locked, grid_lead, units, layout)
             job.time_limit_s = float(run_scenario.solver.time_limit_s or 60)
             job.stage, job.solving_since = "solving", time.monotonic()
-            plan = build_plan(run_scenario, city, units, repair=job.mode == "repair")
+            plan = build_plan(run_scenario, city, units, repair=job.mode == "repair", locks=locks)
             if job.cancelled.is_set():
                 return
             job.stage = "applying"
-            new = plan.units["grid_id"].to_numpy(dtype=object)
+            new = _names_kept(plan.units, grid_lead)
             with self.lock:
                 if self.ws.changes is not version:
                     raise InputError(REQUEST, "the facilities changed while the solver ran; run it again",
@@ -150,6 +150,55 @@ class JobRunner:
             traceback.print_exc()
             job.error = f"internal error: {type(exc).__name__}: {exc}"
             job.status = "failed" if not job.cancelled.is_set() else "cancelled"
+
+
+def _run_setup(mode: str, scenario, labels: np.ndarray, locked: np.ndarray, grid_lead: dict[str, str], units,
+               layout) -> tuple[Any, dict[int, str]]:
+    """The scenario a job solves and its locks (unit index → lead facility id)."""
+    ids = units.gdf["unit_id"].to_numpy()
+    led = np.isin(labels, list(grid_lead))
+    stray = np.flatnonzero(locked & ~led)
+    if len(stray):
+        raise InputError(REQUEST, f"locked unit(s) {', '.join(map(str, ids[stray[:10]]))} are in a grid without an "
+                         "eligible lead, so no grid can keep them; unlock them or paint them into a led grid",
+                         field="locked")
+    keep = locked | led if mode == "fill" else locked
+    locks = {int(i): grid_lead[labels[i]] for i in np.flatnonzero(keep)}
+    plan, grids = scenario.plan, scenario.grids
+    if mode == "repair":
+        plan = dataclasses.replace(plan, mode="given_layout", layout=str(layout), layout_crs=None,
+                                   layout_grid_field="grid_id")
+    elif mode == "fill":
+        if not grid_lead:
+            raise InputError(REQUEST, "no grid has an eligible lead: nothing to fill into; paint a grid around a "
+                             "hospital that may lead, or run optimise", field="mode")
+        if led.all():
+            raise InputError(REQUEST, "every unit is in a grid with a lead: nothing to fill", field="mode")
+        plan = dataclasses.replace(plan, mode="optimise")
+        grids = dataclasses.replace(grids, count=len(grid_lead), min=None, max=None)
+    elif plan.mode == "given_layout":
+        plan = dataclasses.replace(plan, mode="optimise")
+    return dataclasses.replace(scenario, plan=plan, grids=grids), locks
+
+
+def _names_kept(plan_units, grid_lead: dict[str, str]) -> np.ndarray:
+    """The plan's grid per unit, named as in the layout where the grid's lead led a grid there."""
+    name_of = {lead: g for g, lead in grid_lead.items()}
+    new = plan_units["grid_id"].astype(str).to_numpy(dtype=object)
+    leads = plan_units["lead_facility_id"].astype(str).to_numpy()
+    taken = set(name_of.values())
+    rename = {}
+    for g in sorted(set(new.tolist())):
+        lead = leads[new == g][0]
+        if lead in name_of:
+            rename[g] = name_of[lead]
+        else:
+            name, k = g, 2
+            while name in taken:
+                name, k = f"{g}-{k}", k + 1
+            rename[g] = name
+            taken.add(name)
+    return np.array([rename[g] for g in new], dtype=object)
 
 
 def _num(v: Any) -> float | None:

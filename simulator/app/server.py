@@ -8,7 +8,7 @@ JSON API (documented in the README, section "The planner's workspace"):
 ``POST /api/merge``   ``{"grid_id": "…", "into": "…"}`` (delete a grid = merge it into another)
 ``POST /api/lock``    ``{"unit_ids": […], "locked": true}``
 ``POST /api/facility`` a ``[[changes]]`` entry: ``{"action": "move", "id": "…", "lon": …, "lat": …}``, add…
-``POST /api/solve``   ``{"mode": "repair" | "optimise"}`` → ``{"job_id"}``; ``GET /api/jobs/{id}``;
+``POST /api/solve``   ``{"mode": "repair" | "optimise" | "fill"}`` → ``{"job_id"}``; ``GET /api/jobs/{id}``;
                       ``POST /api/jobs/{id}/cancel``
 ``POST /api/undo``    / ``POST /api/redo``
 ``POST /api/save``    scenario + layout into ``<workspace>/saved``

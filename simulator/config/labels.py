@@ -130,6 +130,7 @@ APP: Final[dict[str, Label]] = {
     "export": Label("Export run folder", "导出运行结果"),
     "repair": Label("Repair (fewest residents moved)", "最少调整修复"),
     "optimise": Label("Optimise", "优化"),
+    "fill": Label("Fill leadless grids", "填充未定网格"),
     "cancel": Label("Cancel", "取消"),
     "rules": Label("Rule checks", "规则核查"),
     "summary": Label("City summary", "全市概况"),

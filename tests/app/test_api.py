@@ -68,8 +68,7 @@ def test_assign_returns_the_delta_and_undo_redo(client):
         ("/api/facility", {"action": "move", "id": "T9", "lon": 122.0, "lat": 41.0}, "id", "T9"),
         ("/api/facility", {"action": "fly", "id": "T1"}, "action", "expected one of"),
         ("/api/facility", {"action": "move", "id": "T1", "lon": "east", "lat": 41.0}, "lon", "finite number"),
-        ("/api/solve", {"mode": "magic"}, "mode", "expected one of repair, optimise"),
-        ("/api/solve", {"mode": "fill"}, "mode", "not available yet"),
+        ("/api/solve", {"mode": "magic"}, "mode", "expected one of repair, optimise, fill"),
         ("/api/export", {"out": "../escape"}, "out", "not a path"),
         ("/api/export", {"out": "/tmp/abs"}, "out", "not a path"),
         ("/api/export", {"out": "a/b"}, "out", "not a path"),
@@ -129,6 +128,45 @@ def test_repair_job_progress_result_and_undo(client, workspace):
     assert len(moved) == job["result"]["units_moved"]
     client.post("/api/undo", json={})
     assert {u["unit_id"]: u["grid_id"] for u in client.get("/api/state").json()["units"]} == before
+
+
+def test_fill_assigns_only_the_units_of_leadless_grids(client, workspace):
+    r = client.post("/api/solve", json={"mode": "fill"})
+    assert wait_job(client, r.json()["job_id"])["error"].endswith("nothing to fill")
+    ids = west_units(client, 5)
+    client.post("/api/assign", json={"unit_ids": ids, "grid_id": "待定", "new_grid": True})
+    before = {u["unit_id"]: u["grid_id"] for u in client.get("/api/state").json()["units"]}
+    job = wait_job(client, client.post("/api/solve", json={"mode": "fill"}).json()["job_id"])
+    assert job["status"] == "done", job
+    after = {u["unit_id"]: u["grid_id"] for u in client.get("/api/state").json()["units"]}
+    assert {after[u] for u in ids} <= {"甲区", "乙区"}
+    assert all(after[u] == before[u] for u in before if before[u] != "待定")  # nothing else moved
+    assert set(after.values()) == {"甲区", "乙区"}  # no grid added
+    client.post("/api/undo", json={})
+    assert {u["unit_id"]: u["grid_id"] for u in client.get("/api/state").json()["units"]} == before
+
+
+def test_optimise_keeps_locked_units_in_their_grid(client, workspace):
+    # lock a chain of west units bordering the east into 乙区: optimise must keep them there
+    s = client.get("/api/state").json()
+    labels = {u["unit_id"]: u["grid_id"] for u in s["units"]}
+    adj, ids = workspace.units.adjacency, workspace.unit_ids
+    border = [ids[i] for i in range(len(ids)) if labels[ids[i]] == "甲区"
+              and any(labels[ids[j]] == "乙区" for j in adj[i].indices)][:3]
+    client.post("/api/assign", json={"unit_ids": border, "grid_id": "乙区"})
+    client.post("/api/lock", json={"unit_ids": border, "locked": True})
+    free = wait_job(client, client.post("/api/solve", json={"mode": "optimise"}).json()["job_id"])
+    assert free["status"] == "done", free
+    after = {u["unit_id"]: u["grid_id"] for u in client.get("/api/state").json()["units"]}
+    assert all(after[u] == "乙区" for u in border)
+    lead_of = {g["grid_id"]: g["lead_facility_id"] for g in client.get("/api/state").json()["grids"]}
+    assert lead_of["乙区"] == "T2"
+    # a locked unit in a grid without a lead cannot be kept: the job says which
+    client.post("/api/lock", json={"unit_ids": border, "locked": False})
+    client.post("/api/assign", json={"unit_ids": border[:1], "grid_id": "孤立", "new_grid": True})
+    client.post("/api/lock", json={"unit_ids": border[:1], "locked": True})
+    bad = wait_job(client, client.post("/api/solve", json={"mode": "repair"}).json()["job_id"])
+    assert bad["status"] == "failed" and border[0] in bad["error"]
 
 
 def test_cancelled_job_leaves_the_layout(client, workspace, monkeypatch):

@@ -64,3 +64,17 @@ def test_bad_fixed_assignment_is_refused():
     inst = random_inst(square_adjacency(2, 2, 1), [0, 3], 1)
     with pytest.raises(ValueError, match="fixed_assignment"):
         ModelSpec(inst.population, inst.cost, inst.adjacency, inst.lead_unit, 2, fixed_assignment=[0, 5, -1, -1])
+
+
+@pytest.mark.parametrize("lead_sets", ["always", "never"])
+def test_fixed_units_through_lead_set_enumeration(lead_sets):
+    """The enumeration of lead sets (used on real cities) honours the locks: a set without a locked unit's lead has
+    no plan."""
+    inst = random_inst(square_adjacency(3, 4, 8), [0, 6, 11], 8)
+    fixed = np.full(12, -1)
+    fixed[[2, 9, 10]] = [0, 1, 1]
+    spec = ModelSpec(inst.population, inst.cost, inst.adjacency, inst.lead_unit, (2, 3), fixed_assignment=fixed)
+    res = assign_units_to_grids(spec, contiguity="exact", lead_sets=lead_sets, **TIGHT)
+    feas, _ = brute(inst, (2, 3))
+    feas = feas[(feas[:, [2, 9, 10]] == [0, 1, 1]).all(axis=1)]
+    assert rel_eq(res.objective, wt(inst, feas).min())

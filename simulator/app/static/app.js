@@ -298,6 +298,7 @@ async function start() {
     .catch(() => {});
   $('solve-repair').onclick = () => solve('repair').catch(() => {});
   $('solve-optimise').onclick = () => solve('optimise').catch(() => {});
+  $('solve-fill').onclick = () => solve('fill').catch(() => {});
   $('cancel').onclick = () => app.job && api(`/api/jobs/${app.job}/cancel`, {}).catch(() => {});
   $('save').onclick = async () => {
     const r = await api('/api/save', {});
