@@ -36,7 +36,7 @@ from fastapi import Body, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ..config.labels import APP, ROLES
+from ..config.labels import APP, LEVELS, ROLES
 from ..errors import CaregridError, InputError, OutputError, PlanningError
 from .jobs import JobRunner
 from .state import REQUEST, SAVED, WORKSPACE_JSON, Workspace
@@ -141,7 +141,8 @@ def create_app(ws: Workspace, token: str | None = None) -> FastAPI:
     @app.get("/api/labels")
     def labels() -> dict[str, Any]:
         return {"app": {k: {"en": v.en, "zh": v.zh} for k, v in APP.items()},
-                "roles": {k: {"en": v.en, "zh": v.zh} for k, v in ROLES.items()}}
+                "roles": {k: {"en": v.en, "zh": v.zh} for k, v in ROLES.items()},
+                "levels": {k: {"en": v.en, "zh": v.zh} for k, v in LEVELS.items()}}
 
     @app.get("/api/units")
     def units() -> Response:

@@ -150,6 +150,10 @@ APP: Final[dict[str, Label]] = {
     "saved": Label("Saved", "已保存"),
     "exported": Label("Exported", "已导出"),
     "no_lead": Label("no eligible lead", "无合格牵头医院"),
+    "facility": Label("Selected facility (click a marker; drag it to its real location)",
+                      "所选机构（点击标记；拖动至实际位置）"),
+    "close_facility": Label("Close", "关闭"),
+    "change_level": Label("Change level to", "调整级别为"),
 }
 
 LEVELS: Final[dict[str, Label]] = {

@@ -184,6 +184,35 @@ def test_paint_undo_drag_repair_reload_export(browser, server):
         tip.wait_for(timeout=5_000)
         assert HOSTILE_NAME in tip.inner_text()
         assert p.page.locator(".leaflet-tooltip script, .leaflet-tooltip img").count() == 0
+        p.page.mouse.move(5, 5)
+        # lasso: Shift + drag a small outline around one unit's centre paints that unit
+        target = next(u for u in ws.unit_ids[ws.labels == "甲区"] if u not in units
+                      and ws.unit_index([u])[0] not in set(ws.live.job.fac_unit.tolist()))
+        c = p.page.evaluate("(id) => window.caregridApp.unitPoint(id)", target)
+        v = p.version()
+        p.page.select_option("#grid-select", "乙区")
+        p.page.keyboard.down("Shift")
+        p.page.mouse.move(c["x"] - 10, c["y"] - 10)
+        p.page.mouse.down()
+        for dx, dy in ((10, -10), (10, 10), (-10, 10), (-10, -10)):
+            p.page.mouse.move(c["x"] + dx, c["y"] + dy, steps=3)
+        p.page.mouse.up()
+        p.page.keyboard.up("Shift")
+        p.wait_version(v + 1)
+        assert ws.undo_stack[-1]["units"] == [target] and ws.labels[ws.unit_index([target])[0]] == "乙区"
+        p.page.click("#undo")
+        p.wait_version(v + 2)
+        # a what-if change from the page: select a facility, close it, undo
+        p.page.click(".fac[data-facility-id='S3']")
+        assert "甲区中西医结合医院" in p.page.inner_text("#facility-info")
+        v = p.version()
+        p.page.click("#facility-close")
+        p.wait_version(v + 1)
+        assert ws.changes[-1]["action"] == "close" and ws.changes[-1]["id"] == "S3"
+        assert p.page.locator(".fac[data-facility-id='S3']").count() == 0
+        p.page.click("#undo")
+        p.wait_version(v + 2)
+        assert [c["action"] for c in ws.changes] == ["move"]
         # repair a grid without a lead: progress, then the result
         p.page.click("#new-grid-name")
         p.page.fill("#new-grid-name", "无牵头")

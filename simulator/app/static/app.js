@@ -91,7 +91,46 @@ async function endStroke() {
     if (body.new_grid) app.pendingNew = null;
   }
 }
-document.addEventListener('mouseup', () => { endStroke().catch(() => refresh()); });
+document.addEventListener('mouseup', () => {
+  if (lasso) { endLasso().catch(() => refresh()); return; }
+  endStroke().catch(() => refresh());
+});
+
+// lasso: Shift + drag draws a free-hand outline; the units whose centre lies inside are painted as one stroke
+let lasso = null;  // {points: [LatLng], line: L.Polyline}
+function startLasso(latlng) {
+  lasso = {points: [latlng], line: L.polyline([latlng], {color: '#000000', weight: 1.5, dashArray: '4 3',
+    interactive: false}).addTo(map)};
+  document.body.classList.add('painting');
+}
+map.on('mousemove', (e) => {
+  if (!lasso) return;
+  lasso.points.push(e.latlng);
+  lasso.line.addLatLng(e.latlng);
+});
+function inside(pt, poly) {  // even-odd rule on lon/lat
+  let hit = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const a = poly[i];
+    const b = poly[j];
+    if ((a.lat > pt.lat) !== (b.lat > pt.lat) &&
+        pt.lng < (b.lng - a.lng) * (pt.lat - a.lat) / (b.lat - a.lat) + a.lng) hit = !hit;
+  }
+  return hit;
+}
+async function endLasso() {
+  const poly = lasso.points;
+  lasso.line.remove();
+  lasso = null;
+  document.body.classList.remove('painting');
+  if (poly.length < 3) return;
+  stroke = new Set();
+  for (const [id, u] of app.units) {
+    if (inside(u.center, poly)) { stroke.add(id); preview(id); }
+  }
+  if (stroke.size) await endStroke();
+  else stroke = null;
+}
 
 function addUnits(geojson) {
   const layer = L.geoJSON(geojson, {
@@ -99,12 +138,18 @@ function addUnits(geojson) {
     style: () => ({weight: 0.3, color: '#ffffff', fillOpacity: 0.6}),
     onEachFeature: (feature, lyr) => {
       const id = feature.properties.unit_id;
-      app.units.set(id, {grid_id: '', locked: false, layer: lyr, props: feature.properties});
-      lyr.on('mousedown', (e) => { L.DomEvent.stop(e); startStroke(id); });
+      app.units.set(id, {grid_id: '', locked: false, layer: lyr, props: feature.properties,
+        center: lyr.getBounds().getCenter()});
+      lyr.on('mousedown', (e) => {
+        L.DomEvent.stop(e);
+        if (e.originalEvent.shiftKey) startLasso(e.latlng);
+        else startStroke(id);
+      });
       lyr.on('mouseover', () => { if (stroke) { stroke.add(id); preview(id); } });
     },
   }).addTo(map);
   map.fitBounds(layer.getBounds());
+  map.on('mousedown', (e) => { if (e.originalEvent.shiftKey && !lasso) startLasso(e.latlng); });
   map.dragging.disable();  // the left button paints; the map pans with the keyboard arrows and zooms with the wheel
 }
 
@@ -140,6 +185,7 @@ function renderFacilities(list) {
           .catch(() => refresh());
       });
       m.facilityId = f.facility_id;
+      m.on('click', () => selectFacility(m.facilityId));
       app.facilities.set(f.facility_id, m);
     } else {
       m.setLatLng([f.lat, f.lon]);
@@ -153,6 +199,25 @@ function renderFacilities(list) {
   for (const [id, m] of app.facilities) {
     if (!seen.has(id)) { m.remove(); app.facilities.delete(id); }
   }
+  if (app.selected) selectFacility(app.selected);
+}
+
+function selectFacility(id) {
+  app.selected = id;
+  const m = app.facilities.get(id);
+  const box = $('facility-info');
+  box.replaceChildren();
+  if (!m) {
+    $('facility-close').disabled = true;
+    $('facility-level-apply').disabled = true;
+    return;
+  }
+  const f = m.facility;
+  box.appendChild(el('b', f.name));
+  box.appendChild(el('div', `${f.facility_id} · ${f.level} ${f.grade || ''} · ${f.kind} · ${f.role_label}`));
+  if (f.change) box.appendChild(el('div', f.change, 'zh'));
+  $('facility-close').disabled = false;
+  $('facility-level-apply').disabled = false;
 }
 
 // ------------------------------------------------------------------------------------------ panel
@@ -175,7 +240,9 @@ function renderGrids(grids) {
   const head = $('grids').tHead;
   head.replaceChildren();
   const hr = head.insertRow();
-  for (const k of ['grid', 'residents', 'area', 'lead', 'members', 'rules']) hr.appendChild(el('th', label(k)));
+  for (const k of ['grid', 'residents', 'area', 'lead', 'members', 'travel_mean', 'within_access', 'rules']) {
+    hr.appendChild(el('th', label(k)));
+  }
   const body = $('grids').tBodies[0];
   body.replaceChildren();
   for (const g of grids) {
@@ -188,6 +255,8 @@ function renderGrids(grids) {
     tr.appendChild(el('td', fmt(g.area_km2, 1)));
     tr.appendChild(el('td', g.lead_name || label('no_lead')));
     tr.appendChild(el('td', String(g.members.length)));
+    tr.appendChild(el('td', fmt(g.travel_mean_min, 1)));
+    tr.appendChild(el('td', g.share_within_access === null ? '—' : `${fmt(g.share_within_access * 100, 1)}%`));
     tr.appendChild(el('td', g.failed_rules.length ? g.failed_rules.join(', ') : '✓', g.failed_rules.length ? 'fail' : 'pass'));
   }
 }
@@ -202,6 +271,7 @@ function renderRules(rows) {
     li.dataset.status = r.status;
     li.appendChild(el('div', `${r.grid_id} · ${r.reason_en}`));
     li.appendChild(el('div', r.reason_zh, 'zh'));
+    if (r.reading) li.appendChild(el('div', r.reading, 'reading'));
     ul.appendChild(li);
   }
   const passed = rows.filter((r) => r.status === 'passed').length;
@@ -280,6 +350,11 @@ async function start() {
   app.labels = await api('/api/labels');
   for (const e of document.querySelectorAll('[data-label]')) e.textContent = label(e.dataset.label);
   $('title').textContent = label('title');
+  for (const [value, l] of Object.entries(app.labels.levels)) {
+    const o = el('option', `${l.en} ${l.zh}`);
+    o.value = value;
+    $('facility-level').appendChild(o);
+  }
   document.title = label('title');
   addBoundaries(await api('/api/boundaries'));
   addUnits(await api('/api/units'));
@@ -300,6 +375,11 @@ async function start() {
   $('solve-optimise').onclick = () => solve('optimise').catch(() => {});
   $('solve-fill').onclick = () => solve('fill').catch(() => {});
   $('cancel').onclick = () => app.job && api(`/api/jobs/${app.job}/cancel`, {}).catch(() => {});
+  $('facility-close').onclick = () => app.selected &&
+    apply(api('/api/facility', {action: 'close', id: app.selected})).catch(() => {});
+  $('facility-level-apply').onclick = () => app.selected &&
+    apply(api('/api/facility', {action: 'change', id: app.selected, level: $('facility-level').value}))
+      .catch(() => {});
   $('save').onclick = async () => {
     const r = await api('/api/save', {});
     showMessage(`${label('saved')}: ${r.scenario}`);
@@ -316,7 +396,7 @@ async function start() {
 // the unit's centre in page pixels (browser tests paint with the real mouse)
 app.unitPoint = (id) => {
   const u = app.units.get(id);
-  const c = map.latLngToContainerPoint(u.layer.getBounds().getCenter());
+  const c = map.latLngToContainerPoint(u.center);
   const r = map.getContainer().getBoundingClientRect();
   return {x: r.left + c.x, y: r.top + c.y};
 };
