@@ -143,8 +143,10 @@ def test_paint_undo_drag_repair_reload_export(browser, server):
     base, ws = server
     p = Page(browser, base).open()
     try:
-        # the hostile name is text: in the tooltip DOM, never run
+        # the hostile name is text: in the grid table and the tooltip, never markup, never run
         assert p.page.locator(".fac").count() >= 10
+        assert HOSTILE_NAME in p.page.inner_text("#grids")
+        assert p.page.locator("#side script, #side img, #map img").count() == 0
         before_rules = p.rules_text()
         # paint three units of 甲区 into 乙区
         units = _three_west_units(ws)
