@@ -36,7 +36,7 @@ from fastapi import Body, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ..config.labels import APP, LEVELS, ROLES
+from ..config.labels import APP, KINDS, LEVELS, ROLES
 from ..errors import CaregridError, InputError, OutputError, PlanningError
 from .jobs import JobRunner
 from .state import REQUEST, SAVED, WORKSPACE_JSON, Workspace
@@ -142,7 +142,8 @@ def create_app(ws: Workspace, token: str | None = None) -> FastAPI:
     def labels() -> dict[str, Any]:
         return {"app": {k: {"en": v.en, "zh": v.zh} for k, v in APP.items()},
                 "roles": {k: {"en": v.en, "zh": v.zh} for k, v in ROLES.items()},
-                "levels": {k: {"en": v.en, "zh": v.zh} for k, v in LEVELS.items()}}
+                "levels": {k: {"en": v.en, "zh": v.zh} for k, v in LEVELS.items()},
+                "kinds": {k: {"en": v.en, "zh": v.zh} for k, v in KINDS.items()}}
 
     @app.get("/api/units")
     def units() -> Response:

@@ -154,6 +154,10 @@ APP: Final[dict[str, Label]] = {
                       "所选机构（点击标记；拖动至实际位置）"),
     "close_facility": Label("Close", "关闭"),
     "change_level": Label("Change level to", "调整级别为"),
+    "change_kind": Label("Change kind to", "调整类别为"),
+    "add_facility": Label("Add at the map centre (a planner's assumption: drag it to its site)",
+                          "在地图中心新增（规划设想，请拖至选址）"),
+    "facility_name": Label("name", "名称"),
 }
 
 LEVELS: Final[dict[str, Label]] = {

@@ -215,6 +215,27 @@ def test_paint_undo_drag_repair_reload_export(browser, server):
         p.page.click("#undo")
         p.wait_version(v + 2)
         assert [c["action"] for c in ws.changes] == ["move"]
+        # convert S3's kind, then add a planned centre (named like markup) at the map centre; undo both
+        p.page.click(".fac[data-facility-id='S3']")
+        p.page.select_option("#facility-kind", "tcm")
+        v = p.version()
+        p.page.click("#facility-kind-apply")
+        p.wait_version(v + 1)
+        assert ws.changes[-1] == {"action": "change", "id": "S3", "kind": "tcm", "label": "change_S3"}
+        p.page.fill("#new-facility-name", "<b>新</b>社区中心${x}")
+        p.page.select_option("#new-facility-level", "primary")
+        p.page.select_option("#new-facility-kind", "community_health_centre")
+        p.page.click("#add-facility")
+        p.wait_version(v + 2)
+        added = p.page.locator(".fac[data-facility-id='APP-1']")
+        assert "approx" in added.get_attribute("class")  # a planner's assumption is marked "place me"
+        assert "<b>新</b>社区中心${x}" in p.page.inner_text("#facility-info")
+        assert ws.city.facilities.set_index("facility_id").at["APP-1", "location_quality"] == "modelled"
+        p.page.click("#undo")
+        p.wait_version(v + 3)
+        p.page.click("#undo")
+        p.wait_version(v + 4)
+        assert [c["action"] for c in ws.changes] == ["move"]
         # repair a grid without a lead: progress, then the result
         p.page.click("#new-grid-name")
         p.page.fill("#new-grid-name", "无牵头")

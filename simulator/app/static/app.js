@@ -208,16 +208,14 @@ function selectFacility(id) {
   const box = $('facility-info');
   box.replaceChildren();
   if (!m) {
-    $('facility-close').disabled = true;
-    $('facility-level-apply').disabled = true;
+    for (const b of ['facility-close', 'facility-level-apply', 'facility-kind-apply']) $(b).disabled = true;
     return;
   }
   const f = m.facility;
   box.appendChild(el('b', f.name));
   box.appendChild(el('div', `${f.facility_id} · ${f.level} ${f.grade || ''} · ${f.kind} · ${f.role_label}`));
   if (f.change) box.appendChild(el('div', f.change, 'zh'));
-  $('facility-close').disabled = false;
-  $('facility-level-apply').disabled = false;
+  for (const b of ['facility-close', 'facility-level-apply', 'facility-kind-apply']) $(b).disabled = false;
 }
 
 // ------------------------------------------------------------------------------------------ panel
@@ -350,10 +348,13 @@ async function start() {
   app.labels = await api('/api/labels');
   for (const e of document.querySelectorAll('[data-label]')) e.textContent = label(e.dataset.label);
   $('title').textContent = label('title');
-  for (const [value, l] of Object.entries(app.labels.levels)) {
-    const o = el('option', `${l.en} ${l.zh}`);
-    o.value = value;
-    $('facility-level').appendChild(o);
+  for (const [sel, table] of [['facility-level', 'levels'], ['new-facility-level', 'levels'],
+    ['facility-kind', 'kinds'], ['new-facility-kind', 'kinds']]) {
+    for (const [value, l] of Object.entries(app.labels[table])) {
+      const o = el('option', `${l.en} ${l.zh}`);
+      o.value = value;
+      $(sel).appendChild(o);
+    }
   }
   document.title = label('title');
   addBoundaries(await api('/api/boundaries'));
@@ -380,6 +381,19 @@ async function start() {
   $('facility-level-apply').onclick = () => app.selected &&
     apply(api('/api/facility', {action: 'change', id: app.selected, level: $('facility-level').value}))
       .catch(() => {});
+  $('facility-kind-apply').onclick = () => app.selected &&
+    apply(api('/api/facility', {action: 'change', id: app.selected, kind: $('facility-kind').value}))
+      .catch(() => {});
+  $('add-facility').onclick = () => {
+    const name = $('new-facility-name').value.trim();
+    if (!name) return;
+    let k = 1;
+    while (app.facilities.has(`APP-${k}`)) k += 1;
+    const c = map.getCenter();
+    apply(api('/api/facility', {action: 'add', id: `APP-${k}`, name, level: $('new-facility-level').value,
+      kind: $('new-facility-kind').value, lon: c.lng, lat: c.lat, crs: 'EPSG:4326', location_quality: 'modelled',
+      note: 'added in caregrid app'})).then(() => selectFacility(`APP-${k}`)).catch(() => {});
+  };
   $('save').onclick = async () => {
     const r = await api('/api/save', {});
     showMessage(`${label('saved')}: ${r.scenario}`);
