@@ -14,15 +14,16 @@ every mode; a locked unit in a grid without an eligible lead cannot be kept and 
 Grids keep their names where their lead keeps leading; a grid of a new lead gets the solver's name (G1, G2 …, made
 distinct from the names in use).
 
-Progress is the stage (preparing, solving, applying) and, while solving, the share of the solver's time limit used
-(the solver reports no finer progress). Cancel marks the job cancelled at once and the page gets its layout back
-untouched; a solver already running finishes in the background (within ``solver.time_limit_s``) and its result is
-dropped.
+The plan stage runs in a forked process (the server stays responsive, and the solver holds no lock the page needs);
+only the plan's grid and lead per unit come back. Progress is the stage (preparing, solving, applying) and, while
+solving, the share of the solver's time limit used (the solver reports no finer progress). Cancel kills the solver
+process at once; the layout stays as it was.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import threading
 import time
 import traceback
@@ -54,6 +55,7 @@ class Job:
     error: str | None = None
     failures: list[dict[str, str]] = field(default_factory=list)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    process: Any = None  # the solver process (multiprocessing.Process) while it runs
 
     def progress(self) -> float:
         """0–1: stages, and while solving the share of the time limit used (at most 0.9)."""
@@ -99,6 +101,9 @@ class JobRunner:
         if job.status in ("queued", "running"):
             job.cancelled.set()
             job.status = "cancelled"
+            proc = job.process
+            if proc is not None and proc.is_alive():
+                proc.kill()  # the solver stops now, not at its time limit
         return job
 
     def _run(self, job: Job) -> None:
@@ -122,11 +127,12 @@ class JobRunner:
             run_scenario, locks = _run_setup(job.mode, scenario, labels, locked, grid_lead, units, layout)
             job.time_limit_s = float(run_scenario.solver.time_limit_s or 60)
             job.stage, job.solving_since = "solving", time.monotonic()
-            plan = build_plan(run_scenario, city, units, repair=job.mode == "repair", locks=locks)
-            if job.cancelled.is_set():
+            answer = self._in_child(job, run_scenario, city, units, locks)
+            if answer is None:  # cancelled: the solver process is gone
                 return
+            plan_units, record, notes = answer
             job.stage = "applying"
-            new = _names_kept(plan.units, grid_lead)
+            new = _names_kept(plan_units, grid_lead)
             with self.lock:
                 if self.ws.changes is not version:
                     raise InputError(REQUEST, "the facilities changed while the solver ran; run it again",
@@ -135,13 +141,12 @@ class JobRunner:
                 pop = units.gdf["population"].to_numpy(dtype=float)
                 self.ws.apply_labels(new, "solve", mode=job.mode)
             job.result = {"units_moved": int(moved.sum()), "residents_moved": float(pop[moved].sum()),
-                          "grids": sorted(set(new.tolist())), "solver_status": plan.record.get("status"),
-                          "objective_name": plan.record.get("objective_name"),
-                          "objective": _num(plan.record.get("objective")), "notes": plan.notes}
+                          "grids": sorted(set(new.tolist())), "solver_status": record.get("status"),
+                          "objective_name": record.get("objective_name"),
+                          "objective": _num(record.get("objective")), "notes": notes}
             job.status, job.stage = "done", "done"
-        except PlanningError as exc:
-            job.error = str(exc)
-            job.failures = [{"rule_id": f.rule_id, "message": f.message, "fix": f.fix} for f in exc.failures]
+        except _ChildFailed as exc:
+            job.error, job.failures = exc.message, exc.failures
             job.status = "failed" if not job.cancelled.is_set() else "cancelled"
         except CaregridError as exc:
             job.error = f"{exc.label}: {exc}"
@@ -150,6 +155,59 @@ class JobRunner:
             traceback.print_exc()
             job.error = f"internal error: {type(exc).__name__}: {exc}"
             job.status = "failed" if not job.cancelled.is_set() else "cancelled"
+
+
+    def _in_child(self, job: Job, scenario, city, units, locks: dict[int, str]):
+        """Run the plan stage in a forked process (cancel kills it at once); ``None`` when cancelled."""
+        ctx = multiprocessing.get_context("fork")
+        recv, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_child, args=(send, scenario, city, units, job.mode == "repair", locks),
+                           name=f"caregrid-solve-{job.id}", daemon=True)
+        proc.start()
+        send.close()
+        job.process = proc
+        try:
+            while not recv.poll(0.1):
+                if job.cancelled.is_set():
+                    return None
+                if not proc.is_alive() and not recv.poll(0):
+                    raise _ChildFailed(f"internal error: the solver process ended without an answer (exit code "
+                                       f"{proc.exitcode})")
+            kind, *payload = recv.recv()
+        finally:
+            if proc.is_alive() and job.cancelled.is_set():
+                proc.kill()
+            proc.join(5)
+            recv.close()
+        if kind == "error":
+            raise _ChildFailed(*payload)
+        return payload
+
+
+class _ChildFailed(Exception):
+    """What the solver process reported instead of a plan (message and structured rule failures)."""
+
+    def __init__(self, message: str, failures: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.message, self.failures = message, list(failures or [])
+
+
+def _child(conn, scenario, city, units, repair: bool, locks: dict[int, str]) -> None:
+    """The solver process: the plan stage, then the plan's units (grid, lead) and record facts, or the error."""
+    try:
+        plan = build_plan(scenario, city, units, repair=repair, locks=locks)
+        keep = {k: plan.record.get(k) for k in ("status", "objective_name", "objective")}
+        conn.send(("ok", plan.units[["grid_id", "lead_facility_id"]].astype(str), keep, list(plan.notes)))
+    except PlanningError as exc:
+        conn.send(("error", str(exc), [{"rule_id": f.rule_id, "message": f.message, "fix": f.fix}
+                                        for f in exc.failures]))
+    except CaregridError as exc:
+        conn.send(("error", f"{exc.label}: {exc}", []))
+    except BaseException as exc:  # a bug: one line for the page, the traceback on the server's stderr
+        traceback.print_exc()
+        conn.send(("error", f"internal error: {type(exc).__name__}: {exc}", []))
+    finally:
+        conn.close()
 
 
 def _run_setup(mode: str, scenario, labels: np.ndarray, locked: np.ndarray, grid_lead: dict[str, str], units,

@@ -169,24 +169,43 @@ def test_optimise_keeps_locked_units_in_their_grid(client, workspace):
     assert bad["status"] == "failed" and border[0] in bad["error"]
 
 
-def test_cancelled_job_leaves_the_layout(client, workspace, monkeypatch):
+def test_cancel_kills_the_solver_and_leaves_the_layout(client, workspace, monkeypatch):
     import simulator.app.jobs as jobs
 
-    real = jobs.build_plan
-
-    def slow(*a, **k):
-        time.sleep(0.5)
-        return real(*a, **k)
+    def slow(*a, **k):  # a solver that would run for a minute (the forked process inherits the patch)
+        time.sleep(60)
 
     monkeypatch.setattr(jobs, "build_plan", slow)
     before = client.get("/api/state").json()
     job_id = client.post("/api/solve", json={"mode": "optimise"}).json()["job_id"]
     assert client.post("/api/solve", json={"mode": "repair"}).status_code == 400  # one job at a time
+    t0 = time.monotonic()
+    while client.get(f"/api/jobs/{job_id}").json()["stage"] != "solving":
+        assert time.monotonic() - t0 < 20
+        time.sleep(0.05)
+    proc = client.app.state.jobs.get(job_id).process
+    t0 = time.monotonic()
+    while proc is None:  # the process starts right after the stage changes
+        time.sleep(0.01)
+        proc = client.app.state.jobs.get(job_id).process
+    assert proc.is_alive()
     c = client.post(f"/api/jobs/{job_id}/cancel", json={}).json()
     assert c["status"] == "cancelled"
-    time.sleep(1.0)
+    proc.join(5)
+    assert not proc.is_alive() and time.monotonic() - t0 < 10  # killed, not left to run its minute
     after = client.get("/api/state").json()
     assert after["units"] == before["units"] and after["can_undo"] == before["can_undo"]
+    assert client.get(f"/api/jobs/{job_id}").json()["status"] == "cancelled"
+
+
+def test_solver_errors_reach_the_page(client, workspace):
+    # every unit locked into one grid: no plan with two or more grids (the scenario's minimum) can keep them
+    client.post("/api/merge", json={"grid_id": "乙区", "into": "甲区"})
+    ids = [u["unit_id"] for u in client.get("/api/state").json()["units"]]
+    client.post("/api/lock", json={"unit_ids": ids, "locked": True})
+    job = wait_job(client, client.post("/api/solve", json={"mode": "optimise"}).json()["job_id"])
+    assert job["status"] == "failed", job
+    assert "no plan" in job["error"] or "grid" in job["error"], job["error"]
 
 
 def test_export_writes_a_verified_run_folder(client, workspace):
