@@ -158,6 +158,7 @@ APP: Final[dict[str, Label]] = {
     "add_facility": Label("Add at the map centre (a planner's assumption: drag it to its site)",
                           "在地图中心新增（规划设想，请拖至选址）"),
     "facility_name": Label("name", "名称"),
+    "link_campus": Label("Make it a campus of", "设为以下机构的院区"),
 }
 
 LEVELS: Final[dict[str, Label]] = {

@@ -85,6 +85,20 @@ def test_bad_requests_name_the_field(client, path, body, field, words):
     assert words in r.json()["error"]
 
 
+def test_facility_what_ifs_through_the_api(client, workspace):
+    s = client.post("/api/facility", json={"action": "link", "ids": ["T1", "S1"]}).json()
+    campus = next(f for f in s["facilities"] if f["facility_id"] == "S1")
+    assert campus["campus_of"] == "T1" and campus["role"] == "campus"
+    s = client.post("/api/facility", json={"action": "change", "id": "S2", "level": "三级"}).json()
+    assert next(f for f in s["facilities"] if f["facility_id"] == "S2")["level"] == "tertiary"
+    s = client.post("/api/facility", json={"action": "close", "id": "C4"}).json()
+    assert "C4" not in {f["facility_id"] for f in s["facilities"]}
+    assert [c["action"] for c in s["changes"]] == ["link", "change", "close"]
+    for _ in range(3):
+        client.post("/api/undo", json={})
+    assert client.get("/api/state").json()["changes"] == []
+
+
 def test_nothing_to_undo_and_unknown_job(client):
     assert client.post("/api/undo", json={}).status_code == 400
     assert client.get("/api/jobs/nope").status_code == 404

@@ -222,6 +222,13 @@ def test_paint_undo_drag_repair_reload_export(browser, server):
         p.page.click("#facility-kind-apply")
         p.wait_version(v + 1)
         assert ws.changes[-1] == {"action": "change", "id": "S3", "kind": "tcm", "label": "change_S3"}
+        p.page.select_option("#facility-main", "T1")
+        p.page.click("#facility-link-apply")
+        p.wait_version(v + 2)
+        assert ws.changes[-1] == {"action": "link", "ids": ["T1", "S3"], "label": "link_T1"}
+        p.page.click("#undo")
+        p.wait_version(v + 3)
+        v += 2
         p.page.fill("#new-facility-name", "<b>新</b>社区中心${x}")
         p.page.select_option("#new-facility-level", "primary")
         p.page.select_option("#new-facility-kind", "community_health_centre")

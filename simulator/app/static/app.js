@@ -202,20 +202,29 @@ function renderFacilities(list) {
   if (app.selected) selectFacility(app.selected);
 }
 
+const FACILITY_BUTTONS = ['facility-close', 'facility-level-apply', 'facility-kind-apply', 'facility-link-apply'];
 function selectFacility(id) {
   app.selected = id;
   const m = app.facilities.get(id);
   const box = $('facility-info');
   box.replaceChildren();
   if (!m) {
-    for (const b of ['facility-close', 'facility-level-apply', 'facility-kind-apply']) $(b).disabled = true;
+    for (const b of FACILITY_BUTTONS) $(b).disabled = true;
     return;
   }
   const f = m.facility;
   box.appendChild(el('b', f.name));
   box.appendChild(el('div', `${f.facility_id} · ${f.level} ${f.grade || ''} · ${f.kind} · ${f.role_label}`));
   if (f.change) box.appendChild(el('div', f.change, 'zh'));
-  for (const b of ['facility-close', 'facility-level-apply', 'facility-kind-apply']) $(b).disabled = false;
+  for (const b of FACILITY_BUTTONS) $(b).disabled = false;
+  const main = $('facility-main');
+  main.replaceChildren();
+  for (const [fid, other] of app.facilities) {
+    if (fid === id) continue;
+    const o = el('option', `${other.facility.name} (${fid})`);
+    o.value = fid;
+    main.appendChild(o);
+  }
 }
 
 // ------------------------------------------------------------------------------------------ panel
@@ -384,6 +393,8 @@ async function start() {
   $('facility-kind-apply').onclick = () => app.selected &&
     apply(api('/api/facility', {action: 'change', id: app.selected, kind: $('facility-kind').value}))
       .catch(() => {});
+  $('facility-link-apply').onclick = () => app.selected &&
+    apply(api('/api/facility', {action: 'link', ids: [$('facility-main').value, app.selected]})).catch(() => {});
   $('add-facility').onclick = () => {
     const name = $('new-facility-name').value.trim();
     if (!name) return;
