@@ -1,10 +1,14 @@
 """The planner's workspace: a scenario, its city and planning units, the painted layout (unit → grid), locked units
 and the facility changes, with undo/redo and an autosave of every edit.
 
-The workspace lives in a folder. ``workspace.json`` holds everything a reopening needs (where the scenario came from,
-the ``--set`` overrides, the layout, the locks, the facility changes and both undo stacks); it is rewritten after
-every edit through a temporary file, ``fsync`` and an atomic rename, so a reload of the page, a killed server or a
-crash loses no edit, and a half-written file never replaces a good one. :meth:`Workspace.open` restores it.
+The workspace lives in a folder. ``workspace.json`` is a snapshot of everything a reopening needs (where the
+scenario came from, the ``--set`` overrides, the layout, the locks, the facility changes and both undo stacks),
+written through a temporary file, ``fsync`` and an atomic rename. Every edit, undo and redo is appended to
+``edits.jsonl`` (one JSON line, flushed and ``fsync``-ed before the edit is answered), so a reload of the page, a
+killed server or a crash loses no edit and an edit costs one short line, not a rewrite of the whole state. Every
+:data:`COMPACT_EVERY` lines the snapshot is rewritten and the journal emptied; lines the snapshot already holds
+(a crash between the two) are skipped by their version, and a torn last line (a crash while appending, an edit
+never answered) is dropped. :meth:`Workspace.open` restores the snapshot and replays the journal.
 
 :meth:`Workspace.save` writes ``saved/scenario.toml`` (mode ``given_layout``), ``saved/layout.csv`` (``unit_id,
 grid_id``) and the facility changes as the scenario's ``[[changes]]``; ``caregrid run saved/scenario.toml``
@@ -37,6 +41,9 @@ from .live import LiveEvaluator
 from .toml import dumps_toml
 
 WORKSPACE_JSON = "workspace.json"
+JOURNAL = "edits.jsonl"
+#: journal lines after which the snapshot is rewritten and the journal emptied
+COMPACT_EVERY = 200
 SAVED = "saved"
 FORMAT = 1
 #: where errors about an API request point (instead of a file)
@@ -125,7 +132,7 @@ class Workspace:
                 _set_dotted(raw, dotted, value)
         ws = cls(folder, {"scenario": str(path), "overrides": dict(overrides or {})}, raw)
         ws.labels = ws._initial_labels(labels)
-        ws.autosave()
+        ws.snapshot()
         return ws
 
     @classmethod
@@ -140,17 +147,18 @@ class Workspace:
         if state.get("format") != FORMAT:
             raise InputError(path, f"workspace format {state.get('format')!r}; expected {FORMAT}", field="format")
         ws = cls(folder, state["source"], state["raw"])
-        ws.changes = state["changes"]
-        if ws.changes:
-            ws._load_facilities()
         ids = ws.unit_ids
         if list(state["unit_ids"]) != ids.tolist():
             raise InputError(path, "the scenario's planning units changed since the workspace was made; expected "
                              "the same units (open the scenario in a new workspace)", field="unit_ids")
+        ws.changes = state["changes"]
         ws.labels = np.asarray(state["labels"], dtype=object)
         ws.locked = np.isin(ids, state["locked"])
         ws.undo_stack, ws.redo_stack = state["undo"], state["redo"]
         ws.version = int(state.get("version", 0))
+        ws._replay()
+        if ws.changes:
+            ws._load_facilities()
         return ws
 
     @classmethod
@@ -328,11 +336,21 @@ class Workspace:
     def _do(self, edit: dict[str, Any] | None, prepared: tuple | None = None) -> np.ndarray:
         if edit is None:
             return np.array([], dtype=np.int64)
+        before = (copy.deepcopy(self.changes), self.scenario, self.city, self.units, self.live)
         changed = self._apply(edit, forward=True, prepared=prepared)
+        redo = self.redo_stack
         self.undo_stack.append(edit)
-        self.redo_stack.clear()
+        self.redo_stack = []
         self.version += 1
-        self.autosave()
+        try:
+            self._record("do", edit)
+        except BaseException:  # not on disk: not done (the edit is taken back, the caller gets the error)
+            self.version -= 1
+            self.undo_stack.pop()
+            self.redo_stack = redo
+            self._apply(edit, forward=False, prepared=before[1:])
+            self.changes = before[0]
+            raise
         return changed
 
     def undo(self) -> np.ndarray | None:
@@ -350,15 +368,25 @@ class Workspace:
         changed = self._apply(edit, forward=forward)
         put.append(edit)
         self.version += 1
-        self.autosave()
+        try:
+            self._record("redo" if forward else "undo")
+        except BaseException:
+            self.version -= 1
+            put.pop()
+            take.append(edit)
+            self._apply(edit, forward=not forward)
+            raise
         return changed
 
-    def _apply(self, edit: dict[str, Any], forward: bool, prepared: tuple | None = None) -> np.ndarray:
-        """Apply ``edit`` forwards or backwards; returns the unit positions whose label or lock changed."""
+    def _apply(self, edit: dict[str, Any], forward: bool, prepared: tuple | None = None,
+               load: bool = True) -> np.ndarray:
+        """Apply ``edit`` forwards or backwards; returns the unit positions whose label or lock changed.
+        ``load=False`` (replaying the journal) sets facility changes without loading them."""
         pos = self._positions()
         if edit["kind"] == "facility":
             changes = copy.deepcopy(edit["changes_after" if forward else "changes_before"])
-            self._load_facilities(prepared or self._prepare(changes))
+            if load:
+                self._load_facilities(prepared or self._prepare(changes))
             self.changes = changes
             return np.arange(len(self.labels))
         if edit["kind"] == "lock":
@@ -370,13 +398,65 @@ class Workspace:
         return idx
 
     # ------------------------------------------------------------------------------------------- storage
-    def autosave(self) -> None:
-        """Write ``workspace.json`` atomically (every edit calls it)."""
+    def snapshot(self) -> None:
+        """Write ``workspace.json`` atomically, then empty the journal (its lines are in the snapshot now)."""
         state = {"format": FORMAT, "source": self.source, "raw": self.raw, "version": self.version,
                  "unit_ids": self.unit_ids.tolist(), "labels": self.labels.tolist(),
                  "locked": self.unit_ids[self.locked].tolist(), "changes": self.changes,
                  "undo": self.undo_stack, "redo": self.redo_stack}
         atomic_write_text(self.folder / WORKSPACE_JSON, json.dumps(state, ensure_ascii=False))
+        atomic_write_text(self.folder / JOURNAL, "")
+        self._journal_lines = 0
+
+    def _record(self, op: str, edit: dict[str, Any] | None = None) -> None:
+        """Append one journal line (flushed and fsync-ed); compact every :data:`COMPACT_EVERY` lines."""
+        line = json.dumps({"v": self.version, "op": op, **({"edit": edit} if edit is not None else {})},
+                          ensure_ascii=False)
+        with (self.folder / JOURNAL).open("a", encoding="utf-8", newline="") as fh:
+            size = fh.tell()
+            try:
+                fh.write(line + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            except BaseException:
+                fh.truncate(size)  # an edit not answered is not kept either
+                raise
+        self._journal_lines = getattr(self, "_journal_lines", 0) + 1
+        if self._journal_lines >= COMPACT_EVERY:
+            self.snapshot()
+
+    def _replay(self) -> None:
+        """Apply the journal's lines newer than the snapshot; a torn last line is dropped (and cut from the file)."""
+        path = self.folder / JOURNAL
+        if not path.exists():
+            return
+        lines = path.read_text(encoding="utf-8").split("\n")
+        good = []
+        for k, text in enumerate(lines):
+            if not text.strip():
+                continue
+            try:
+                entry = json.loads(text)
+            except json.JSONDecodeError:
+                if any(x.strip() for x in lines[k + 1:]):
+                    raise InputError(path, f"line {k + 1} is not JSON; expected one edit per line", row=k + 1) from None
+                atomic_write_text(path, "".join(x + "\n" for x in good))  # the torn tail of a crash
+                break
+            good.append(text)
+            if entry["v"] <= self.version:
+                continue  # already in the snapshot
+            if entry["op"] == "do":
+                self._apply(entry["edit"], forward=True, load=False)
+                self.undo_stack.append(entry["edit"])
+                self.redo_stack = []
+            else:
+                take, put = ((self.undo_stack, self.redo_stack) if entry["op"] == "undo"
+                             else (self.redo_stack, self.undo_stack))
+                edit = take.pop()
+                self._apply(edit, forward=entry["op"] == "redo", load=False)
+                put.append(edit)
+            self.version = int(entry["v"])
+        self._journal_lines = len(good)
 
     def layout_csv(self) -> str:
         """The layout as CSV text: ``unit_id,grid_id``."""

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from simulator import cli
-from simulator.app.state import WORKSPACE_JSON, Workspace
+from simulator.app.state import JOURNAL, Workspace
 from simulator.app.toml import dumps_toml
 from simulator.errors import InputError
 
@@ -55,18 +55,56 @@ def test_every_edit_is_autosaved_and_reopens(workspace):
     assert again.changes == [] and Workspace.open(workspace.folder).changes == []
 
 
-def test_failed_write_keeps_the_previous_workspace_file(workspace, monkeypatch):
-    path = workspace.folder / WORKSPACE_JSON
-    before = path.read_text(encoding="utf-8")
+def test_an_edit_that_cannot_be_written_is_not_done(workspace, monkeypatch):
+    ids = workspace.unit_ids[workspace.labels == "甲区"]
+    workspace.assign(ids[:1].tolist(), "乙区")
+    labels, stack = workspace.labels.copy(), list(workspace.undo_stack)
+    journal = (workspace.folder / JOURNAL).read_bytes()
 
-    def broken_replace(src, dst):
+    def broken_fsync(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr(os, "replace", broken_replace)
+    monkeypatch.setattr(os, "fsync", broken_fsync)
     with pytest.raises(OSError):
-        workspace.assign(workspace.unit_ids[workspace.labels == "甲区"][:2].tolist(), "乙区")
-    assert path.read_text(encoding="utf-8") == before
-    assert [p.name for p in workspace.folder.iterdir() if p.name.endswith(".tmp")] == []
+        workspace.assign(ids[1:3].tolist(), "乙区")
+    with pytest.raises(OSError):
+        workspace.undo()
+    with pytest.raises(OSError):
+        workspace.change_facility({"action": "move", "id": "T3", "lon": 122.03, "lat": 41.06})
+    assert (workspace.labels == labels).all() and workspace.undo_stack == stack and workspace.changes == []
+    assert workspace.city.facilities.set_index("facility_id").at["T3", "location_quality"] == "district_seat"
+    assert (workspace.folder / JOURNAL).read_bytes() == journal
+    monkeypatch.undo()
+    assert (Workspace.open(workspace.folder).labels == labels).all()
+
+
+def test_a_torn_journal_line_is_dropped(workspace):
+    ids = workspace.unit_ids[workspace.labels == "甲区"]
+    workspace.assign(ids[:2].tolist(), "乙区")
+    labels = workspace.labels.copy()
+    with (workspace.folder / JOURNAL).open("a", encoding="utf-8") as fh:
+        fh.write('{"v": 2, "op": "do", "edit": {"kind": "assi')  # a crash while appending
+    again = Workspace.open(workspace.folder)
+    assert (again.labels == labels).all() and len(again.undo_stack) == 1
+    again.assign(ids[2:3].tolist(), "乙区")  # the journal goes on cleanly after the cut
+    assert len(Workspace.open(workspace.folder).undo_stack) == 2
+
+
+def test_compaction_and_a_crash_between_snapshot_and_journal(workspace, monkeypatch):
+    import simulator.app.state as state
+
+    monkeypatch.setattr(state, "COMPACT_EVERY", 3)
+    ids = workspace.unit_ids[workspace.labels == "甲区"]
+    workspace.assign(ids[:1].tolist(), "乙区")
+    workspace.assign(ids[1:2].tolist(), "乙区")
+    lines = (workspace.folder / JOURNAL).read_text(encoding="utf-8")
+    workspace.undo()  # third line: snapshot written, journal emptied
+    assert (workspace.folder / JOURNAL).read_text(encoding="utf-8") == ""
+    # as if the crash came after the snapshot and before the journal was emptied: the old lines are skipped
+    (workspace.folder / JOURNAL).write_text(lines + '{"v": 3, "op": "undo"}\n', encoding="utf-8")
+    again = Workspace.open(workspace.folder)
+    assert (again.labels == workspace.labels).all()
+    assert again.undo_stack == workspace.undo_stack and again.redo_stack == workspace.redo_stack
 
 
 def test_unknown_ids_and_bad_fields_are_named(workspace):
