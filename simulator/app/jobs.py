@@ -122,7 +122,7 @@ class JobRunner:
                 ws = self.ws
                 scenario, city, units, version = ws.scenario, ws.city, ws.units, ws.changes
                 labels, locked = ws.labels.copy(), ws.locked.copy()
-                grid_lead, _ = ws.live.leads(labels)
+                grid_lead = ws.grid_lead()
                 atomic_write_text(layout, ws.layout_csv())
             run_scenario, locks = _run_setup(job.mode, scenario, labels, locked, grid_lead, units, layout)
             job.time_limit_s = float(run_scenario.solver.time_limit_s or 60)

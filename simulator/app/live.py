@@ -80,15 +80,20 @@ class LiveEvaluator:
         self.base_units = pd.DataFrame(ug[["unit_id", "district", "population", "area_km2"]])
         self.census = census_population(city, str(ug["population_status"].iloc[0]))
 
+    def eligible_ids(self) -> list[str]:
+        """Facility ids of the hospitals that may lead (the choices of a grid's lead)."""
+        return self.job.f["facility_id"].to_numpy()[self.eligible].astype(str).tolist()
+
     @property
     def rules(self):
         """The rule set (thresholds and catalogue)."""
         return self.job.rules
 
-    def leads(self, labels: np.ndarray) -> tuple[dict[str, str], list[str]]:
-        """Grid id → lead facility id, as the plan stage picks them for a given layout, and the notes it writes."""
+    def leads(self, labels: np.ndarray, named: dict[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
+        """Grid id → lead facility id, as the plan stage picks them for a given layout (``named``: the leads the
+        planner chose, grid → facility id, the layout's ``lead_id``), and the notes it writes."""
         f, rules = self.job.f, self.job.rules
-        ref = _layout_leads(labels, self.eligible, f, self.job.fac_unit)
+        ref = _layout_leads(labels, self.eligible, f, self.job.fac_unit, named or {})
         grid_lead, notes = {}, []
         for g in sorted(set(labels), key=grid_sort_key):
             if g in ref:
@@ -98,11 +103,11 @@ class LiveEvaluator:
                              f"({rules.text('R2.lead').label} fails there)")
         return grid_lead, notes
 
-    def evaluate(self, labels: np.ndarray) -> LiveResult:
-        """Rule checks and indicators of the layout ``labels`` ((n,) grid id per unit)."""
+    def evaluate(self, labels: np.ndarray, named: dict[str, str] | None = None) -> LiveResult:
+        """Rule checks and indicators of the layout ``labels`` ((n,) grid id per unit; ``named``: chosen leads)."""
         labels = np.asarray(labels).astype(str)
         job, scenario = self.job, self.scenario
-        grid_lead, notes = self.leads(labels)
+        grid_lead, notes = self.leads(labels, named)
         groups = form_groups(
             self.units.gdf, labels, grid_lead, job.f, job.fac_unit, job.rules, job.minutes,
             scenario.plan.collaborating_units or None, options=GroupOptions.of(scenario, self.city),
@@ -126,19 +131,19 @@ class LiveEvaluator:
         )
         return LiveResult(compliance, indicators, grid_lead, groups_out, facilities, travel, notes + groups.notes)
 
-    def panel(self, labels: np.ndarray) -> dict[str, Any]:
+    def panel(self, labels: np.ndarray, named: dict[str, str] | None = None) -> dict[str, Any]:
         """The live panel as JSON-ready data: ``compliance`` rows (with the reason of each failure, EN/ZH),
         ``grids`` (residents, area km², lead, members, indicators), ``summary`` (city) and ``facilities``."""
-        r = self.evaluate(labels)
+        r = self.evaluate(labels, named)
         return {
             "compliance": compliance_rows(r.compliance, self.rules),
-            "grids": self._grids(r),
+            "grids": self._grids(r, named or {}),
             "summary": self._summary(r),
             "facilities": facility_rows(r.facilities),
             "notes": r.notes,
         }
 
-    def _grids(self, r: LiveResult) -> list[dict[str, Any]]:
+    def _grids(self, r: LiveResult, named: dict[str, str]) -> list[dict[str, Any]]:
         ind = r.indicators.set_index("grid_id")
         f = r.facilities
         names = dict(zip(f["facility_id"], f["name"], strict=False))
@@ -150,6 +155,7 @@ class LiveEvaluator:
             members = r.groups.loc[(r.groups["grid_id"] == g) & (r.groups["role"] == "member"), "facility_id"]
             lead = r.grid_lead.get(g, "")
             row = {"grid_id": g, "lead_facility_id": lead, "lead_name": names.get(lead, ""),
+                   "lead_named": g in named,
                    "members": [{"facility_id": m, "name": names.get(m, "")} for m in members],
                    "failed_rules": failed.loc[failed["scope"] == g, "rule_id"].tolist()}
             row.update({k: _plain(ind.at[g, k]) for k in PANEL_INDICATORS if k in ind.columns})

@@ -7,6 +7,7 @@ JSON API (documented in the README, section "The planner's workspace"):
 ``POST /api/assign``  ``{"unit_ids": […], "grid_id": "…", "new_grid": false}`` → the changed units + panel
 ``POST /api/merge``   ``{"grid_id": "…", "into": "…"}`` (delete a grid = merge it into another)
 ``POST /api/lock``    ``{"unit_ids": […], "locked": true}``
+``POST /api/lead``    ``{"grid_id": "…", "facility_id": "…" | null}``: choose a grid's lead (null: the largest inside)
 ``POST /api/facility`` a ``[[changes]]`` entry: ``{"action": "move", "id": "…", "lon": …, "lat": …}``, add…
 ``POST /api/solve``   ``{"mode": "repair" | "optimise" | "fill"}`` → ``{"job_id"}``; ``GET /api/jobs/{id}``;
                       ``POST /api/jobs/{id}/cancel``
@@ -177,6 +178,13 @@ def create_app(ws: Workspace, token: str | None = None) -> FastAPI:
         _require(body, "unit_ids", "locked")
         with lock:
             return _json(ws.state(ws.lock(body["unit_ids"], body["locked"])))
+
+    @app.post("/api/lead")
+    def lead(body: JsonBody) -> Response:
+        _require(body, "grid_id", "facility_id")
+        with lock:
+            ws.set_lead(body["grid_id"], body["facility_id"])
+            return _json(ws.state(np.array([], dtype=np.int64)))
 
     @app.post("/api/facility")
     def facility(body: JsonBody) -> Response:

@@ -110,6 +110,8 @@ class Workspace:
         self.undo_stack: list[dict[str, Any]] = []
         self.redo_stack: list[dict[str, Any]] = []
         self.version = 0
+        #: grid → lead facility id the planner chose (the layout's ``lead_id``); other grids: the largest inside
+        self.grid_leads: dict[str, str] = {}
         self._load_facilities()
         n = len(self.units.gdf)
         self.labels = np.full(n, "", dtype=object)
@@ -155,6 +157,7 @@ class Workspace:
         ws.labels = np.asarray(state["labels"], dtype=object)
         ws.locked = np.isin(ids, state["locked"])
         ws.undo_stack, ws.redo_stack = state["undo"], state["redo"]
+        ws.grid_leads = dict(state.get("grid_leads") or {})
         ws.version = int(state.get("version", 0))
         ws._replay()
         if ws.changes:
@@ -183,7 +186,9 @@ class Workspace:
         if self.base.plan.mode == "given_layout":
             from ..plan.make import _read_layout  # the plan stage's reader of a planner's layout
 
-            return np.asarray(_read_layout(self.base, ug), dtype=object)
+            grid, named = _read_layout(self.base, ug)
+            self.grid_leads = dict(named)
+            return np.asarray(grid, dtype=object)
         return ug["district_name"].astype(str).to_numpy(dtype=object)
 
     # ---------------------------------------------------------------------------------------- facilities
@@ -247,16 +252,26 @@ class Workspace:
         a = self.city.area
         return json.loads(gpd.GeoDataFrame(a[["adcode", "name", "geometry"]], crs=a.crs).to_json(drop_id=True))
 
+    @property
+    def named_leads(self) -> dict[str, str]:
+        """The chosen leads of the grids that exist now (a merged grid's choice is kept for its undo)."""
+        grids = set(self.labels.tolist())
+        return {g: fid for g, fid in self.grid_leads.items() if g in grids}
+
+    def grid_lead(self) -> dict[str, str]:
+        """Grid → lead facility id of the current layout (chosen, else the largest eligible hospital inside)."""
+        return self.live.leads(self.labels, self.named_leads)[0]
+
     def state(self, delta_units: np.ndarray | None = None) -> dict[str, Any]:
         """``units`` (all, or the changed ones), ``facilities``, ``compliance``, ``grids``, ``summary`` and the
         stacks' sizes: what ``GET /api/state`` and every edit return."""
-        panel = self.live.panel(self.labels)
+        panel = self.live.panel(self.labels, self.named_leads)
         sel = np.arange(len(self.labels)) if delta_units is None else delta_units
         ids = self.unit_ids
         units = [{"unit_id": ids[i], "grid_id": self.labels[i], "locked": bool(self.locked[i])} for i in sel]
         return {"version": self.version, "delta": delta_units is not None, "units": units, **panel,
                 "changes": self.changes, "can_undo": len(self.undo_stack), "can_redo": len(self.redo_stack),
-                "scenario": self.scenario.name}
+                "scenario": self.scenario.name, "eligible_leads": self.live.eligible_ids()}
 
     # -------------------------------------------------------------------------------------------- edits
     def _label_edit(self, kind: str, idx: np.ndarray, after: np.ndarray, **extra: Any) -> dict[str, Any] | None:
@@ -303,6 +318,27 @@ class Workspace:
             return idx
         edit = {"kind": "lock", "lock_units": self.unit_ids[idx].tolist(), "locked": locked}
         return self._do(edit)
+
+    def set_lead(self, grid_id: Any, facility_id: Any) -> None:
+        """Choose the lead of a grid (``None``: the plan stage's choice, the largest eligible hospital inside).
+        The lead may stand outside its grid; a hospital leads one grid."""
+        grid = check_grid_id(grid_id)
+        if grid not in set(self.labels.tolist()):
+            raise InputError(REQUEST, f"unknown grid id {grid!r}; the grids are {', '.join(self.grids)}",
+                             field="grid_id")
+        if facility_id is not None:
+            if not isinstance(facility_id, str) or facility_id not in set(self.live.eligible_ids()):
+                raise InputError(REQUEST, f"facility_id = {facility_id!r} is not a hospital that may lead "
+                                 f"({self.live.rules.text('R2.lead').label}); expected one of "
+                                 f"{', '.join(self.live.eligible_ids())}", field="facility_id")
+            other = [g for g, fid in self.named_leads.items() if fid == facility_id and g != grid]
+            if other:
+                raise InputError(REQUEST, f"{facility_id} already leads grid {other[0]}; a hospital leads one group",
+                                 field="facility_id")
+        before = self.grid_leads.get(grid)
+        if before == facility_id:
+            return
+        self._do({"kind": "lead", "grid_id": grid, "before": before, "after": facility_id})
 
     def change_facility(self, change: Any) -> None:
         """Apply a facility change: a ``[[changes]]`` entry (``move`` with ``id``/``lon``/``lat``, ``add``,
@@ -389,6 +425,13 @@ class Workspace:
                 self._load_facilities(prepared or self._prepare(changes))
             self.changes = changes
             return np.arange(len(self.labels))
+        if edit["kind"] == "lead":
+            value = edit["after" if forward else "before"]
+            if value is None:
+                self.grid_leads.pop(edit["grid_id"], None)
+            else:
+                self.grid_leads[edit["grid_id"]] = value
+            return np.array([], dtype=np.int64)
         if edit["kind"] == "lock":
             idx = np.array([pos[u] for u in edit["lock_units"]], dtype=np.int64)
             self.locked[idx] = edit["locked"] if forward else not edit["locked"]
@@ -403,7 +446,7 @@ class Workspace:
         state = {"format": FORMAT, "source": self.source, "raw": self.raw, "version": self.version,
                  "unit_ids": self.unit_ids.tolist(), "labels": self.labels.tolist(),
                  "locked": self.unit_ids[self.locked].tolist(), "changes": self.changes,
-                 "undo": self.undo_stack, "redo": self.redo_stack}
+                 "grid_leads": self.grid_leads, "undo": self.undo_stack, "redo": self.redo_stack}
         atomic_write_text(self.folder / WORKSPACE_JSON, json.dumps(state, ensure_ascii=False))
         atomic_write_text(self.folder / JOURNAL, "")
         self._journal_lines = 0
@@ -459,11 +502,17 @@ class Workspace:
         self._journal_lines = len(good)
 
     def layout_csv(self) -> str:
-        """The layout as CSV text: ``unit_id,grid_id``."""
+        """The layout as CSV text: ``unit_id,grid_id`` and, when the planner chose leads, ``lead_id`` (the chosen
+        lead on every unit of its grid, blank elsewhere)."""
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["unit_id", "grid_id"])
-        w.writerows(zip(self.unit_ids, self.labels, strict=True))
+        named = self.named_leads
+        if not named:
+            w.writerow(["unit_id", "grid_id"])
+            w.writerows(zip(self.unit_ids, self.labels, strict=True))
+        else:
+            w.writerow(["unit_id", "grid_id", "lead_id"])
+            w.writerows((u, g, named.get(g, "")) for u, g in zip(self.unit_ids, self.labels, strict=True))
         return buf.getvalue()
 
     def scenario_toml(self, layout: Path) -> str:

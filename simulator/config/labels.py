@@ -159,6 +159,7 @@ APP: Final[dict[str, Label]] = {
                           "在地图中心新增（规划设想，请拖至选址）"),
     "facility_name": Label("name", "名称"),
     "link_campus": Label("Make it a campus of", "设为以下机构的院区"),
+    "lead_auto": Label("largest eligible hospital inside", "网格内最大的合格医院"),
 }
 
 LEVELS: Final[dict[str, Label]] = {

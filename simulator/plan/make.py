@@ -189,7 +189,7 @@ def _named_leads(table: pd.DataFrame, field_: str, path: object) -> dict[str, st
     """Grid → lead facility id from the layout's ``lead_id`` column (blank: the lead standing in the grid)."""
     if LAYOUT_LEAD_FIELD not in table.columns:
         return {}
-    t = table[[field_, LAYOUT_LEAD_FIELD]].astype(str)
+    t = table[[field_, LAYOUT_LEAD_FIELD]].fillna("").astype(str)  # a blank cell of a text column reads as NaN
     t = t[~t[LAYOUT_LEAD_FIELD].str.strip().isin(("", "nan", "None"))]
     per = t.groupby(field_)[LAYOUT_LEAD_FIELD].unique()
     for g, ids in per.items():

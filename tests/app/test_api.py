@@ -64,6 +64,8 @@ def test_assign_returns_the_delta_and_undo_redo(client):
         ("/api/assign", {"grid_id": "乙区"}, "unit_ids", "missing field 'unit_ids'"),
         ("/api/assign", {"unit_ids": "abc", "grid_id": "乙区"}, "unit_ids", "list of unit ids"),
         ("/api/merge", {"grid_id": "甲区", "into": "丙区"}, "into", "unknown grid id '丙区'"),
+        ("/api/lead", {"grid_id": "甲区", "facility_id": "C1"}, "facility_id", "not a hospital that may lead"),
+        ("/api/lead", {"grid_id": "甲区"}, "facility_id", "missing field 'facility_id'"),
         ("/api/lock", {"unit_ids": [], "locked": "yes"}, "locked", "true or false"),
         ("/api/facility", {"action": "move", "id": "T9", "lon": 122.0, "lat": 41.0}, "id", "T9"),
         ("/api/facility", {"action": "fly", "id": "T1"}, "action", "expected one of"),

@@ -167,6 +167,14 @@ def test_paint_undo_drag_repair_reload_export(browser, server):
         p.wait_version(v + 2)
         assert all(ws.labels[ws.unit_index([u])[0]] == "甲区" for u in units)
         assert p.rules_text() == before_rules
+        # choose a grid's lead in the grid table, then undo
+        v = p.version()
+        p.page.select_option(".lead-select[data-grid='甲区']", "T3")
+        p.wait_version(v + 1)
+        assert ws.grid_lead()["甲区"] == "T3" and "甲区中心医院" in p.page.inner_text("#grids")
+        p.page.click("#undo")
+        p.wait_version(v + 2)
+        assert ws.grid_leads == {}
         # drag a facility (T3, placed at the district seat: "place me")
         marker = p.page.locator(".fac[data-facility-id='T3']")
         assert "approx" in marker.get_attribute("class")

@@ -171,3 +171,54 @@ def test_toml_writer_round_trips():
             "plan": {"mode": "given_layout", "cross_grid_service": {"M1": ["G1"], "P1": "all"}},
             "changes": [{"action": "move", "id": "T3", "lon": 122.03, "lat": 41.06}]}
     assert tomllib.loads(dumps_toml(data)) == data
+
+
+def test_chosen_leads_are_edits_saved_as_lead_id_and_reproduced(workspace, tmp_path):
+    workspace.set_lead("甲区", "T3")
+    assert workspace.grid_lead() == {"甲区": "T3", "乙区": "T2"}
+    with pytest.raises(InputError, match="already leads grid 甲区") as e:
+        workspace.set_lead("乙区", "T3")
+    assert e.value.field == "facility_id"
+    with pytest.raises(InputError, match="not a hospital that may lead") as e:
+        workspace.set_lead("乙区", "S1")
+    with pytest.raises(InputError, match="unknown grid id") as e:
+        workspace.set_lead("丙区", "T1")
+    # T1 stands in 甲区 but may lead 乙区 (the pilot plan's reading: only members are inside the grid)
+    workspace.set_lead("乙区", "T1")
+    assert workspace.grid_lead() == {"甲区": "T3", "乙区": "T1"}
+    path = workspace.save()
+    assert "lead_id" in (path.parent / "layout.csv").read_text(encoding="utf-8").splitlines()[0]
+    out = tmp_path / "run"
+    assert cli.main(["run", str(path), "--out", str(out)]) == 0
+    import pandas as pd
+
+    groups = pd.read_csv(out / "groups.csv", dtype=str)
+    assert dict(groups.loc[groups.role == "lead", ["grid_id", "facility_id"]].to_numpy()) == {"甲区": "T3",
+                                                                                              "乙区": "T1"}
+    assert Workspace.open(workspace.folder).grid_lead() == {"甲区": "T3", "乙区": "T1"}
+    workspace.undo()
+    workspace.undo()
+    assert workspace.grid_leads == {} and Workspace.open(workspace.folder).grid_leads == {}
+
+
+def test_a_given_layout_scenario_opens_with_its_grids_and_named_leads(city_toml, tmp_path):
+    ws0 = Workspace.create(tmp_path / "ws0", city_toml)
+    layout = tmp_path / "layout.csv"
+    lead = {"甲区": "T3", "乙区": ""}
+    layout.write_text("unit_id,grid_id,lead_id\n" + "".join(
+        f"{u},{g},{lead[g]}\n" for u, g in zip(ws0.unit_ids, ws0.labels, strict=True)), encoding="utf-8")
+    text = city_toml.read_text(encoding="utf-8").replace('mode = "optimise"',
+                                                         f'mode = "given_layout"\nlayout = "{layout}"')
+    given = tmp_path / "given.toml"
+    given.write_text(text.replace('data = "data"', f'data = "{city_toml.parent / "data"}"'), encoding="utf-8")
+    ws = Workspace.create(tmp_path / "ws", given)
+    assert (ws.labels == ws0.labels).all() and ws.grid_leads == {"甲区": "T3"}  # a blank lead_id names none
+    assert ws.grid_lead() == {"甲区": "T3", "乙区": "T2"}
+    # saved with one grid's lead chosen and the other's blank, the scenario runs and keeps both
+    out = tmp_path / "run"
+    assert cli.main(["run", str(ws.save()), "--out", str(out)]) == 0
+    import pandas as pd
+
+    groups = pd.read_csv(out / "groups.csv", dtype=str)
+    assert dict(groups.loc[groups.role == "lead", ["grid_id", "facility_id"]].to_numpy()) == {"甲区": "T3",
+                                                                                              "乙区": "T2"}

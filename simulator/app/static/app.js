@@ -260,13 +260,34 @@ function renderGrids(grids) {
     tr.appendChild(sw);
     tr.appendChild(el('td', fmt(g.population)));
     tr.appendChild(el('td', fmt(g.area_km2, 1)));
-    tr.appendChild(el('td', g.lead_name || label('no_lead')));
+    tr.appendChild(leadCell(g));
     tr.appendChild(el('td', String(g.members.length)));
     tr.appendChild(el('td', fmt(g.travel_mean_min, 1)));
     tr.appendChild(el('td', g.share_within_access === null ? '—' : `${fmt(g.share_within_access * 100, 1)}%`));
     tr.appendChild(el('td', g.failed_rules.length ? g.failed_rules.join(', ') : '✓', g.failed_rules.length ? 'fail' : 'pass'));
   }
 }
+function leadCell(g) {
+  // the grid's lead: the planner's choice (any hospital that may lead, inside the grid or not) or the default
+  const td = el('td');
+  const sel = el('select', null, 'lead-select');
+  sel.dataset.grid = g.grid_id;
+  const auto = el('option', `${g.lead_named ? '' : `${g.lead_name || label('no_lead')} · `}(${label('lead_auto')})`);
+  auto.value = '';
+  sel.appendChild(auto);
+  for (const fid of app.eligible) {
+    const f = app.facilities.get(fid)?.facility;
+    const o = el('option', f ? `${f.name} (${fid})` : fid);
+    o.value = fid;
+    sel.appendChild(o);
+  }
+  sel.value = g.lead_named ? g.lead_facility_id : '';
+  sel.onchange = () => apply(api('/api/lead', {grid_id: g.grid_id, facility_id: sel.value || null}))
+    .catch(() => refresh());
+  td.appendChild(sel);
+  return td;
+}
+
 function renderRules(rows) {
   const ul = $('rule-panel');
   ul.replaceChildren();
@@ -309,10 +330,11 @@ function applyState(s) {
   for (const u of app.units.values()) u.layer.setStyle(unitStyle(u));
   app.version = s.version;
   renderGridLists();
+  app.eligible = s.eligible_leads;
   renderSummary(s.summary);
+  renderFacilities(s.facilities);
   renderGrids(s.grids);
   renderRules(s.compliance);
-  renderFacilities(s.facilities);
   $('undo').disabled = !s.can_undo;
   $('redo').disabled = !s.can_redo;
   $('scenario-name').textContent = s.scenario;
