@@ -8,14 +8,17 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ..errors import InputError
 from .state import WORKSPACE_JSON, Workspace
 
 LOCAL = ("127.0.0.1", "localhost")
 
 
-def resolve_source(source: str | None, workspace: str | None) -> tuple[Path | None, Path, dict[str, str] | None]:
-    """(scenario file, workspace folder, labels from a run folder) for the command's arguments.
+def resolve_source(source: str | None, workspace: str | None
+                   ) -> tuple[Path | None, Path, tuple[dict[str, str], dict[str, str]] | None]:
+    """(scenario file, workspace folder, (unit → grid, grid → lead) of a run folder's plan) for the arguments.
 
     ``source`` is a scenario TOML, a run folder written by ``caregrid run`` (its scenario and its plan's layout), or
     a workspace folder to reopen; without ``--workspace`` a new workspace goes to ``out/app/<scenario file name>``.
@@ -41,7 +44,11 @@ def resolve_source(source: str | None, workspace: str | None) -> tuple[Path | No
         import geopandas as gpd
 
         units = gpd.read_file(src / "plan.gpkg", layer="units", columns=["unit_id", "grid_id"], ignore_geometry=True)
-        labels = dict(zip(units["unit_id"].astype(str), units["grid_id"].astype(str), strict=True))
+        groups = pd.read_csv(src / "groups.csv", dtype=str, keep_default_na=False)
+        leads = groups.loc[groups["role"] == "lead"]
+        # the run's leads, chosen: an optimised plan's lead may stand outside its grid
+        labels = (dict(zip(units["unit_id"].astype(str), units["grid_id"].astype(str), strict=True)),
+                  dict(zip(leads["grid_id"], leads["facility_id"], strict=True)))
         src = scenario
     folder = Path(workspace) if workspace else Path("out") / "app" / src.stem
     return src, folder, labels

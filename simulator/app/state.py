@@ -120,9 +120,10 @@ class Workspace:
     # ------------------------------------------------------------------------------------------ creation
     @classmethod
     def create(cls, folder: str | Path, scenario: str | Path, overrides: dict[str, Any] | None = None,
-               labels: dict[str, str] | None = None) -> Workspace:
+               labels: tuple[dict[str, str], dict[str, str]] | None = None) -> Workspace:
         """A new workspace for ``scenario`` in ``folder``: the scenario's own layout when it is a given layout,
-        ``labels`` (unit id → grid id, e.g. a run folder's plan) when given, else one grid per district."""
+        ``labels`` (unit id → grid id and grid id → lead facility id, e.g. a run folder's plan) when given, else
+        one grid per district."""
         folder = Path(folder)
         if (folder / WORKSPACE_JSON).exists():
             raise InputError(folder / WORKSPACE_JSON, "a workspace already exists here; open it (caregrid app "
@@ -166,7 +167,7 @@ class Workspace:
 
     @classmethod
     def open_or_create(cls, folder: str | Path, scenario: str | Path | None, overrides: dict[str, Any] | None = None,
-                       labels: dict[str, str] | None = None) -> Workspace:
+                       labels: tuple[dict[str, str], dict[str, str]] | None = None) -> Workspace:
         """Open ``folder`` when it holds a workspace, else create one for ``scenario``."""
         if (Path(folder) / WORKSPACE_JSON).exists():
             return cls.open(folder)
@@ -174,9 +175,12 @@ class Workspace:
             raise InputError(Path(folder), "no workspace here; give a scenario or a run folder", field="scenario")
         return cls.create(folder, scenario, overrides, labels)
 
-    def _initial_labels(self, labels: dict[str, str] | None) -> np.ndarray:
+    def _initial_labels(self, labels: tuple[dict[str, str], dict[str, str]] | None) -> np.ndarray:
         ug = self.units.gdf
         if labels is not None:
+            labels, leads = labels
+            eligible = set(self.live.eligible_ids())
+            self.grid_leads = {g: fid for g, fid in leads.items() if fid in eligible}
             got = ug["unit_id"].map(labels)
             if got.isna().any():
                 miss = ug.loc[got.isna(), "unit_id"].tolist()

@@ -231,6 +231,15 @@ def test_export_writes_a_verified_run_folder(client, workspace):
     assert {"plan.gpkg", "compliance.csv", "run.json", "report.html", "map.html", "map.png", "map.pdf"} <= set(
         r.json()["files"])
     assert verify_run(out) == []  # the district layout passes every rule the verifier checks
+    # the same files as `caregrid run` on the saved scenario
+    from simulator import cli
+
+    ref = workspace.folder.parent / "reference_run"
+    assert cli.main(["run", str(workspace.folder / "saved" / "scenario.toml"), "--out", str(ref)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in ref.iterdir())
+    for name in ("compliance.csv", "groups.csv", "referrals.csv", "indicators.csv", "adjacency.csv"):
+        if (ref / name).exists():
+            assert (out / name).read_bytes() == (ref / name).read_bytes(), name
     # a painted layout that breaks rule 6: the verifier finds what the live panel and compliance.csv say
     ids = west_units(client, 2)
     s = client.post("/api/assign", json={"unit_ids": ids, "grid_id": "乙区"}).json()

@@ -53,12 +53,14 @@ def test_workspace_folder_reopens_and_run_folder_seeds_the_layout(city_toml, tmp
     assert scenario is None and folder == ws_dir and labels is None
     run = tmp_path / "run"
     assert cli.main(["run", str(city_toml), "--out", str(run), "--set", "grids.count=2"]) == 0
-    scenario, folder, labels = resolve_source(str(run), str(tmp_path / "ws2"))
+    scenario, folder, (labels, leads) = resolve_source(str(run), str(tmp_path / "ws2"))
     assert scenario == city_toml.resolve() and set(labels.values()) == {"G1", "G2"}
     assert cli.main(["app", str(run), "--workspace", str(tmp_path / "ws2"), "--no-browser"]) == 0
     from simulator.app.state import Workspace
 
-    assert set(Workspace.open(tmp_path / "ws2").labels) == {"G1", "G2"}
+    ws = Workspace.open(tmp_path / "ws2")
+    assert set(ws.labels) == {"G1", "G2"}
+    assert ws.grid_lead() == leads  # the run's own leads, even one standing outside its grid
 
 
 def test_bad_source_is_an_input_error(tmp_path, capsys):
