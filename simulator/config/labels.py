@@ -160,6 +160,7 @@ APP: Final[dict[str, Label]] = {
     "facility_name": Label("name", "名称"),
     "link_campus": Label("Make it a campus of", "设为以下机构的院区"),
     "lead_auto": Label("largest eligible hospital inside", "网格内最大的合格医院"),
+    "brush": Label("Brush radius (px; Alt + click: the whole district)", "画笔半径（像素；Alt + 单击：整个区县）"),
 }
 
 LEVELS: Final[dict[str, Label]] = {

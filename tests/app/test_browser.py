@@ -212,6 +212,29 @@ def test_paint_undo_drag_repair_reload_export(browser, server):
         assert ws.undo_stack[-1]["units"] == [target] and ws.labels[ws.unit_index([target])[0]] == "乙区"
         p.page.click("#undo")
         p.wait_version(v + 2)
+        # brush radius (Districtr's brush): one click paints the units around the pointer too
+        p.page.evaluate("document.getElementById('brush').value = '80'")
+        v = p.version()
+        p.page.mouse.move(c["x"], c["y"])
+        p.page.mouse.down()
+        p.page.mouse.up()
+        p.wait_version(v + 1)
+        assert len(ws.undo_stack[-1]["units"]) >= 3 and target in ws.undo_stack[-1]["units"]
+        p.page.click("#undo")
+        p.wait_version(v + 2)
+        p.page.evaluate("document.getElementById('brush').value = '0'")
+        # Alt + click: the whole district
+        v = p.version()
+        p.page.keyboard.down("Alt")
+        p.page.mouse.move(c["x"], c["y"])
+        p.page.mouse.down()
+        p.page.mouse.up()
+        p.page.keyboard.up("Alt")
+        p.wait_version(v + 1)
+        assert set(ws.labels) == {"乙区"}
+        p.page.click("#undo")
+        p.wait_version(v + 2)
+        assert set(ws.labels) == {"甲区", "乙区"}
         # a what-if change from the page: select a facility, close it, undo
         p.page.click(".fac[data-facility-id='S3']")
         assert "甲区中西医结合医院" in p.page.inner_text("#facility-info")

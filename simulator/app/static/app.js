@@ -62,10 +62,29 @@ app.map = map;
 const renderer = L.canvas({padding: 0.2, tolerance: 0});
 
 let stroke = null;  // unit ids painted by the current mouse stroke
-function startStroke(id) {
-  stroke = new Set([id]);
+let pixels = null;  // unit centres in container pixels during a stroke (the map does not pan while painting)
+function startStroke(id, e) {
+  stroke = new Set();
   document.body.classList.add('painting');  // facility markers let the stroke pass under them
+  if (e && e.originalEvent.altKey) {  // the whole district (Districtr's "county brush")
+    const district = app.units.get(id).props.district_name;
+    for (const [uid, u] of app.units) if (u.props.district_name === district) { stroke.add(uid); preview(uid); }
+    return;
+  }
+  pixels = Number($('brush').value) > 0 ? [...app.units].map(([uid, u]) => [uid, map.latLngToContainerPoint(u.center)])
+    : null;
+  brushAt(id, e);
+}
+function brushAt(id, e) {
+  // the unit under the pointer, and with a brush radius every unit whose centre is that close to the pointer
+  stroke.add(id);
   preview(id);
+  if (!pixels || !e) return;
+  const r = Number($('brush').value);
+  const p = e.containerPoint;
+  for (const [uid, q] of pixels) {
+    if (!stroke.has(uid) && (q.x - p.x) ** 2 + (q.y - p.y) ** 2 <= r * r) { stroke.add(uid); preview(uid); }
+  }
 }
 function preview(id) {
   const u = app.units.get(id);
@@ -80,6 +99,7 @@ async function endStroke() {
   if (!stroke) return;
   const ids = [...stroke];
   stroke = null;
+  pixels = null;
   document.body.classList.remove('painting');
   if ($('lock-mode').checked) {
     await apply(api('/api/lock', {unit_ids: ids, locked: true}));
@@ -143,9 +163,10 @@ function addUnits(geojson) {
       lyr.on('mousedown', (e) => {
         L.DomEvent.stop(e);
         if (e.originalEvent.shiftKey) startLasso(e.latlng);
-        else startStroke(id);
+        else startStroke(id, e);
       });
-      lyr.on('mouseover', () => { if (stroke) { stroke.add(id); preview(id); } });
+      lyr.on('mouseover', (e) => { if (stroke) brushAt(id, e); });
+      lyr.on('mousemove', (e) => { if (stroke && pixels) brushAt(id, e); });
     },
   }).addTo(map);
   map.fitBounds(layer.getBounds());
