@@ -158,7 +158,15 @@ class JobRunner:
 
 
     def _in_child(self, job: Job, scenario, city, units, locks: dict[int, str]):
-        """Run the plan stage in a forked process (cancel kills it at once); ``None`` when cancelled."""
+        """Run the plan stage in a forked process (cancel kills it at once); ``None`` when cancelled. Where ``fork``
+        is not available (Windows, macOS' default) it runs in this thread and a cancel drops its result."""
+        if "fork" not in multiprocessing.get_all_start_methods():
+            kind, *payload = _answer(scenario, city, units, job.mode == "repair", locks)
+            if job.cancelled.is_set():
+                return None
+            if kind == "error":
+                raise _ChildFailed(*payload)
+            return payload
         ctx = multiprocessing.get_context("fork")
         recv, send = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_child, args=(send, scenario, city, units, job.mode == "repair", locks),
@@ -192,20 +200,27 @@ class _ChildFailed(Exception):
         self.message, self.failures = message, list(failures or [])
 
 
-def _child(conn, scenario, city, units, repair: bool, locks: dict[int, str]) -> None:
-    """The solver process: the plan stage, then the plan's units (grid, lead) and record facts, or the error."""
+def _answer(scenario, city, units, repair: bool, locks: dict[int, str]) -> tuple:
+    """The plan stage's answer: ``("ok", units (grid, lead), record facts, notes)`` or ``("error", message,
+    failures)``."""
     try:
         plan = build_plan(scenario, city, units, repair=repair, locks=locks)
         keep = {k: plan.record.get(k) for k in ("status", "objective_name", "objective")}
-        conn.send(("ok", plan.units[["grid_id", "lead_facility_id"]].astype(str), keep, list(plan.notes)))
+        return ("ok", plan.units[["grid_id", "lead_facility_id"]].astype(str), keep, list(plan.notes))
     except PlanningError as exc:
-        conn.send(("error", str(exc), [{"rule_id": f.rule_id, "message": f.message, "fix": f.fix}
-                                        for f in exc.failures]))
+        return ("error", str(exc), [{"rule_id": f.rule_id, "message": f.message, "fix": f.fix}
+                                    for f in exc.failures])
     except CaregridError as exc:
-        conn.send(("error", f"{exc.label}: {exc}", []))
-    except BaseException as exc:  # a bug: one line for the page, the traceback on the server's stderr
+        return ("error", f"{exc.label}: {exc}", [])
+    except Exception as exc:  # a bug: one line for the page, the traceback on the server's stderr
         traceback.print_exc()
-        conn.send(("error", f"internal error: {type(exc).__name__}: {exc}", []))
+        return ("error", f"internal error: {type(exc).__name__}: {exc}", [])
+
+
+def _child(conn, scenario, city, units, repair: bool, locks: dict[int, str]) -> None:
+    """The solver process: sends :func:`_answer` to the server."""
+    try:
+        conn.send(_answer(scenario, city, units, repair, locks))
     finally:
         conn.close()
 

@@ -185,6 +185,17 @@ def test_optimise_keeps_locked_units_in_their_grid(client, workspace):
     assert bad["status"] == "failed" and border[0] in bad["error"]
 
 
+def test_without_fork_the_solver_runs_in_the_job_thread(client, workspace, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    ids = west_units(client, 4)
+    client.post("/api/assign", json={"unit_ids": ids, "grid_id": "无牵头", "new_grid": True})
+    job = wait_job(client, client.post("/api/solve", json={"mode": "repair"}).json()["job_id"])
+    assert job["status"] == "done" and job["result"]["units_moved"] >= 4
+    assert client.app.state.jobs.get(job["job_id"]).process is None
+
+
 def test_cancel_kills_the_solver_and_leaves_the_layout(client, workspace, monkeypatch):
     import simulator.app.jobs as jobs
 
