@@ -237,7 +237,7 @@ def _run_setup(mode: str, scenario, labels: np.ndarray, locked: np.ndarray, grid
                          field="locked")
     keep = locked | led if mode == "fill" else locked
     locks = {int(i): grid_lead[labels[i]] for i in np.flatnonzero(keep)}
-    plan, grids = scenario.plan, scenario.grids
+    plan, grids, solver = scenario.plan, scenario.grids, scenario.solver
     if mode == "repair":
         plan = dataclasses.replace(plan, mode="given_layout", layout=str(layout), layout_crs=None,
                                    layout_grid_field="grid_id")
@@ -249,9 +249,14 @@ def _run_setup(mode: str, scenario, labels: np.ndarray, locked: np.ndarray, grid
             raise InputError(REQUEST, "every unit is in a grid with a lead: nothing to fill", field="mode")
         plan = dataclasses.replace(plan, mode="optimise")
         grids = dataclasses.replace(grids, count=len(grid_lead), min=None, max=None)
+
     elif plan.mode == "given_layout":
         plan = dataclasses.replace(plan, mode="optimise")
-    return dataclasses.replace(scenario, plan=plan, grids=grids), locks
+    if locks and solver.contiguity == "fast":
+        # locked units stay where they are painted: "fast" contiguity (grids star-shaped around their first unit)
+        # may not admit their grids, the exact family admits every contiguous grid
+        solver = dataclasses.replace(solver, contiguity="exact")
+    return dataclasses.replace(scenario, plan=plan, grids=grids, solver=solver), locks
 
 
 def _names_kept(plan_units, grid_lead: dict[str, str]) -> np.ndarray:
