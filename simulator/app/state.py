@@ -128,6 +128,7 @@ class Workspace:
         if (folder / WORKSPACE_JSON).exists():
             raise InputError(folder / WORKSPACE_JSON, "a workspace already exists here; open it (caregrid app "
                              f"{folder}) or choose another --workspace folder", field="--workspace")
+        load_scenario(scenario, overrides)  # a bad scenario file is an InputError naming it, before anything else
         path = Path(scenario).resolve()
         raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
         for dotted, value in (overrides or {}).items():
@@ -258,9 +259,10 @@ class Workspace:
 
     @property
     def named_leads(self) -> dict[str, str]:
-        """The chosen leads of the grids that exist now (a merged grid's choice is kept for its undo)."""
-        grids = set(self.labels.tolist())
-        return {g: fid for g, fid in self.grid_leads.items() if g in grids}
+        """The chosen leads of the grids that exist now and of hospitals that may still lead (a merged grid's choice,
+        or one a facility change made ineligible, is kept for its undo)."""
+        grids, eligible = set(self.labels.tolist()), set(self.live.eligible_ids())
+        return {g: fid for g, fid in self.grid_leads.items() if g in grids and fid in eligible}
 
     def grid_lead(self) -> dict[str, str]:
         """Grid → lead facility id of the current layout (chosen, else the largest eligible hospital inside)."""

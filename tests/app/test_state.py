@@ -196,6 +196,14 @@ def test_chosen_leads_are_edits_saved_as_lead_id_and_reproduced(workspace, tmp_p
     assert dict(groups.loc[groups.role == "lead", ["grid_id", "facility_id"]].to_numpy()) == {"甲区": "T3",
                                                                                               "乙区": "T1"}
     assert Workspace.open(workspace.folder).grid_lead() == {"甲区": "T3", "乙区": "T1"}
+    # closing a chosen lead: the grid falls back to its default (none: T1, the other hospital inside, leads 乙区),
+    # and the panel says so instead of failing
+    workspace.change_facility({"action": "close", "id": "T3"})
+    assert workspace.grid_lead() == {"乙区": "T1"}
+    failed = {(r["rule_id"], r["grid_id"]) for r in workspace.state()["compliance"] if r["status"] == "failed"}
+    assert ("R2.lead", "甲区") in failed
+    workspace.undo()
+    assert workspace.grid_lead() == {"甲区": "T3", "乙区": "T1"}
     workspace.undo()
     workspace.undo()
     assert workspace.grid_leads == {} and Workspace.open(workspace.folder).grid_leads == {}
