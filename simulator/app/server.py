@@ -6,6 +6,7 @@ JSON API (documented in the README, section "The planner's workspace"):
 ``GET /api/state``    every unit's grid, facilities, compliance rows (with reasons), grids, city summary
 ``POST /api/assign``  ``{"unit_ids": […], "grid_id": "…", "new_grid": false}`` → the changed units + panel
 ``POST /api/merge``   ``{"grid_id": "…", "into": "…"}`` (delete a grid = merge it into another)
+``POST /api/delete``  ``{"grid_id": "…"}``: its units join the neighbouring grid sharing the most edges
 ``POST /api/lock``    ``{"unit_ids": […], "locked": true}``
 ``POST /api/lead``    ``{"grid_id": "…", "facility_id": "…" | null}``: choose a grid's lead (null: the largest inside)
 ``POST /api/facility`` a ``[[changes]]`` entry: ``{"action": "move", "id": "…", "lon": …, "lat": …}``, add…
@@ -172,6 +173,12 @@ def create_app(ws: Workspace, token: str | None = None) -> FastAPI:
         _require(body, "grid_id", "into")
         with lock:
             return _json(ws.state(ws.merge(body["grid_id"], body["into"])))
+
+    @app.post("/api/delete")
+    def delete(body: JsonBody) -> Response:
+        _require(body, "grid_id")
+        with lock:
+            return _json(ws.state(ws.delete_grid(body["grid_id"])))
 
     @app.post("/api/lock")
     def lock_units(body: JsonBody) -> Response:

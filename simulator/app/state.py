@@ -314,6 +314,24 @@ class Workspace:
         idx = np.flatnonzero(self.labels == src)
         return self._do(self._label_edit("merge", idx, np.full(len(idx), dst, dtype=object), grid_id=src, into=dst))
 
+    def delete_grid(self, grid_id: Any) -> np.ndarray:
+        """Delete a grid: its units join the neighbouring grid it shares the most unit edges with."""
+        grid = check_grid_id(grid_id)
+        if grid not in set(self.labels.tolist()):
+            raise InputError(REQUEST, f"unknown grid id {grid!r}; the grids are {', '.join(self.grids)}",
+                             field="grid_id")
+        coo = self.units.adjacency.tocoo()
+        a, b = self.labels[coo.row], self.labels[coo.col]
+        border = b[(a == grid) & (b != grid)]
+        if not len(border):
+            raise InputError(REQUEST, f"grid {grid!r} touches no other grid; merge it into a grid by name",
+                             field="grid_id")
+        names, counts = np.unique(border.astype(str), return_counts=True)
+        into = str(names[np.argmax(counts)])  # most shared edges; ties: the first name
+        idx = np.flatnonzero(self.labels == grid)
+        return self._do(self._label_edit("delete", idx, np.full(len(idx), into, dtype=object), grid_id=grid,
+                                         into=into))
+
     def lock(self, unit_ids: Any, locked: Any) -> np.ndarray:
         """Lock (or unlock) units: the optimiser must not move them."""
         if not isinstance(locked, bool):

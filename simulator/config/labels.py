@@ -123,6 +123,7 @@ APP: Final[dict[str, Label]] = {
     "paint_into": Label("Paint into grid", "涂入网格"),
     "new_grid": Label("New grid", "新建网格"),
     "merge_into": Label("Merge into", "合并入"),
+    "delete_grid": Label("Delete grid (units join its main neighbour)", "删除网格（单元并入主要相邻网格）"),
     "lock": Label("Lock painted units", "锁定单元"),
     "undo": Label("Undo", "撤销"),
     "redo": Label("Redo", "重做"),

@@ -101,6 +101,26 @@ def test_facility_what_ifs_through_the_api(client, workspace):
     assert client.get("/api/state").json()["changes"] == []
 
 
+def test_delete_a_grid_joins_its_main_neighbour(client, workspace):
+    ids = west_units(client, 3)
+    client.post("/api/assign", json={"unit_ids": ids, "grid_id": "小", "new_grid": True})
+    labels = {u["unit_id"]: u["grid_id"] for u in client.get("/api/state").json()["units"]}
+    # the independent count: edges of the small grid's units to each other grid
+    pos = {u: i for i, u in enumerate(workspace.unit_ids)}
+    shared: dict[str, int] = {}
+    for u in ids:
+        for j in workspace.units.adjacency[pos[u]].indices:
+            g = labels[workspace.unit_ids[j]]
+            if g != "小":
+                shared[g] = shared.get(g, 0) + 1
+    expected = max(sorted(shared), key=lambda g: shared[g])
+    s = client.post("/api/delete", json={"grid_id": "小"}).json()
+    assert {u["grid_id"] for u in s["units"]} == {expected} and "小" not in {g["grid_id"] for g in s["grids"]}
+    assert client.post("/api/delete", json={"grid_id": "小"}).json()["field"] == "grid_id"
+    client.post("/api/undo", json={})
+    assert {u["unit_id"]: u["grid_id"] for u in client.get("/api/state").json()["units"]} == labels
+
+
 def test_nothing_to_undo_and_unknown_job(client):
     assert client.post("/api/undo", json={}).status_code == 400
     assert client.get("/api/jobs/nope").status_code == 404

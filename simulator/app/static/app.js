@@ -424,6 +424,7 @@ async function start() {
   };
   $('merge').onclick = () => apply(api('/api/merge', {grid_id: $('grid-select').value, into: $('merge-into').value}))
     .catch(() => {});
+  $('delete-grid').onclick = () => apply(api('/api/delete', {grid_id: $('grid-select').value})).catch(() => {});
   $('solve-repair').onclick = () => solve('repair').catch(() => {});
   $('solve-optimise').onclick = () => solve('optimise').catch(() => {});
   $('solve-fill').onclick = () => solve('fill').catch(() => {});
