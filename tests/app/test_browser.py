@@ -162,11 +162,18 @@ def test_paint_undo_drag_repair_reload_export(browser, server):
         shown = p.page.eval_on_selector_all(
             "#rule-panel li[data-rule]", "els => els.map(e => [e.dataset.rule, e.dataset.grid, e.dataset.status])")
         assert {tuple(x) for x in shown} == {x for x in live if x[2] != "passed"}
-        # undo
-        p.page.click("#undo")
+        # undo (Ctrl+Z), redo (Ctrl+Y), undo (the button)
+        p.page.mouse.click(5, 5)  # the map keeps the focus, not a form field
+        p.page.keyboard.press("Control+z")
         p.wait_version(v + 2)
         assert all(ws.labels[ws.unit_index([u])[0]] == "甲区" for u in units)
         assert p.rules_text() == before_rules
+        p.page.keyboard.press("Control+y")
+        p.wait_version(v + 3)
+        assert all(ws.labels[ws.unit_index([u])[0]] == "乙区" for u in units)
+        p.page.click("#undo")
+        p.wait_version(v + 4)
+        assert all(ws.labels[ws.unit_index([u])[0]] == "甲区" for u in units)
         # choose a grid's lead in the grid table, then undo
         v = p.version()
         p.page.select_option(".lead-select[data-grid='甲区']", "T3")

@@ -459,6 +459,12 @@ async function start() {
     showMessage(`${label('exported')}: ${r.out}`);
     document.body.dataset.exported = r.out;
   };
+  document.addEventListener('keydown', (e) => {  // Ctrl+Z / Ctrl+Y (Ctrl+Shift+Z), not while typing in a field
+    if (!(e.ctrlKey || e.metaKey) || e.target.closest('input, select, textarea')) return;
+    const key = e.key.toLowerCase();
+    if (key === 'z' && !e.shiftKey) { e.preventDefault(); $('undo').click(); }
+    if (key === 'y' || (key === 'z' && e.shiftKey)) { e.preventDefault(); $('redo').click(); }
+  });
   document.body.dataset.ready = 'true';
 }
 
