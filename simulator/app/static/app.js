@@ -206,7 +206,10 @@ function renderFacilities(list) {
           .catch(() => refresh());
       });
       m.facilityId = f.facility_id;
-      m.on('click', () => selectFacility(m.facilityId));
+      m.on('click', () => {
+        selectFacility(m.facilityId);
+        $('facility-box').scrollIntoView({block: 'nearest'});
+      });
       app.facilities.set(f.facility_id, m);
     } else {
       m.setLatLng([f.lat, f.lon]);
