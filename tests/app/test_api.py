@@ -236,12 +236,19 @@ def test_cancel_kills_the_solver_and_leaves_the_layout(client, workspace, monkey
         time.sleep(0.01)
         proc = client.app.state.jobs.get(job_id).process
     assert proc.is_alive()
+    # the page stays responsive while the solver runs: an edit is answered at once, and undone
+    t1 = time.monotonic()
+    ids = west_units(client, 1)
+    assert client.post("/api/assign", json={"unit_ids": ids, "grid_id": "乙区"}).status_code == 200
+    assert client.post("/api/undo", json={}).status_code == 200
+    assert time.monotonic() - t1 < 10 and client.get(f"/api/jobs/{job_id}").json()["status"] == "running"
     c = client.post(f"/api/jobs/{job_id}/cancel", json={}).json()
     assert c["status"] == "cancelled"
     proc.join(5)
     assert not proc.is_alive() and time.monotonic() - t0 < 10  # killed, not left to run its minute
     after = client.get("/api/state").json()
     assert after["units"] == before["units"] and after["can_undo"] == before["can_undo"]
+    assert after["can_redo"] == 1  # the edit made while the solver ran
     assert client.get(f"/api/jobs/{job_id}").json()["status"] == "cancelled"
 
 
