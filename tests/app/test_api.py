@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -208,11 +209,22 @@ def test_optimise_keeps_locked_units_in_their_grid(client, workspace):
 def test_without_fork_the_solver_runs_in_the_job_thread(client, workspace, monkeypatch):
     import multiprocessing
 
+    import simulator.app.jobs as jobs
+
+    calls = []
+
+    def answer(scenario, city, units, repair, locks):  # the plan stage's answer, without a solver in this process
+        calls.append(repair)
+        grid = np.where(workspace.labels == "无牵头", "甲区", workspace.labels).astype(str)
+        lead = np.where(grid == "甲区", "T1", "T2")
+        return ("ok", pd.DataFrame({"grid_id": grid, "lead_facility_id": lead}), {"status": "optimal"}, [])
+
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.setattr(jobs, "_answer", answer)
     ids = west_units(client, 4)
     client.post("/api/assign", json={"unit_ids": ids, "grid_id": "无牵头", "new_grid": True})
     job = wait_job(client, client.post("/api/solve", json={"mode": "repair"}).json()["job_id"])
-    assert job["status"] == "done" and job["result"]["units_moved"] >= 4
+    assert job["status"] == "done" and job["result"]["units_moved"] == 4 and calls == [True]
     assert client.app.state.jobs.get(job["job_id"]).process is None
 
 
