@@ -1,4 +1,4 @@
-"""Command line: ``caregrid validate | units | run | map | compare | sweep | ensemble``.
+"""Command line: ``caregrid validate | units | run | map | compare | sweep | ensemble | app``.
 
 Errors become exit codes here and nowhere else: every :class:`~simulator.errors.CaregridError` exits with its
 ``exit_code`` after one line on stderr (``caregrid: <label>: <message>``), Ctrl-C exits 130, and any other
@@ -284,6 +284,14 @@ def _weighted_mean(values, weights) -> float:
     return float((np.asarray(values, float) * w).sum() / max(w.sum(), 1.0))
 
 
+def cmd_app(args) -> int:
+    """``caregrid app``: the planner's workspace in the browser (:mod:`simulator.app`)."""
+    from .app.cli import run_app
+
+    return run_app(args.source, workspace=args.workspace, host=args.host, port=args.port,
+                   overrides=_parse_set(args.set), open_browser=not args.no_browser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="caregrid",
@@ -382,6 +390,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Dask scheduler address (tcp://HOST:8786) of an existing cluster; default: a local cluster")
     p.add_argument("--workers", type=int, default=None, help="local cluster workers (default: CPU cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p = command(
+        "app",
+        help="the planner's workspace in the browser 网格规划工作台 (paint grids, live rule checks)",
+        description="Start a local web page to paint planning units into grids, see the rule checks change on every "
+        "edit, run repair/optimise, save a scenario and export a run folder. Bound to 127.0.0.1 unless --host.",
+    )
+    p.add_argument("source", nargs="?", help="scenario file (TOML), run folder, or workspace folder to reopen")
+    p.add_argument("--workspace", help="workspace folder (default: out/app/<scenario name>)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1; any other prints an access token every request needs)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario value (new workspace)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     return parser
 
 
@@ -406,6 +427,7 @@ HANDLERS = {
     "compare": cmd_compare,
     "sweep": cmd_sweep,
     "ensemble": cmd_ensemble,
+    "app": cmd_app,
 }
 
 

@@ -10,8 +10,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "simulator"
 #: stage order (docs/DESIGN.md): a module may import its own stage and earlier ones, never a later one
 STAGES = ["errors", "config", "load", "units", "travel", "optimise", "plan", "evaluate", "runfolder", "render"]
-#: top-level orchestration above every stage (modules, and the ensemble package)
-TOP = {"__init__", "cli", "compare", "ensemble", "executor", "sweep", "workflow"}
+#: top-level orchestration above every stage (modules, and the ensemble and app packages)
+TOP = {"__init__", "app", "cli", "compare", "ensemble", "executor", "sweep", "workflow"}
 MAX_COMPLEXITY = 25
 
 

@@ -113,6 +113,55 @@ CHANGE_ACTIONS: Final[dict[str, Label]] = {
     "change": Label("Change", "变更"),
     "close": Label("Close", "关闭"),
     "link": Label("Link campuses", "多院区合并"),
+    "move": Label("Move", "位置调整"),
+}
+
+#: texts of the planner's workspace ``caregrid app`` (its page reads them from ``GET /api/labels``)
+APP: Final[dict[str, Label]] = {
+    "title": Label("caregrid planner's workspace", "网格规划工作台"),
+    "grid": Label("Grid", "网格"),
+    "paint_into": Label("Paint into grid", "涂入网格"),
+    "new_grid": Label("New grid", "新建网格"),
+    "merge_into": Label("Merge into", "合并入"),
+    "delete_grid": Label("Delete grid (units join its main neighbour)", "删除网格（单元并入主要相邻网格）"),
+    "lock": Label("Lock painted units", "锁定单元"),
+    "undo": Label("Undo", "撤销"),
+    "redo": Label("Redo", "重做"),
+    "save": Label("Save scenario", "保存方案"),
+    "export": Label("Export run folder", "导出运行结果"),
+    "repair": Label("Repair (fewest residents moved)", "最少调整修复"),
+    "optimise": Label("Optimise", "优化"),
+    "fill": Label("Fill leadless grids", "填充未定网格"),
+    "cancel": Label("Cancel", "取消"),
+    "rules": Label("Rule checks", "规则核查"),
+    "summary": Label("City summary", "全市概况"),
+    "residents": Label("residents", "常住人口"),
+    "area": Label("area km²", "面积（平方公里）"),
+    "lead": Label("lead", "牵头医院"),
+    "members": Label("members", "成员单位"),
+    "needs": Label("needs", "要求"),
+    "has": Label("has", "实际"),
+    "fails": Label("fails", "未通过"),
+    "not_judged": Label("not judged", "无法判定"),
+    "passed": Label("passed", "通过"),
+    "place_me": Label("place me", "位置待确认"),
+    "travel_mean": Label("mean minutes to lead", "至牵头医院平均分钟"),
+    "within_access": Label("share within access minutes", "可达范围内人口比例"),
+    "job": Label("Solver", "求解"),
+    "saved": Label("Saved", "已保存"),
+    "exported": Label("Exported", "已导出"),
+    "no_lead": Label("no eligible lead", "无合格牵头医院"),
+    "facility": Label("Selected facility (click a marker; drag it to its real location)",
+                      "所选机构（点击标记；拖动至实际位置）"),
+    "close_facility": Label("Close", "关闭"),
+    "change_level": Label("Change level to", "调整级别为"),
+    "change_kind": Label("Change kind to", "调整类别为"),
+    "add_facility": Label("Add at the map centre (a planner's assumption: drag it to its site)",
+                          "在地图中心新增（规划设想，请拖至选址）"),
+    "facility_name": Label("name", "名称"),
+    "link_campus": Label("Make it a campus of", "设为以下机构的院区"),
+    "lead_auto": Label("largest eligible hospital inside", "网格内最大的合格医院"),
+    "brush": Label("Brush radius (px; Alt + click: the whole district)", "画笔半径（像素；Alt + 单击：整个区县）"),
 }
 
 LEVELS: Final[dict[str, Label]] = {
@@ -348,6 +397,7 @@ class Text:
     what_if_intro = Label("This plan applies these changes to the facility data", "本方案对机构数据作了以下调整")
     added_by_change = Label("added by scenario change", "方案调整新增")
     changed_by_change = Label("changed by scenario change", "方案调整变更")
+    moved_by_change = Label("moved by scenario change", "方案调整位置")
     linked_by_change = Label("linked by scenario change, campuses", "方案调整合并院区")
     campus_of = Label("campus of", "院区，隶属")
     campuses_of_one_institution = Label("campuses of one institution", "同一机构的院区")

@@ -171,8 +171,9 @@ class Change:
     optional ``grade``, ``ownership``, ``beds``, ``outpatient_daily``, ``location_quality``, ``continuing_care``),
     ``change`` (``id`` and any of ``level``, ``grade``, ``kind``, ``ownership``, ``beds``, ``outpatient_daily``,
     ``continuing_care``), ``close`` (``id``)
-    or ``link`` (``ids`` = [main campus, other campuses…]: one institution). ``label`` names the change for
-    ``caregrid sweep --set changes=…`` (default ``<action>_<id>``); ``note`` says why (shown in the report).
+    ``link`` (``ids`` = [main campus, other campuses…]: one institution) or ``move`` (``id``, ``lon``/``lat`` in
+    ``crs``, optional ``location_quality``, default ``exact``: the facility's real location). ``label`` names the
+    change for ``caregrid sweep --set changes=…`` (default ``<action>_<id>``); ``note`` says why (shown in the report).
     Level, kind and ownership are stored as the English values; the Chinese terms of
     :mod:`simulator.config.vocabulary` are accepted.
     """
@@ -594,12 +595,15 @@ CHANGE_KEYS: dict[str, tuple[str, ...]] = {
     "change": ("id", "level", "grade", "kind", "ownership", "beds", "outpatient_daily", "continuing_care"),
     "close": ("id",),
     "link": ("ids",),
+    # the planner's real location of a facility (e.g. dragged in `caregrid app`)
+    "move": ("id", "lon", "lat", "crs", "location_quality"),
 }
 CHANGE_REQUIRED: dict[str, tuple[str, ...]] = {
     "add": ("id", "name", "level", "kind", "lon", "lat"),
     "change": ("id",),
     "close": ("id",),
     "link": ("ids",),
+    "move": ("id", "lon", "lat"),
 }
 #: what a change may set on an existing facility
 CHANGE_FIELDS = ("level", "grade", "kind", "ownership", "beds", "outpatient_daily", "continuing_care")

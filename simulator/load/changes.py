@@ -225,6 +225,33 @@ def _link(f: gpd.GeoDataFrame, c: Change, path: Path | None, named: dict[str, st
                "campus_names": [str(f["name"].iat[i]) for i in pos[1:]]}
 
 
+def _move(f: gpd.GeoDataFrame, c: Change, path: Path | None, boundaries: gpd.GeoDataFrame, default_crs: str | None):
+    """The facility's real location (a planner's correction): lon/lat, district from the boundaries, quality."""
+    i = _position(path, c, c.id, f)
+    lon, lat = _to_wgs84(path, c, default_crs)
+    point = shapely.Point(lon, lat)
+    inside = np.flatnonzero(shapely.intersects(boundaries.geometry.to_numpy(), point))
+    if not len(inside) and bool(f["in_city"].iat[i]):
+        raise InputError(
+            path,
+            f"move: {f['name'].iat[i]} to lon {lon:.5f}, lat {lat:.5f} (WGS-84) lies outside the city boundary; "
+            "expected a location inside the city (check lon/lat and their crs: gcj02/bd09?)",
+            row=f"changes[{c.index}]", field="lon/lat",
+        )
+    quality = c.location_quality or "exact"
+    old = (float(f["lon"].iat[i]), float(f["lat"].iat[i]), str(f["location_quality"].iat[i]))
+    row = f.index[i]
+    f.loc[row, ["lon", "lat", "location_quality"]] = [lon, lat, quality]
+    f.loc[row, "geometry"] = point
+    if len(inside):
+        f.loc[row, "district"] = str(boundaries["adcode"].iat[int(inside[0])])
+    text = f"{Text.moved_by_change}: {old[0]:.5f}, {old[1]:.5f} ({old[2]}) → {lon:.5f}, {lat:.5f} ({quality})"
+    previous = str(f[CHANGE_COLUMN].iat[i])
+    f.loc[row, CHANGE_COLUMN] = f"{previous}; {text}" if previous else text
+    return f, {"facility_id": c.id, "name": str(f["name"].iat[i]), "lon": lon, "lat": lat,
+               "fields": {"location_quality": [old[2], quality]}}
+
+
 def change_text(record: dict[str, Any]) -> str:
     """One line describing an applied change, for the report.
 
@@ -235,6 +262,8 @@ def change_text(record: dict[str, Any]) -> str:
         body = ": " + ", ".join(f"{i} {n}" for i, n in zip(record["campuses"], record["campus_names"], strict=True))
         return head + body + f" ({Text.campuses_of_one_institution})"
     fields = record.get("fields") or {}
+    if record["action"] == "move":
+        return head + f": lon {record['lon']:.5f}, lat {record['lat']:.5f} ({fields['location_quality'][1]})"
     body = "; ".join(
         f"{k} {_shown(k, old)} → {_shown(k, new)}" if record["action"] == "change" else f"{k} {_shown(k, new)}"
         for k, (old, new) in fields.items()
@@ -297,6 +326,8 @@ def apply_changes(
             f, rec = _change(f, c, path)
         elif c.action == "close":
             f, rec = _close(f, c, path, named or {})
+        elif c.action == "move":
+            f, rec = _move(f, c, path, boundaries, default_crs)
         else:
             f, rec = _link(f, c, path, named or {})
         rec = {"label": c.label, "action": c.action, **rec, "note": c.note}

@@ -53,6 +53,10 @@ class ModelSpec:
         contiguous families); the full model is solved if the reduced one finds no plan.
     reference_assignment : np.ndarray, optional
         (n,) candidate index per unit (negative = none): repair mode, minimise residents moved.
+    fixed_assignment : np.ndarray, optional
+        (n,) candidate index a unit must join (negative = free): units a planner locked. A fixed unit keeps
+        only its pair with that candidate (its costs to every other candidate become non-finite, so the pair
+        reduction drops them), which therefore opens.
     coverage_minutes : float
         Coverage threshold (minutes) of the ``coverage`` objective.
     lead_inside : bool
@@ -84,6 +88,7 @@ class ModelSpec:
     min_beds_per_1000: float | None = None
     candidate_k: int | None = None
     reference_assignment: np.ndarray | None = None
+    fixed_assignment: np.ndarray | None = None
     coverage_minutes: float = 30.0
     lead_inside: bool = True
     graph: sp.csr_matrix = field(init=False, repr=False)
@@ -104,6 +109,7 @@ class ModelSpec:
         self.min_beds_per_1000 = None if self.min_beds_per_1000 is None else float(self.min_beds_per_1000)
         self.unit_beds, self.lead_beds = _beds(self.unit_beds, self.lead_beds, self.min_beds_per_1000, n, m)
         self.reference_assignment = _reference(self.reference_assignment, n)
+        self.fixed_assignment, self.cost = _fixed(self.fixed_assignment, self.cost)
         self.coverage_minutes = float(self.coverage_minutes)
         self.lead_inside = bool(self.lead_inside)
         self.graph = unit_graph(self.adjacency, n)
@@ -222,3 +228,22 @@ def _reference(reference: np.ndarray | None, n: int) -> np.ndarray | None:
     if ref.shape != (n,):
         raise ValueError(f"reference_assignment must be ({n},)")
     return ref
+
+
+def _fixed(fixed: np.ndarray | None, cost: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Fixed candidate per unit (negative = free) and the cost matrix with every other pair of a fixed unit
+    made non-finite (a copy; the caller's matrix is left as it was)."""
+    if fixed is None:
+        return None, cost
+    n, m = cost.shape
+    fixed = np.asarray(fixed, dtype=np.int64).reshape(-1)
+    if fixed.shape != (n,) or (fixed >= m).any():
+        raise ValueError(f"fixed_assignment must be ({n},) candidate indices < {m} (negative = free)")
+    rows = np.flatnonzero(fixed >= 0)
+    if not len(rows):
+        return fixed, cost
+    keep = cost[rows, fixed[rows]]
+    cost = cost.copy()
+    cost[rows] = np.inf
+    cost[rows, fixed[rows]] = keep
+    return fixed, cost

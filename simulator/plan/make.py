@@ -118,6 +118,8 @@ class _Job:
     minutes: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (unit indices, facility indices) → minutes
     record: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    #: unit index → lead facility id whose grid the unit must join (units a planner locked in ``caregrid app``)
+    locks: dict[int, str] = field(default_factory=dict)
 
     @property
     def f(self) -> gpd.GeoDataFrame:
@@ -136,6 +138,7 @@ class _Candidates:
     hi: int
     must_open: np.ndarray | None = None  # (len(cand),) candidates that must lead
     reference: np.ndarray | None = None  # (n,) candidate per unit of a layout to repair (−1: none)
+    fixed: np.ndarray | None = None  # (n,) candidate a locked unit must join (−1: free)
 
 
 def _read_layout(scenario: Scenario, units: gpd.GeoDataFrame, notes: list[str] | None = None
@@ -195,7 +198,7 @@ def _named_leads(table: pd.DataFrame, field_: str, path: object) -> dict[str, st
     """Grid → lead facility id from the layout's ``lead_id`` column (blank: the lead standing in the grid)."""
     if LAYOUT_LEAD_FIELD not in table.columns:
         return {}
-    t = table[[field_, LAYOUT_LEAD_FIELD]].astype(str)
+    t = table[[field_, LAYOUT_LEAD_FIELD]].fillna("").astype(str)  # a blank cell of a text column reads as NaN
     t = t[~t[LAYOUT_LEAD_FIELD].str.strip().isin(("", "nan", "None"))]
     per = t.groupby(field_)[LAYOUT_LEAD_FIELD].unique()
     for g, ids in per.items():
@@ -262,8 +265,12 @@ def _job(scenario: Scenario, city: CityData, units: PlanningUnits, repair: bool)
     return _Job(scenario, city, units, rules, facility_units(f, ug), minutes, record)
 
 
-def build_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repair: bool = False) -> Plan:
+def build_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repair: bool = False,
+               locks: dict[int, str] | None = None) -> Plan:
     """Run the scenario's mode: the grids, their leads and groups, not yet evaluated (see :class:`Plan`).
+
+    ``locks`` (unit index → lead facility id) fixes units to the grid of that lead in the optimising modes and in
+    repair (``ModelSpec.fixed_assignment``); the given layout without repair ignores it.
 
     Raises
     ------
@@ -274,6 +281,7 @@ def build_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repa
     """
     check_solver_names(scenario)
     job = _job(scenario, city, units, repair)
+    job.locks = dict(locks or {})
     mode = scenario.plan.mode
     if mode == "given_layout":
         layout_grid, named = _read_layout(scenario, units.gdf, job.notes)
@@ -410,6 +418,22 @@ MODES: dict[str, Callable[[_Job], Plan]] = {"optimise": _optimise, "fixed_leads"
 
 # ------------------------------------------------------------------------------------------- shared steps
 def _candidates(job: _Job, wanted: np.ndarray | None = None) -> _Candidates:
+    """The candidates (:func:`_candidate_leads`) and the candidate each locked unit must join."""
+    c = _candidate_leads(job, wanted)
+    if job.locks:
+        fid = job.f["facility_id"].to_numpy()[c.cand]
+        pos = {f: k for k, f in enumerate(fid)}
+        unknown = sorted({lead for lead in job.locks.values() if lead not in pos})
+        if unknown:
+            raise InputError(None, f"locked units name lead(s) {', '.join(unknown)} that cannot lead here; "
+                             "expected candidate leads", field="locks")
+        c.fixed = np.full(len(job.units.gdf), -1, dtype=np.int64)
+        for unit, lead in job.locks.items():
+            c.fixed[unit] = pos[lead]
+    return c
+
+
+def _candidate_leads(job: _Job, wanted: np.ndarray | None = None) -> _Candidates:
     """Pre-check, then the candidate leads.
 
     With ``plan.lead_inside_grid = false`` (default) every eligible hospital is a candidate, several in one planning
@@ -482,6 +506,7 @@ def _solve(job: _Job, c: _Candidates) -> AssignmentResult:
         else None,
         candidate_k=scenario.solver.candidate_k,
         reference_assignment=c.reference,
+        fixed_assignment=c.fixed,
         coverage_minutes=tr.access_minutes,
         lead_inside=scenario.plan.lead_inside_grid,
         **beds,
@@ -505,10 +530,10 @@ def _prefer_larger(job: _Job, c: _Candidates, result: AssignmentResult, cost: np
     With ``plan.lead_inside_grid = false`` hospitals at one location are all candidates; when the plan opens one of
     them, any other with the same planning unit and the same minutes to every unit gives a plan of the same value
     (same grids, no fewer lead beds, the same members when both count as rule-3 members), so the solver's choice
-    between them is arbitrary. The preferred one is taken
-    instead (never in repair, where candidates are compared with the layout, nor for a must-open candidate).
+    between them is arbitrary. The preferred one is taken instead (never in repair, where candidates are compared
+    with the layout, nor with locked units, nor for a must-open candidate).
     """
-    if c.reference is not None:
+    if c.reference is not None or c.fixed is not None:
         return result
     f, fac_unit = job.f, job.fac_unit
     beds = np.nan_to_num(f["beds"].to_numpy(dtype=float)[c.cand])

@@ -230,6 +230,11 @@ CHANGE_CASES = [
      "expected true or false"),
     ("bad-location-quality", _NEW_CHC + 'lon = 122.0\nlat = 41.1\nlocation_quality = "good"', "location_quality",
      "expected one of exact, street"),
+    ("move-without-lat", 'action = "move"\nid = "PJ-H05"\nlon = 122.0', "lat", "action 'move' needs 'lat'"),
+    ("move-with-beds", 'action = "move"\nid = "PJ-H05"\nlon = 122.0\nlat = 41.1\nbeds = 10', "beds",
+     "unknown key 'beds' for action 'move'"),
+    ("move-lat-text", 'action = "move"\nid = "PJ-H05"\nlon = 122.0\nlat = "north"', "lat",
+     "expected a finite number"),
 ]
 
 
