@@ -29,6 +29,7 @@ from ..load.city import CityData
 from ..plan.campuses import add_campuses
 from ..plan.groups import GroupOptions, eligible_lead_mask, form_groups, grid_sort_key
 from ..plan.make import _job, _layout_leads  # the plan stage's own steps: the panel must not differ from it
+from ..plan.shared_centres import centres_of_scenario
 from ..units.planning_units import PlanningUnits
 from .texts import failure_reason
 
@@ -124,6 +125,8 @@ class LiveEvaluator:
             allow_enterprise=scenario.plan.allow_enterprise_leads, census_population=self.census,
             pop_bounds=(scenario.grids.min_population, scenario.grids.max_population),
             min_beds_per_1000=scenario.grids.min_beds_per_1000, switches=_switches(scenario),
+            shared_centres=centres_of_scenario(scenario, groups_out, facilities, job.fac_unit, job.minutes, labels,
+                                               self.units.adjacency),
         )
         indicators = compute_indicators(
             units, facilities, groups_out, groups.referrals, self.units.adjacency, job.rules, job.minutes,
