@@ -151,16 +151,15 @@ def apply_draw(draw: Draw, scenario: Scenario, city: CityData, units: PlanningUn
     ``location_source`` says which draw put it there.
     """
     g = units.gdf
-    point = {uid: (x, y) for uid, x, y in zip(g["unit_id"].astype(str), g["lon"], g["lat"], strict=True)}
     f = city.facilities.copy()
     rows = np.flatnonzero(f["facility_id"].astype(str).isin(list(draw.sites)).to_numpy())
     if rows.size:
         uid = f["facility_id"].astype(str).iloc[rows].map(draw.sites).to_numpy()
-        missing = [u for u in uid if u not in point]
-        if missing:
-            raise InputError(None, f"draw {draw.index}: planning unit {missing[0]} is not a unit of this scenario; "
-                             "expected the units the draws were made on", field="sites")
-        xy = np.array([point[u] for u in uid])
+        at = pd.Index(g["unit_id"].astype(str)).get_indexer(uid)
+        if (at < 0).any():
+            raise InputError(None, f"draw {draw.index}: planning unit {uid[at < 0][0]} is not a unit of this "
+                             "scenario; expected the units the draws were made on", field="sites")
+        xy = np.column_stack([g["lon"].to_numpy()[at], g["lat"].to_numpy()[at]])
         f.loc[f.index[rows], "lon"] = xy[:, 0]
         f.loc[f.index[rows], "lat"] = xy[:, 1]
         f.loc[f.index[rows], "location_source"] = [f"ensemble draw {draw.index} (seed {draw.seed}): unit {u}"

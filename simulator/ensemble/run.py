@@ -125,7 +125,7 @@ def run_ensemble(
             consensus = _consensus(scenario, city, units, draws, results)
             robust = run(solve_draw, [DrawTask(task_path, overrides, d, layout=consensus.layout) for d in draws],
                          progress=progress, desc="consensus check 共识核查")
-            summary["consensus"] = consensus.record(robust, summary)
+            summary["consensus"] = consensus.record(robust)
             _mark_consensus(consensus, summary, table, agree, samples, seed)
     target = _write(out, units, agree, table, sites_table(draws, units, city), summary, consensus, extras)
     if consensus is None:
@@ -188,7 +188,7 @@ class _Consensus:
     representative: int
     agreement: float
 
-    def record(self, robust: list[DrawResult], summary: dict) -> dict[str, Any]:
+    def record(self, robust: list[DrawResult]) -> dict[str, Any]:
         n = len(robust)
         failed = pd.Series([rid for r in robust for rid in r.failed_rules]).value_counts()
         return {

@@ -7,6 +7,7 @@ of its grid as a code into the draw's lead list, so labels align across draws by
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import tempfile
 import time
@@ -99,8 +100,6 @@ def solve_draw(task: DrawTask) -> DrawResult:
     digest = units_digest(units)
     if task.single_thread:
         # worker processes solve with one HiGHS thread each (HiGHS fixes its pool at a process's first solve)
-        import dataclasses
-
         scenario = dataclasses.replace(scenario, solver=dataclasses.replace(scenario.solver, threads=1))
     scenario, city, units = apply_draw(task.draw, scenario, city, units)
     try:
@@ -123,8 +122,6 @@ def solve_draw(task: DrawTask) -> DrawResult:
 def _check_layout(scenario: Scenario, city: CityData, units: PlanningUnits,
                   layout: tuple[tuple[str, ...], dict[str, str]]):
     """The plan of a given layout (grid per unit, named leads), checked as it is."""
-    import dataclasses
-
     grid, leads = layout
     with tempfile.TemporaryDirectory(prefix="caregrid-layout-") as tmp:
         path = Path(tmp) / "layout.csv"
@@ -141,7 +138,7 @@ def _result(index: int, plan, digest: str, seconds: float) -> DrawResult:
     lead = u["lead_facility_id"].astype(object).where(u["lead_facility_id"].notna(), "").astype(str).to_numpy()
     leads = sorted(set(lead) - {""})
     code = {fid: k for k, fid in enumerate(leads)}
-    unit_lead = np.array([code.get(x, -1) for x in lead], np.int16)
+    unit_lead = pd.Series(lead).map(code).fillna(-1).to_numpy(np.int16)
     comp = plan.compliance
     failed = comp.loc[failed_checks(comp)]
     bad_grids = set(failed["scope"].astype(str))
