@@ -11,7 +11,8 @@ import json
 
 import pandas as pd
 import pytest
-from test_run_modes import _write_facilities, city, leads_of, run_plan  # noqa: F401  (city: module fixture)
+from synthetic_city import write_facilities
+from test_run_modes import city, leads_of, run_plan  # noqa: F401  (city: module fixture)
 
 from simulator.errors import PlanningError
 from simulator.evaluate.verify import verify_run
@@ -20,7 +21,7 @@ from simulator.evaluate.verify import verify_run
 @pytest.fixture(scope="module")
 def downtown(city):  # noqa: F811
     """The synthetic city with 乙市第二医院 (T2) moved next door to 甲市第一医院 (T1): one planning unit, two leads."""
-    _write_facilities(city / "data" / "facilities_downtown.csv", change={"T2": {"lon": 122.0452, "lat": 41.0551}})
+    write_facilities(city / "data" / "facilities_downtown.csv", change={"T2": {"lon": 122.0452, "lat": 41.0551}})
     return city
 
 

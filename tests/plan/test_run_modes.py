@@ -1,15 +1,14 @@
 """Run modes on a SYNTHETIC two-district city: optimise, fixed leads, given layout (+ repair), infeasible inputs.
 
-The city (built in a temporary folder): two 0.1° × 0.1° districts side by side near lon 122, lat 41
-(甲区 990001 west, 乙区 990002 east), three tertiary general city/district hospitals, three secondary
-comprehensive hospitals, four community health centres, a maternal–child hospital, a city CDC and one external
+The city (tests/synthetic_city.py, built in a temporary folder): two 0.1° × 0.1° districts side by side near lon 122,
+lat 41 (甲区 990001 west, 乙区 990002 east), three tertiary general city/district hospitals, three secondary
+comprehensive hospitals, five community health centres, a maternal–child hospital, a city CDC and one external
 provincial hospital far away (Shenyang). Every written plan is checked with the independent verifier
 (:mod:`simulator.evaluate.verify`).
 """
 
 from __future__ import annotations
 
-import csv
 import heapq
 import json
 import os
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from shapely.geometry import box
+from synthetic_city import DISTRICTS, scenario_text, write_city, write_districts, write_facilities
 
 from simulator import cli
 from simulator.config.scenario import load_scenario
@@ -32,89 +32,7 @@ from simulator.runfolder.writer import write_plan
 from simulator.units.pipeline import planning_units
 from simulator.workflow import make_plan
 
-DISTRICTS = [
-    # adcode, name, type, urban, population_2020, urban_share, seat_lon, seat_lat, polygon
-    ("990001", "甲区", "district", "true", 200000, 0.9, 122.05, 41.05, box(122.0, 41.0, 122.1, 41.1)),
-    ("990002", "乙区", "district", "true", 150000, 0.9, 122.15, 41.05, box(122.1, 41.0, 122.2, 41.1)),
-]
-FACILITY_FIELDS = ["facility_id", "name", "district", "level", "grade", "kind", "ownership", "beds", "beds_status",
-                   "outpatient_daily", "outpatient_status", "lon", "lat", "location_quality", "in_city", "modelled",
-                   "source"]
-# facility_id, name, district, level, grade, kind, ownership, beds, outpatient_daily, lon, lat
-FACILITIES = [
-    ("T1", "甲市第一医院", "990001", "tertiary", "三级甲等", "general", "city", 800, 2400, 122.045, 41.055),
-    ("T2", "乙市第二医院", "990002", "tertiary", "三级甲等", "general", "city", 600, 1800, 122.155, 41.045),
-    ("T3", "甲区中心医院", "990001", "tertiary", "三级乙等", "general", "district", 500, 1500, 122.015, 41.015),
-    ("S1", "甲区第二医院", "990001", "secondary", "二级甲等", "general", "district", 200, 600, 122.035, 41.025),
-    ("S2", "乙区人民医院", "990002", "secondary", "二级甲等", "general", "district", 200, 600, 122.175, 41.075),
-    ("S3", "甲区中西医结合医院", "990001", "secondary", "二级", "integrated", "district", 150, 450, 122.075, 41.085),
-    ("C1", "甲区社区卫生服务中心一", "990001", "primary", "", "community_health_centre", "district", "", "", 122.025,
-     41.075),
-    ("C2", "甲区社区卫生服务中心二", "990001", "primary", "", "community_health_centre", "district", "", "", 122.065,
-     41.035),
-    ("C3", "乙区社区卫生服务中心一", "990002", "primary", "", "community_health_centre", "district", "", "", 122.135,
-     41.025),
-    ("C4", "乙区社区卫生服务中心二", "990002", "primary", "", "community_health_centre", "district", "", "", 122.185,
-     41.085),
-    ("C5", "甲区社区卫生服务中心三", "990001", "primary", "", "community_health_centre", "district", "", "", 122.022,
-     41.022),
-    ("M1", "市妇幼保健院", "990002", "secondary", "", "maternal_child", "city", 100, 300, 122.125, 41.065),
-    ("P1", "市疾病预防控制中心", "990002", "unrated", "", "public_health", "city", "", "", 122.12, 41.04),
-    ("X1", "省人民医院", "", "tertiary", "三级甲等", "general", "provincial", 1500, 4500, 123.45, 41.78),
-]
-
-SCENARIO = """\
-name = "合成测试市 synthetic two-district city"
-city = "synthetic"
-data = "data"
-districts = "urban"
-rules = "liaoning-2023"
-
-[inputs]
-boundaries = "boundaries.geojson"
-boundaries_crs = "EPSG:4326"
-districts = "districts.csv"
-facilities = ["facilities.csv"]
-facilities_crs = "EPSG:4326"
-
-[units]
-kind = "h3"
-resolution = 8
-
-[travel]
-speed_kmh = 30.0
-circuity = 1.3
-
-[solver]
-name = "highs"
-time_limit_s = 60
-gap = 0.001
-contiguity = "fast"
-objective = "weighted_time"
-
-[plan]
-mode = "optimise"
-allow_enterprise_leads = true
-"""
-
-
-def _write_facilities(path: Path, rows=FACILITIES, change: dict | None = None, drop=()) -> Path:
-    """Write a facility CSV; ``change`` maps facility id → {column: value}, ``drop`` lists ids left out."""
-    change = change or {}
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=FACILITY_FIELDS)
-        w.writeheader()
-        for fid, name, district, level, grade, kind, own, beds, opd, lon, lat in rows:
-            if fid in drop:
-                continue
-            r = {"facility_id": fid, "name": name, "district": district, "level": level, "grade": grade,
-                 "kind": kind, "ownership": own, "beds": beds, "beds_status": "fact" if beds != "" else "gap",
-                 "outpatient_daily": opd, "outpatient_status": "estimate" if opd != "" else "gap", "lon": lon,
-                 "lat": lat, "location_quality": "exact", "in_city": "false" if fid == "X1" else "true",
-                 "modelled": "false", "source": "synthetic test data"}
-            r.update(change.get(fid, {}))
-            w.writerow(r)
-    return path
+SCENARIO = scenario_text()
 
 
 @pytest.fixture(scope="module")
@@ -122,25 +40,16 @@ def city(tmp_path_factory):
     """The synthetic city's folder: scenario ``city.toml`` and data/ with several facility variants."""
     root = tmp_path_factory.mktemp("synthetic_city")
     data = root / "data"
-    data.mkdir()
-    gpd.GeoDataFrame({"adcode": [d[0] for d in DISTRICTS], "name": [d[1] for d in DISTRICTS]},
-                     geometry=[d[8] for d in DISTRICTS], crs="EPSG:4326").to_file(data / "boundaries.geojson",
-                                                                                   driver="GeoJSON")
-    with (data / "districts.csv").open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["adcode", "name", "type", "urban", "population_2020", "urban_share", "seat_lon", "seat_lat"])
-        w.writerows(d[:8] for d in DISTRICTS)
-    _write_facilities(data / "facilities.csv")
+    write_city(root, SCENARIO)
     # only T1 may lead: T2 becomes secondary, T3 privately owned
-    _write_facilities(data / "facilities_one_lead.csv",
+    write_facilities(data / "facilities_one_lead.csv",
                       change={"T2": {"level": "secondary", "grade": "二级甲等"}, "T3": {"ownership": "private"}})
     # only one secondary comprehensive hospital (S1), hence only one unit holding a rule-3 member
-    _write_facilities(data / "facilities_one_secondary.csv", drop=("S2", "S3"))
+    write_facilities(data / "facilities_one_secondary.csv", drop=("S2", "S3"))
     # no community health centre near T3 (C5 left out)
-    _write_facilities(data / "facilities_no_c5.csv", drop=("C5",))
+    write_facilities(data / "facilities_no_c5.csv", drop=("C5",))
     # the central, largest hospital T1 is enterprise-owned
-    _write_facilities(data / "facilities_enterprise.csv", change={"T1": {"ownership": "enterprise"}})
-    (root / "city.toml").write_text(SCENARIO, encoding="utf-8")
+    write_facilities(data / "facilities_enterprise.csv", change={"T1": {"ownership": "enterprise"}})
     return root
 
 
@@ -450,7 +359,7 @@ def test_overlapping_layout_polygons_are_reported(city, tmp_path):
 
 def test_repair_with_more_grids_than_member_units_speaks_the_planners_language(city, optimised, tmp_path):
     """Three layout grids with a lead each, but only two units hold a secondary hospital (S3 left out)."""
-    _write_facilities(city / "data" / "facilities_no_s3.csv", drop=("S3",))
+    write_facilities(city / "data" / "facilities_no_s3.csv", drop=("S3",))
     units = read_units(optimised)
     pt = units.geometry.representative_point()
     lon, lat = pt.x.to_numpy(), pt.y.to_numpy()
@@ -473,11 +382,7 @@ def test_exclave_is_joined_by_a_bridge(city, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(city / "data", data)
     exclave = ("990003", "丙区", "district", "true", 30000, 0.9, 122.325, 41.05, box(122.3, 41.02, 122.35, 41.08))
-    gpd.GeoDataFrame({"adcode": [d[0] for d in (*DISTRICTS, exclave)], "name": [d[1] for d in (*DISTRICTS, exclave)]},
-                     geometry=[d[8] for d in (*DISTRICTS, exclave)], crs="EPSG:4326").to_file(
-        data / "boundaries.geojson", driver="GeoJSON")
-    with (data / "districts.csv").open("a", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerow(exclave[:8])
+    write_districts(data, (*DISTRICTS, exclave))
     (tmp_path / "city.toml").write_text(SCENARIO, encoding="utf-8")
     out = tmp_path / "out"
     plan = run_plan(tmp_path, out, {"grids.count": 2})
