@@ -239,7 +239,11 @@ def create_app(ws: Workspace, token: str | None = None) -> FastAPI:
     def save(body: OptionalBody = None) -> dict[str, Any]:
         with lock:
             path = ws.save()
-        return {"scenario": str(path), "layout": str(path.parent / "layout.csv")}
+            kept, _, left_out = ws.locks_to_save()
+            left = ws.unit_ids[left_out].tolist()
+        return {"scenario": str(path), "layout": str(path.parent / "layout.csv"),
+                "locked_units": str(path.parent / "locked_units.csv") if len(kept) else None,
+                "locks_saved": len(kept), "locks_not_saved": left}
 
     @app.post("/api/export")
     def export(body: JsonBody) -> dict[str, Any]:

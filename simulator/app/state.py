@@ -11,8 +11,10 @@ killed server or a crash loses no edit and an edit costs one short line, not a r
 never answered) is dropped. :meth:`Workspace.open` restores the snapshot and replays the journal.
 
 :meth:`Workspace.save` writes ``saved/scenario.toml`` (mode ``given_layout``), ``saved/layout.csv`` (``unit_id,
-grid_id``) and the facility changes as the scenario's ``[[changes]]``; ``caregrid run saved/scenario.toml``
-reproduces the workspace's layout and facilities exactly.
+grid_id``), ``saved/locked_units.csv`` (``unit_id,lead_id``: ``plan.locked_units``, :mod:`simulator.plan.locks`) and
+the facility changes as the scenario's ``[[changes]]``; ``caregrid run saved/scenario.toml`` reproduces the
+workspace's layout and facilities exactly, and its optimise / ``--repair`` keep the locked units in their grids.
+``caregrid app saved/scenario.toml`` reopens the layout with its locks.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import numpy as np
 from ..config.scenario import Scenario, load_scenario, parse_changes
 from ..errors import InputError
 from ..load.city import CityData, load_city
+from ..plan.locks import locks_csv, locks_path, read_locks
 from ..units.pipeline import planning_units
 from ..units.planning_units import PlanningUnits
 from .live import LiveEvaluator
@@ -136,6 +139,7 @@ class Workspace:
                 _set_dotted(raw, dotted, value)
         ws = cls(folder, {"scenario": str(path), "overrides": dict(overrides or {})}, raw)
         ws.labels = ws._initial_labels(labels)
+        ws.locked = ws._initial_locks()
         ws.snapshot()
         return ws
 
@@ -195,6 +199,16 @@ class Workspace:
             self.grid_leads = dict(named)
             return np.asarray(grid, dtype=object)
         return ug["district_name"].astype(str).to_numpy(dtype=object)
+
+    def _initial_locks(self) -> np.ndarray:
+        """The units the scenario's ``plan.locked_units`` file locks (what a save wrote), else none."""
+        locked = np.zeros(len(self.labels), dtype=bool)
+        path = locks_path(self.base)
+        if path is not None:
+            f, job = self.city.facilities, self.live.job
+            locks = read_locks(path, self.unit_ids, f, job.rules, self.base.plan.allow_enterprise_leads)
+            locked[list(locks)] = True
+        return locked
 
     # ---------------------------------------------------------------------------------------- facilities
     def _scenario_with(self, changes: list[dict[str, Any]]) -> Scenario:
@@ -539,9 +553,24 @@ class Workspace:
             w.writerows((u, g, named.get(g, "")) for u, g in zip(self.unit_ids, self.labels, strict=True))
         return buf.getvalue()
 
-    def scenario_toml(self, layout: Path) -> str:
+    def locks_to_save(self) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """(locked unit positions that can be saved, their grids' leads, locked unit positions left out): a lock
+        keeps a unit in its grid's lead's grid, so a locked unit of a grid without an eligible lead cannot be
+        written (the solver refuses it too)."""
+        lead = self.grid_lead()
+        idx = np.flatnonzero(self.locked)
+        led = np.array([self.labels[i] in lead for i in idx], dtype=bool)
+        return idx[led], [lead[self.labels[i]] for i in idx[led]], idx[~led]
+
+    def locks_csv(self) -> str:
+        """The locked units as a ``plan.locked_units`` file (``unit_id,lead_id``; header only without locks)."""
+        idx, leads, _ = self.locks_to_save()
+        return locks_csv(self.unit_ids[idx], leads)
+
+    def scenario_toml(self, layout: Path, locked: Path | None = None) -> str:
         """The workspace as a scenario file: the base scenario (overrides applied, paths absolute), mode
-        ``given_layout`` on ``layout``, and the base's selected changes followed by the workspace's."""
+        ``given_layout`` on ``layout``, the locked units file ``locked`` (``plan.locked_units``) when given, and
+        the base's selected changes followed by the workspace's."""
         raw = copy.deepcopy(self.raw)
         raw["name"] = f"{self.base.name} (caregrid app)"
         raw["data"] = str(self.base.data)
@@ -551,6 +580,13 @@ class Workspace:
         plan.update(mode="given_layout", layout=str(layout.resolve()), layout_grid_field="grid_id")
         plan.pop("layout_crs", None)
         plan.pop("leads", None)
+        plan.pop("locked_units", None)
+        if locked is not None:
+            plan["locked_units"] = str(locked.resolve())
+            if self.base.solver.contiguity == "fast":
+                # as the app's solver runs (jobs._run_setup): "fast" contiguity (grids star-shaped around their
+                # first unit) may not admit the grids locked units are painted in; the exact family admits them all
+                raw.setdefault("solver", {})["contiguity"] = "exact"
         base_labels = {c.label for c in self.base.changes}
         changes = [c for c in raw.get("changes", []) if _label_of(c) in base_labels] + self.changes
         raw.pop("changes", None)
@@ -559,13 +595,17 @@ class Workspace:
         return dumps_toml(raw)
 
     def save(self, folder: Path | None = None) -> Path:
-        """Write ``scenario.toml`` and ``layout.csv`` into ``folder`` (default ``<workspace>/saved``); returns the
-        scenario's path. ``caregrid run`` on it reproduces the layout and the facilities."""
+        """Write ``scenario.toml``, ``layout.csv`` and ``locked_units.csv`` into ``folder`` (default
+        ``<workspace>/saved``); returns the scenario's path. ``caregrid run`` on it reproduces the layout and the
+        facilities, and its optimise / repair keep the locked units in their grids (the scenario names the locks
+        file only when a unit is locked; see :meth:`locks_to_save` for locks that cannot be saved)."""
         folder = Path(folder or self.folder / SAVED)
-        layout = folder / "layout.csv"
+        layout, locked = folder / "layout.csv", folder / "locked_units.csv"
         atomic_write_text(layout, self.layout_csv())
+        text = self.locks_csv()
+        atomic_write_text(locked, text)  # header only without locks: an earlier save's locks are not left behind
         path = folder / "scenario.toml"
-        atomic_write_text(path, self.scenario_toml(layout))
+        atomic_write_text(path, self.scenario_toml(layout, locked if text.count("\n") > 1 else None))
         return path
 
 

@@ -149,6 +149,8 @@ APP: Final[dict[str, Label]] = {
     "within_access": Label("share within access minutes", "可达范围内人口比例"),
     "job": Label("Solver", "求解"),
     "saved": Label("Saved", "已保存"),
+    "locks_not_saved": Label("locked units not saved (their grid has no eligible lead)",
+                             "未保存的锁定单元（所在网格无合格牵头医院）"),
     "exported": Label("Exported", "已导出"),
     "no_lead": Label("no eligible lead", "无合格牵头医院"),
     "facility": Label("Selected facility (click a marker; drag it to its real location)",

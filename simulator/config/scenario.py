@@ -116,6 +116,9 @@ class PlanSettings:
     layout: str | None = None
     layout_crs: str | None = None
     layout_grid_field: str = "grid_id"
+    #: a ``unit_id,lead_id`` CSV of planning units locked to a lead's grid (simulator/plan/locks.py; ``caregrid app``
+    #: saves its locks there); binds optimise, fixed_leads and ``--repair``
+    locked_units: str | None = None
     #: enterprise-owned tertiary hospitals may lead ("地市级、区级" 原则上: not by default)
     allow_enterprise_leads: bool = False
     collaborating_units: list[str] = field(default_factory=list)

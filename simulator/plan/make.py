@@ -38,6 +38,7 @@ from ..travel import RoadNetwork, TravelTimes, adjacency_minutes
 from ..units.planning_units import PlanningUnits, equal_area_crs
 from .campuses import add_campuses
 from .groups import GroupOptions, Groups, eligible_lead_mask, facility_units, form_groups, grid_labels
+from .locks import locks_path, read_locks
 from .precheck import (
     check_grid_count,
     check_named_leads_apart,
@@ -120,6 +121,8 @@ class _Job:
     notes: list[str] = field(default_factory=list)
     #: unit index → lead facility id whose grid the unit must join (units a planner locked in ``caregrid app``)
     locks: dict[int, str] = field(default_factory=dict)
+    #: the file the locks come from (``plan.locked_units``), ``None`` when given by the caller or absent
+    locks_file: Any = None
 
     @property
     def f(self) -> gpd.GeoDataFrame:
@@ -281,12 +284,29 @@ def build_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repa
     """
     check_solver_names(scenario)
     job = _job(scenario, city, units, repair)
-    job.locks = dict(locks or {})
+    job.locks = dict(locks) if locks is not None else _scenario_locks(job)
     mode = scenario.plan.mode
+    if job.locks:
+        applied = mode != "given_layout" or repair
+        job.record["locked_units"] = {"file": str(job.locks_file) if job.locks_file else None,
+                                      "units": len(job.locks), "leads": sorted(set(job.locks.values())),
+                                      "applied": applied}
+        if not applied:
+            job.notes.append(f"{len(job.locks)} locked unit(s) 锁定单元 not applied: the given layout is evaluated as "
+                             "painted; locks bind optimise, fixed_leads and --repair")
     if mode == "given_layout":
         layout_grid, named = _read_layout(scenario, units.gdf, job.notes)
         return _repair_layout(job, layout_grid, named) if repair else _check_layout(job, layout_grid, named)
     return MODES[mode](job)
+
+
+def _scenario_locks(job: _Job) -> dict[int, str]:
+    """The locks of the file ``plan.locked_units`` names (:mod:`.locks`; ``{}`` without one)."""
+    job.locks_file = locks_path(job.scenario)
+    if job.locks_file is None:
+        return {}
+    return read_locks(job.locks_file, job.units.gdf["unit_id"].to_numpy(), job.f, job.rules,
+                      job.scenario.plan.allow_enterprise_leads)
 
 
 # ---------------------------------------------------------------------------------------------------- modes
@@ -425,8 +445,8 @@ def _candidates(job: _Job, wanted: np.ndarray | None = None) -> _Candidates:
         pos = {f: k for k, f in enumerate(fid)}
         unknown = sorted({lead for lead in job.locks.values() if lead not in pos})
         if unknown:
-            raise InputError(None, f"locked units name lead(s) {', '.join(unknown)} that cannot lead here; "
-                             "expected candidate leads", field="locks")
+            raise InputError(job.locks_file, f"locked units name lead(s) {', '.join(unknown)} that cannot lead here; "
+                             "expected candidate leads", field="lead_id" if job.locks_file else "locks")
         c.fixed = np.full(len(job.units.gdf), -1, dtype=np.int64)
         for unit, lead in job.locks.items():
             c.fixed[unit] = pos[lead]

@@ -174,6 +174,8 @@ READING_CASES = [
     ("enterprise-text", 'allow_enterprise_leads = "yes"', "allow_enterprise_leads", "expected bool"),
     ("share-centres-text", 'share_centres = "yes"', "share_centres", "expected bool"),
     ("centre-rules-number", "centre_rules = 3", "centre_rules", "expected str"),
+    ("locked-units-number", "locked_units = 3", "locked_units", "expected str"),
+    ("locked-units-list", 'locked_units = ["a.csv"]', "locked_units", "expected str"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -440,3 +441,75 @@ def test_capability_flags_and_counts_blank_is_no_data(facility_csv):
     assert gdf["stroke"].tolist() == [0.0, 1.0]
     assert gdf["ambulances"].iloc[0] == 3 and np.isnan(gdf["ambulances"].iloc[1])
     assert gdf["trauma"].isna().all()  # column absent: no data
+
+
+# ---------------------------------------------------------------- locked planning units (plan.locked_units)
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """The synthetic two-district city at H3 resolution 7: scenario, city, units, rules."""
+    from synthetic_city import scenario_text, write_city
+
+    from simulator.config.rules import load_rules
+    from simulator.config.scenario import load_scenario
+    from simulator.load.city import load_city
+    from simulator.units.pipeline import planning_units
+
+    scenario = load_scenario(write_city(tmp_path_factory.mktemp("locks_city"), scenario_text(resolution=7)))
+    city = load_city(scenario)
+    return scenario, city, planning_units(scenario, city), load_rules(scenario.rules)
+
+
+# (case id, change to the second row (None: drop the column), row, field, words in the message)
+LOCK_CASES = [
+    ("missing-column", None, None, "lead_id", "missing column(s) lead_id in the locked units table"),
+    ("blank-unit", {"unit_id": ""}, "row 2", "unit_id", "missing value; expected a planning unit id"),
+    ("blank-lead", {"lead_id": " "}, "row 2", "lead_id",
+     "missing value; expected the facility id of the lead whose grid the unit keeps"),
+    ("unknown-unit", {"unit_id": "87xxxxxxxffffff"}, "row 2", "unit_id",
+     "unknown planning unit id '87xxxxxxxffffff'; expected a unit of the scenario's planning units"),
+    ("duplicate-unit", "same-unit", "row 2", "unit_id", "duplicate id"),
+    ("unknown-lead", {"lead_id": "T9"}, "row 2", "lead_id", "unknown facility id 'T9'; expected the id of a hospital "
+     "that may lead, from the scenario's facility files; near ids: T"),
+    ("lead-not-eligible", {"lead_id": "S1"}, "row 2", "lead_id", "facility S1 may not lead a grid"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "row", "field", "words"), LOCK_CASES, ids=[c[0] for c in LOCK_CASES])
+def test_bad_locked_units_file(tmp_path, synthetic, case, change, row, field, words):
+    from simulator.plan.locks import LOCK_COLUMNS, read_locks
+
+    scenario, city, units, rules = synthetic
+    ids = units.gdf["unit_id"].tolist()
+    first, second = {"unit_id": ids[0], "lead_id": "T1"}, {"unit_id": ids[1], "lead_id": "T2"}
+    fields = list(LOCK_COLUMNS)
+    if change is None:
+        fields.remove(field)
+    elif change == "same-unit":
+        second["unit_id"] = ids[0]
+    else:
+        second.update(change)
+    path = write_csv(tmp_path / "locked.csv", [first, second], fields)
+    with pytest.raises(InputError) as ei:
+        read_locks(path, ids, city.facilities, rules, False)
+    assert words in ei.value.detail, ei.value.detail
+    assert (ei.value.path, ei.value.row, ei.value.field) == (str(path), row, field)
+
+
+def test_locked_units_file_read_and_missing(tmp_path, synthetic):
+    """A good file gives unit position → lead (ids trimmed, GBK read); a scenario naming an absent file stops the
+    run with the file named."""
+    from simulator.plan.locks import read_locks
+    from simulator.workflow import make_plan
+
+    scenario, city, units, rules = synthetic
+    ids = units.gdf["unit_id"].tolist()
+    path = tmp_path / "locked.csv"
+    path.write_bytes(f"unit_id,lead_id\n {ids[3]} ,T2\n{ids[0]},T1\n".encode("gbk"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputWarning)
+        assert read_locks(path, ids, city.facilities, rules, False) == {3: "T2", 0: "T1"}
+    plan = dataclasses.replace(scenario.plan, locked_units=str(tmp_path / "no.csv"))
+    absent = dataclasses.replace(scenario, plan=plan)
+    with pytest.raises(InputError, match="file not found") as ei:
+        make_plan(absent, city, units)
+    assert ei.value.path == str(tmp_path / "no.csv")

@@ -454,7 +454,8 @@ async function start() {
   };
   $('save').onclick = async () => {
     const r = await api('/api/save', {});
-    showMessage(`${label('saved')}: ${r.scenario}`);
+    const left = r.locks_not_saved.length ? `; ${label('locks_not_saved')}: ${r.locks_not_saved.join(', ')}` : '';
+    showMessage(`${label('saved')}: ${r.scenario}${left}`, Boolean(left));
   };
   $('export').onclick = async () => {
     showMessage('…');
