@@ -5,9 +5,11 @@ The panel must say what ``caregrid run`` would say for the same layout (mode ``g
 — the leads of a layout's grids (the eligible hospital inside with the most beds), the medical groups
 (:func:`simulator.plan.groups.form_groups`), the rule checks (:func:`simulator.evaluate.compliance.compliance_table`)
 and the indicators (:func:`simulator.evaluate.indicators.compute_indicators`) — on the same travel times, prepared
-once per facility state (:class:`LiveEvaluator`). It skips only what draws the plan and costs most: the dissolved
-grid polygons (the grid area is the sum of its units' areas, km²) and their compactness (Polsby–Popper).
-``tests/app/test_live.py`` checks after random edits that every rule status per grid equals the full evaluation.
+once per facility state (:class:`LiveEvaluator`). It skips only what draws the plan and costs most, the dissolved
+grid polygons: the grid area is the sum of its units' areas (km²), and the grids' compactness (Polsby–Popper) comes
+from the units' areas, perimeters and shared edges, measured once (:class:`simulator.app.shapes.GridShapes`).
+``tests/app/test_live.py`` checks after random edits that every rule status per grid, the indicators and the
+compactness equal the full evaluation.
 """
 
 from __future__ import annotations
@@ -24,18 +26,19 @@ from ..config.rules import failed_checks
 from ..config.scenario import Scenario
 from ..evaluate.compliance import compliance_table
 from ..evaluate.evaluation import census_population
-from ..evaluate.indicators import compute_indicators
+from ..evaluate.indicators import CITY, compute_indicators
 from ..load.city import CityData
 from ..plan.campuses import add_campuses
 from ..plan.groups import GroupOptions, eligible_lead_mask, form_groups, grid_sort_key
 from ..plan.make import _job, _layout_leads  # the plan stage's own steps: the panel must not differ from it
 from ..plan.shared_centres import centres_of_scenario
 from ..units.planning_units import PlanningUnits
+from .shapes import GridShapes
 from .texts import failure_reason
 
 #: indicators the panel shows per grid and for the city (names of ``indicators.csv`` columns)
 PANEL_INDICATORS = ("population", "area_km2", "units", "travel_mean_min", "travel_p90_min", "share_within_access",
-                    "share_within_primary_care", "beds_per_1000", "unserved_residents")
+                    "share_within_primary_care", "beds_per_1000", "unserved_residents", "polsby_popper")
 #: indicators only the city row has
 CITY_INDICATORS = ("population_cv", "population_max_min_ratio")
 
@@ -68,10 +71,13 @@ class LiveEvaluator:
     Parameters
     ----------
     scenario, city, units : the workspace's scenario (with its changes applied to ``city``) and planning units
+    shapes : the units' measured shapes when already known (the units stay the same when facilities change)
     """
 
-    def __init__(self, scenario: Scenario, city: CityData, units: PlanningUnits) -> None:
+    def __init__(self, scenario: Scenario, city: CityData, units: PlanningUnits,
+                 shapes: GridShapes | None = None) -> None:
         self.scenario, self.city, self.units = scenario, city, units
+        self.shapes = shapes if shapes is not None else GridShapes(units.gdf.geometry.to_numpy())
         self.job = _job(scenario, city, units, False)
         f = city.facilities
         self.eligible = np.flatnonzero(eligible_lead_mask(f, self.job.rules, scenario.plan.allow_enterprise_leads))
@@ -132,6 +138,9 @@ class LiveEvaluator:
             units, facilities, groups_out, groups.referrals, self.units.adjacency, job.rules, job.minutes,
             access_minutes=scenario.travel.access_minutes, primary_care_minutes=scenario.travel.primary_care_minutes,
         )
+        pp = self.shapes.polsby_popper(labels)  # as the full evaluation's dissolved polygons give it
+        indicators = indicators.assign(polsby_popper=indicators["grid_id"].map(pp).astype(float))
+        indicators.loc[indicators["grid_id"] == CITY, "polsby_popper"] = float(np.mean(list(pp.values())))
         return LiveResult(compliance, indicators, grid_lead, groups_out, facilities, travel, notes + groups.notes)
 
     def panel(self, labels: np.ndarray, named: dict[str, str] | None = None) -> dict[str, Any]:

@@ -227,7 +227,8 @@ class Workspace:
         if hasattr(self, "units") and units.gdf["unit_id"].tolist() != self.units.gdf["unit_id"].tolist():
             raise InputError(scenario.path, "the facility change altered the planning units; expected the same "
                              "units", field="changes")
-        return scenario, city, units, LiveEvaluator(scenario, city, units)
+        shapes = self.live.shapes if hasattr(self, "live") else None  # same units: their shapes are measured
+        return scenario, city, units, LiveEvaluator(scenario, city, units, shapes)
 
     def _load_facilities(self, prepared: tuple | None = None) -> None:
         self.scenario, self.city, self.units, self.live = prepared or self._prepare(self.changes)

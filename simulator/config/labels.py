@@ -147,6 +147,7 @@ APP: Final[dict[str, Label]] = {
     "place_me": Label("place me", "位置待确认"),
     "travel_mean": Label("mean minutes to lead", "至牵头医院平均分钟"),
     "within_access": Label("share within access minutes", "可达范围内人口比例"),
+    "compactness": Label("compactness (Polsby–Popper, 1 = circle)", "紧凑度"),
     "job": Label("Solver", "求解"),
     "saved": Label("Saved", "已保存"),
     "locks_not_saved": Label("locked units not saved (their grid has no eligible lead)",

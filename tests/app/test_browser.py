@@ -139,6 +139,13 @@ def _three_west_units(ws: Workspace) -> list[str]:
     raise AssertionError("no chain of three inner west units")
 
 
+def _compactness_cells(p: Page) -> dict[str, float]:
+    """Grid → the compactness the grid table shows."""
+    rows = p.page.eval_on_selector_all(
+        "#grids tbody tr", "rows => rows.map(r => [r.dataset.grid, r.querySelector('td.compactness').textContent])")
+    return {g: float(text) for g, text in rows}
+
+
 def test_paint_undo_drag_repair_reload_export(browser, server):
     base, ws = server
     p = Page(browser, base).open()
@@ -148,6 +155,7 @@ def test_paint_undo_drag_repair_reload_export(browser, server):
         assert HOSTILE_NAME in p.page.inner_text("#grids")
         assert p.page.locator("#side script, #side img, #map img").count() == 0
         before_rules = p.rules_text()
+        before_pp = _compactness_cells(p)
         # paint three units of 甲区 into 乙区
         units = _three_west_units(ws)
         p.page.select_option("#grid-select", "乙区")
@@ -157,6 +165,12 @@ def test_paint_undo_drag_repair_reload_export(browser, server):
         assert [ws.labels[ws.unit_index([u])[0]] for u in units] == ["乙区"] * 3
         painted_rules = p.rules_text()
         assert painted_rules != before_rules  # the panel changed with the stroke
+        # the grid table's compactness column shows the live panel's figure, which the stroke changed
+        shown_pp = _compactness_cells(p)
+        live_pp = {g["grid_id"]: g["polsby_popper"] for g in ws.state()["grids"]}
+        assert shown_pp.keys() == live_pp.keys()
+        assert all(abs(shown_pp[g] - live_pp[g]) <= 0.005 + 1e-9 for g in live_pp), (shown_pp, live_pp)
+        assert shown_pp["乙区"] != before_pp["乙区"]
         assert p.page.locator("#rule-panel li[data-rule='R6.contiguous'][data-grid='乙区']").count() == 1
         live = {(r["rule_id"], r["grid_id"], r["status"]) for r in ws.state()["compliance"]}
         shown = p.page.eval_on_selector_all(

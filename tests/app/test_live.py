@@ -44,8 +44,10 @@ def test_live_statuses_equal_full_evaluation_after_random_edits(workspace, tmp_p
         full = plan.indicators.set_index("grid_id")
         mine = live.indicators.set_index("grid_id")
         assert list(mine.index) == list(full.index)
-        for col in ("population", "units", "travel_mean_min", "share_within_access", "beds_per_1000"):
+        # compactness: the live panel's sums over units and shared edges equal the dissolved polygons' figure
+        for col in ("population", "units", "travel_mean_min", "share_within_access", "beds_per_1000", "polsby_popper"):
             np.testing.assert_allclose(mine[col].to_numpy(float), full[col].to_numpy(float), rtol=1e-9, err_msg=col)
+        assert full["polsby_popper"].notna().all()
         seen_failed |= (live.compliance["status"] == "failed").any()
     assert seen_failed  # the random edits broke rules, so failing statuses were compared too
 

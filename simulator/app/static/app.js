@@ -266,12 +266,14 @@ function renderSummary(s) {
     `${label('area')}: ${fmt(s.area_km2, 1)}`));
   box.appendChild(el('div', `${label('travel_mean')}: ${fmt(s.travel_mean_min, 1)} · ${label('within_access')}: ` +
     `${fmt(s.share_within_access * 100, 1)}%`));
+  box.appendChild(el('div', `${label('compactness')}: ${fmt(s.polsby_popper, 2)}`));
 }
 function renderGrids(grids) {
   const head = $('grids').tHead;
   head.replaceChildren();
   const hr = head.insertRow();
-  for (const k of ['grid', 'residents', 'area', 'lead', 'members', 'travel_mean', 'within_access', 'rules']) {
+  for (const k of ['grid', 'residents', 'area', 'lead', 'members', 'travel_mean', 'within_access', 'compactness',
+    'rules']) {
     hr.appendChild(el('th', label(k)));
   }
   const body = $('grids').tBodies[0];
@@ -288,6 +290,7 @@ function renderGrids(grids) {
     tr.appendChild(el('td', String(g.members.length)));
     tr.appendChild(el('td', fmt(g.travel_mean_min, 1)));
     tr.appendChild(el('td', g.share_within_access === null ? '—' : `${fmt(g.share_within_access * 100, 1)}%`));
+    tr.appendChild(el('td', fmt(g.polsby_popper, 2), 'compactness'));
     tr.appendChild(el('td', g.failed_rules.length ? g.failed_rules.join(', ') : '✓', g.failed_rules.length ? 'fail' : 'pass'));
   }
 }
