@@ -201,13 +201,26 @@ class Workspace:
         return ug["district_name"].astype(str).to_numpy(dtype=object)
 
     def _initial_locks(self) -> np.ndarray:
-        """The units the scenario's ``plan.locked_units`` file locks (what a save wrote), else none."""
+        """The units the scenario's ``plan.locked_units`` file locks (what a save wrote), else none. A lock in the
+        workspace keeps a unit in the grid it is painted in, so each locked unit must start in its lead's grid."""
         locked = np.zeros(len(self.labels), dtype=bool)
         path = locks_path(self.base)
-        if path is not None:
-            f, job = self.city.facilities, self.live.job
-            locks = read_locks(path, self.unit_ids, f, job.rules, self.base.plan.allow_enterprise_leads)
-            locked[list(locks)] = True
+        if path is None:
+            return locked
+        locks = read_locks(path, self.unit_ids, self.city.facilities, self.live.job.rules,
+                           self.base.plan.allow_enterprise_leads)
+        idx = np.fromiter(locks, dtype=np.int64, count=len(locks))
+        lead = self.grid_lead()
+        have = np.array([lead.get(g, "") for g in self.labels[idx]], dtype=object)
+        wrong = np.flatnonzero(have != np.array(list(locks.values()), dtype=object))
+        if len(wrong):
+            i = idx[wrong[0]]
+            raise InputError(path, f"unit {self.unit_ids[i]} is locked to the grid of {locks[i]}, but the workspace "
+                             f"starts it in grid {self.labels[i]} (lead {have[wrong[0]] or 'none'}); "
+                             "expected the layout the locks belong to: open a run folder of this scenario "
+                             "(caregrid run, then caregrid app RUN_DIR) or a given layout that paints it there",
+                             field="lead_id")
+        locked[idx] = True
         return locked
 
     # ---------------------------------------------------------------------------------------- facilities

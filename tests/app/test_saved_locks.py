@@ -11,9 +11,12 @@ import tomllib
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pytest
 
 from simulator import cli
+from simulator.app.cli import resolve_source
 from simulator.app.state import Workspace
+from simulator.errors import InputError
 from simulator.evaluate.verify import verify_run
 
 
@@ -72,10 +75,39 @@ def test_locked_units_are_saved_and_optimise_of_the_saved_scenario_keeps_them(wo
     assert record["locked_units"]["applied"] is False
     assert any("3 locked unit(s) 锁定单元 not applied" in n for n in record["notes"])
 
-    # caregrid app on the saved scenario reopens the layout with its locks
+    # caregrid app on the saved scenario reopens the layout with its locks; so does the optimised run folder
     again = Workspace.create(tmp_path / "ws2", saved)
     assert (again.labels == ws.labels).all()
     assert sorted(again.unit_ids[again.locked]) == sorted(chosen)
+    scenario_path, _, labels = resolve_source(str(out), str(tmp_path / "ws3"))
+    from_run = Workspace.create(tmp_path / "ws3", scenario_path, labels=labels)
+    assert sorted(from_run.unit_ids[from_run.locked]) == sorted(chosen)
+    assert {from_run.grid_lead()[g] for g in from_run.labels[from_run.locked]} == {"T2"}
+
+    # --repair of the saved scenario honours the locks too (the optimiser's fixed_assignment)
+    repaired = tmp_path / "repaired"
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "run", str(saved), "--repair", "--out",
+                           str(repaired)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((repaired / "run.json").read_text(encoding="utf-8"))["locked_units"]["applied"] is True
+    units = gpd.read_file(repaired / "plan.gpkg", layer="units").set_index("unit_id")
+    assert (units.loc[chosen, "lead_facility_id"] == "T2").all()
+
+
+def test_locks_that_do_not_fit_the_opening_layout_are_refused_named(city_toml, tmp_path):
+    """An optimise scenario locking a west unit to 乙区's lead opens on one grid per district, where the unit is in
+    甲区: the workspace cannot keep that lock (a lock keeps the painted grid), so it says so and how to open it."""
+    probe = Workspace.create(tmp_path / "probe", city_toml)
+    west = probe.unit_ids[probe.labels == "甲区"][0]
+    locked = tmp_path / "locked.csv"
+    locked.write_text(f"unit_id,lead_id\n{west},T2\n", encoding="utf-8")
+    scenario = tmp_path / "locked.toml"
+    text = city_toml.read_text(encoding="utf-8").replace('data = "data"', f'data = "{city_toml.parent / "data"}"')
+    scenario.write_text(text + f'locked_units = "{locked}"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=f"unit {west} is locked to the grid of T2, but the workspace starts it in "
+                       "grid 甲区 \\(lead T1\\)") as ei:
+        Workspace.create(tmp_path / "ws", scenario)
+    assert (ei.value.path, ei.value.field) == (str(locked), "lead_id")
 
 
 def test_a_lock_in_a_grid_without_a_lead_is_not_saved_and_the_answer_says_so(workspace, client):
