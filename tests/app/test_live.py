@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from simulator.config.scenario import load_scenario
 from simulator.load.city import load_city
@@ -68,3 +69,23 @@ def test_panel_reasons_come_from_the_catalogue(workspace):
     by_grid = {g["grid_id"]: g for g in panel["grids"]}
     assert sum(g["population"] for g in panel["grids"]) == panel["summary"]["population"]
     assert set(by_grid) == set(workspace.grids)
+
+
+def test_compactness_of_a_grid_with_a_hole_and_of_a_grid_in_pieces(workspace):
+    """The unit sums equal the dissolve where the outline is not one simple ring: a grid around a hole (a unit of
+    another grid inside) and a grid in two pieces."""
+    from simulator.evaluate.indicators import _compactness
+
+    adj, labels = workspace.units.adjacency, workspace.labels.copy()
+    inner = next(i for i in range(len(labels)) if labels[i] == "甲区" and (labels[adj[i].indices] == "甲区").all()
+                 and len(adj[i].indices) == 6)
+    labels[inner] = "洞"  # a one-unit grid inside 甲区: 甲区's outline gains an inner ring
+    east = np.flatnonzero(labels == "乙区")
+    far = east[np.argmax(workspace.units.gdf["lon"].to_numpy()[east])]
+    labels[far] = "甲区"  # 甲区 gets a second piece at the far east
+    live = workspace.live.shapes.polsby_popper(labels)
+    full = _compactness(labels.astype(str), workspace.units.gdf.geometry.to_numpy())
+    assert live.keys() == full.keys() == {"甲区", "乙区", "洞"}
+    for g in full:
+        assert live[g] == pytest.approx(full[g], rel=1e-9), g
+    assert live["洞"] > 0.8  # one hexagon: 4π·(3√3/2)/36 ≈ 0.907
