@@ -576,11 +576,6 @@ class Workspace:
         led = np.array([self.labels[i] in lead for i in idx], dtype=bool)
         return idx[led], [lead[self.labels[i]] for i in idx[led]], idx[~led]
 
-    def locks_csv(self) -> str:
-        """The locked units as a ``plan.locked_units`` file (``unit_id,lead_id``; header only without locks)."""
-        idx, leads, _ = self.locks_to_save()
-        return locks_csv(self.unit_ids[idx], leads)
-
     def scenario_toml(self, layout: Path, locked: Path | None = None) -> str:
         """The workspace as a scenario file: the base scenario (overrides applied, paths absolute), mode
         ``given_layout`` on ``layout``, the locked units file ``locked`` (``plan.locked_units``) when given, and
@@ -616,10 +611,11 @@ class Workspace:
         folder = Path(folder or self.folder / SAVED)
         layout, locked = folder / "layout.csv", folder / "locked_units.csv"
         atomic_write_text(layout, self.layout_csv())
-        text = self.locks_csv()
-        atomic_write_text(locked, text)  # header only without locks: an earlier save's locks are not left behind
+        idx, leads, _ = self.locks_to_save()
+        # header only without locks: an earlier save's locks are not left behind
+        atomic_write_text(locked, locks_csv(self.unit_ids[idx], leads))
         path = folder / "scenario.toml"
-        atomic_write_text(path, self.scenario_toml(layout, locked if text.count("\n") > 1 else None))
+        atomic_write_text(path, self.scenario_toml(layout, locked if len(idx) else None))
         return path
 
 

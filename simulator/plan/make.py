@@ -273,7 +273,8 @@ def build_plan(scenario: Scenario, city: CityData, units: PlanningUnits, *, repa
     """Run the scenario's mode: the grids, their leads and groups, not yet evaluated (see :class:`Plan`).
 
     ``locks`` (unit index → lead facility id) fixes units to the grid of that lead in the optimising modes and in
-    repair (``ModelSpec.fixed_assignment``); the given layout without repair ignores it.
+    repair (``ModelSpec.fixed_assignment``); the given layout without repair ignores it. ``None`` (default): the
+    locks of the scenario's ``plan.locked_units`` file (:mod:`.locks`), none without one; ``run.json`` records them.
 
     Raises
     ------
