@@ -22,6 +22,7 @@ from .config.scenario import load_scenario
 from .errors import CaregridError, InputError
 from .evaluate.emergency import console_lines
 from .load.city import CityData, load_city
+from .plan.locks import locks_path, read_locks
 from .plan.precheck import check_rule_fields, check_solver_names
 from .runfolder.atomic import atomic_output_dir, check_output_target
 from .units.pipeline import planning_units
@@ -98,10 +99,17 @@ def cmd_validate(args) -> int:
     scenario = load_scenario(args.scenario, _parse_set(args.set))
     check_solver_names(scenario)
     city = load_city(scenario)
-    check_rule_fields(city, load_rules(scenario.rules))  # a field a rule reads is missing: say which rule
+    rules = load_rules(scenario.rules)
+    check_rule_fields(city, rules)  # a field a rule reads is missing: say which rule
     units = planning_units(scenario, city)
+    locks = locks_path(scenario)
+    if locks is not None:  # plan.locked_units: checked against the units and the hospitals that may lead
+        locked = read_locks(locks, units.gdf["unit_id"].to_numpy(), city.facilities, rules,
+                            scenario.plan.allow_enterprise_leads)
     print(f"Scenario 方案: {scenario.name} ({scenario.path})")
     print(summary_tables(city, units))
+    if locks is not None:
+        print(f"\nLocked units 锁定单元: {len(locked)} ({locks})")
     if city.changes:
         print("\n" + changes_text(city))
     census = int(city.districts.loc[city.districts["adcode"].isin(city.area["adcode"]), "population_2020"].sum())

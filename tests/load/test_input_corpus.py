@@ -513,3 +513,20 @@ def test_locked_units_file_read_and_missing(tmp_path, synthetic):
     with pytest.raises(InputError, match="file not found") as ei:
         make_plan(absent, city, units)
     assert ei.value.path == str(tmp_path / "no.csv")
+
+
+def test_caregrid_validate_checks_the_locked_units_file(tmp_path, synthetic, capsys):
+    from simulator import cli
+
+    scenario, city, units, rules = synthetic
+    ids = units.gdf["unit_id"].tolist()
+    locked = tmp_path / "locked.csv"
+    locked.write_text(f"unit_id,lead_id\n{ids[0]},T1\n{ids[1]},S1\n", encoding="utf-8")
+    path = tmp_path / "s.toml"
+    text = scenario.path.read_text(encoding="utf-8").replace('data = "data"', f'data = "{scenario.data}"')
+    path.write_text(text + f'locked_units = "{locked}"\n', encoding="utf-8")
+    assert cli.main(["validate", str(path)]) == 2
+    assert "facility S1 may not lead a grid" in capsys.readouterr().err
+    locked.write_text(f"unit_id,lead_id\n{ids[0]},T1\n{ids[1]},T2\n", encoding="utf-8")
+    assert cli.main(["validate", str(path)]) == 0
+    assert f"Locked units 锁定单元: 2 ({locked})" in capsys.readouterr().out
