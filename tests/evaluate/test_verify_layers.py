@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -169,4 +170,66 @@ def test_the_check_is_independent_of_the_engine():
     internal = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level}
     internal |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
                  if a.name.startswith("simulator")}
-    assert internal == {"config.targets"}, internal
+    assert internal == {"config.targets", "errors"}, internal
+
+
+# ------------------------------------------------------------------------- a planner's own targets file, end to end
+@pytest.fixture(scope="module")
+def planner_run(tmp_path_factory) -> Path:
+    """The same scenario naming a planner's targets file: 2 ambulances per 30,000 residents, 60 % negative-pressure,
+    1 AED per 5,000 (quantity aeds_per_5000), 3 GPs per 10,000."""
+    import tomllib
+
+    from simulator.workflow import make_plan
+
+    base = tmp_path_factory.mktemp("planner_targets")
+    raw = (ROOT / "simulator" / "config" / "targets" / "liaoning-2023.toml").read_text(encoding="utf-8")
+    edits = [('norm = 1.0\nper = 30000', 'norm = 2.0\nper = 30000'), ('norm = 0.4', 'norm = 0.6'),
+             ('quantity = "aeds_per_10000"', 'quantity = "aeds_per_5000"'), ('per = 10000\nunit = "AEDs',
+                                                                           'per = 5000\nunit = "AEDs'),
+             ('norm = 2.0\nper = 10000', 'norm = 3.0\nper = 10000')]
+    for old, new in edits:
+        assert raw.count(old) == 1, old
+        raw = raw.replace(old, new)
+    tomllib.loads(raw)
+    (base / "my_targets.toml").write_text(raw, encoding="utf-8")
+    s = load_scenario(SCENARIO, {"targets": str(base / "my_targets.toml")})
+    city = load_city(s)
+    return write_plan(make_plan(s, city, planning_units(s, city)), base / "run")
+
+
+def test_a_planners_targets_file_changes_every_figure_alike(planner_run):
+    ind = pd.read_csv(planner_run / "indicators.csv", dtype={"grid_id": str})
+    dist = pd.read_csv(planner_run / "indicators_district.csv", dtype={"part_id": str})
+    em = pd.read_csv(planner_run / "emergency.csv", dtype={"scope_id": str})
+    tg = pd.read_csv(planner_run / "targets.csv", dtype={"scope_id": str})
+    fd = pd.read_csv(planner_run / "family_doctors.csv", dtype={"grid_id": str})
+    for table in (ind, dist[dist.part_type != "max_min_ratio"]):
+        assert (table["ambulances_per_30000_target"] == 2.0).all()
+        assert (table["ambulance_negative_pressure_share_target"] == 0.6).all()
+        assert (table["aeds_per_5000_target"] == 1.0).all() and table["aeds_per_10000_target"].isna().all()
+    # requirements: ⌈residents × 2 / 30,000⌉ ambulances, ⌈that × 0.6⌉ negative-pressure, ⌈residents / 5,000⌉ AEDs
+    assert (em["ambulances_required"] == np.ceil(em["population"] * 2 / 30000 - 1e-9)).all()
+    assert (em["ambulances_negative_pressure_required"] == np.ceil(em["ambulances_required"] * 0.6 - 1e-9)).all()
+    assert (em["aeds_required"] == np.ceil(em["population"] / 5000 - 1e-9)).all()
+    assert np.allclose(em["aeds_per_5000"], em["aeds"] / em["population"] * 5000, equal_nan=True)
+    # the indicator and emergency.csv read the same facilities in the city row: the same figure, the same norm
+    city_ind, city_em = ind[ind.grid_id == "city"].iloc[0], em[em.scope == "city"].iloc[0]
+    assert city_ind["aeds_per_5000"] == pytest.approx(city_em["aeds_per_5000"])
+    amb = tg[tg.target_id == "ems.ambulances"]
+    assert (amb["norm"] == 2.0).all() and amb["target"].str.startswith("≥ 2 ").all()
+    assert set(tg.loc[tg.target_id == "ems.aeds", "quantity"]) == {"aeds_per_5000"}
+    assert (fd["general_practitioners_needed"] == np.ceil(fd["residents"] * 3 / 10000 - 1e-9)).all()
+    assert verify_run(planner_run) == []  # the verifier judges by the run's own targets file
+
+
+def test_the_verifier_uses_the_runs_targets_file(planner_run, tmp_path):
+    """Judged by the bundled file instead, the planner's run would fail: the check reads the file the run names."""
+    copy = tmp_path / "copy"
+    shutil.copytree(planner_run, copy)
+    _edit_record(lambda r: r["scenario"].update(targets="liaoning-2023"))(copy)
+    found = verify_plan_layers(copy)
+    assert any("ambulances_required" in x and "but the targets file requires" in x for x in found), found
+    _edit_record(lambda r: r["scenario"].update(targets=str(tmp_path / "gone.toml")))(copy)
+    found = verify_run(copy)
+    assert any("cannot load the targets file" in x for x in found), found
