@@ -29,10 +29,11 @@ import pandas as pd
 
 from ..config.centres import ServiceLine
 from ..config.rules import RuleSet
-from ..config.targets import TargetSet, load_targets
+from ..config.targets import TargetSet
 from ..load.validate import READINESS_FIELDS
 from .indicators import (  # noqa: F401 - weighted_gini is part of this module's API too
     _access,
+    _bundled_targets,
     _estimated,
     _estimated_share,
     _per,
@@ -113,7 +114,7 @@ def district_indicators(
     pd.DataFrame
         columns ``part_type`` (:data:`PART_TYPES`), ``part_id``, ``part_name`` and the indicators
     """
-    targets = targets if targets is not None else load_targets()
+    targets = targets if targets is not None else _bundled_targets()
     for col in READINESS_FIELDS:
         if col not in facilities:
             facilities = facilities.assign(**{col: np.nan})

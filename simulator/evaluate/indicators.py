@@ -15,6 +15,7 @@ the facilities of a grid carry none of them the value is ``None`` ("no data"), n
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +32,12 @@ from .partition import GridPartition
 from .readiness import RATIO_QUANTITY, SHARE_QUANTITY, norm_of, rate_columns, readiness_quantities
 
 CITY = "city"
+
+
+@functools.cache
+def _bundled_targets() -> TargetSet:
+    """The bundled targets file (read once; a :class:`TargetSet` is immutable), for callers that pass none."""
+    return load_targets()
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -272,7 +279,7 @@ def compute_indicators(
     targets : the scenario's targets file, the one source of the readiness norms (``<quantity>_target`` columns,
         rate columns such as ``ambulances_per_30000``); ``None``: the bundled ``liaoning-2023``
     """
-    targets = targets if targets is not None else load_targets()
+    targets = targets if targets is not None else _bundled_targets()
     for col in READINESS_FIELDS:
         if col not in facilities:
             facilities = facilities.assign(**{col: np.nan})
