@@ -28,6 +28,10 @@ Checked (each failure is one line of :func:`verify_plan_layers`):
   shortfall is max(needed − declared, 0), blank where nothing is declared;
 * ``referral_allocations.csv`` — per receiving facility the parts sum to its ``referrals.csv`` row, and per grid
   to the lead's reserved slots and beds in the ``facilities`` layer.
+
+Not re-derived (:func:`unverifiable` lists it per folder): the facility counts and five-centre figures behind
+``emergency.csv`` (``plan.gpkg`` keeps neither the readiness counts nor the five-centre flags of the facilities; those
+rows are checked for consistency only), and on a road-network run the stations' reach (the folder records no minutes).
 """
 
 from __future__ import annotations
@@ -294,13 +298,20 @@ def check_ems_stations(f: _Folder) -> list[str]:
 
 def unverifiable(run_dir: str | Path) -> list[str]:
     """What :func:`verify_plan_layers` cannot re-check from this folder alone, one line each (empty: everything)."""
-    record = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    run_dir = Path(run_dir)
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     tr = (record.get("scenario") or {}).get("travel") or {}
+    out = []
+    if (run_dir / "emergency.csv").exists():
+        out.append("emergency.csv: the facility counts per scope (ambulances, AEDs, doctors, nurses, *_reporting) and "
+                   "the five-centre figures (*_centres, *_share_within) are checked for consistency only (rows sum to "
+                   "the city, rates, requirements); plan.gpkg does not keep the facilities' readiness counts and "
+                   "five-centre flags to re-derive them")
     if record.get("ems") and (tr.get("network") or not tr.get("speed_kmh")):
-        return [f"ems_stations: the run's travel minutes come from a road network ({tr.get('network') or 'unknown'}), "
-                "which the run folder does not record; residents_within and the covered shares are not re-checked "
-                "(the station counts are)"]
-    return []
+        out.append(f"ems_stations: the run's travel minutes come from a road network ({tr.get('network') or 'unknown'})"
+                   ", which the run folder does not record; residents_within and the covered shares are not "
+                   "re-checked (the station counts are)")
+    return out
 
 
 # ------------------------------------------------------------------------------------- family doctors, allocations
