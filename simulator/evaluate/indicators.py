@@ -10,7 +10,9 @@ served resident equally far; the same figure per district in ``indicators_distri
 ``beds_estimated_share`` / ``outpatient_estimated_share`` say how much of the group's beds / outpatient slots (hence
 of the per-1,000 and reserved figures) rests on estimated or modelled capacities rather than sourced facts.
 Readiness indicators need facility fields (doctors, nurses, ambulances, ambulances_negative_pressure, aeds); where
-the facilities of a grid carry none of them the value is ``None`` ("no data"), never zero.
+the facilities of a grid carry none of them the value is ``None`` ("no data"), never zero. Their norms come from the
+scenario's targets file only (:mod:`.readiness`): ``<quantity>_target`` beside each readiness figure, and a rate
+``<count>_per_<N>`` the targets file judges becomes a column of its own.
 """
 
 from __future__ import annotations
