@@ -236,6 +236,10 @@ _KINDS_OF_VALUE = {
 
 def _check_thresholds(source: str, raw: dict[str, Any]) -> None:
     """Every threshold the code reads is present and of the right kind, named with its table."""
+    if "targets" in raw:  # the readiness norms moved to the targets file; a copy here would be a second source
+        raise InputError(source, "the rule file holds a [targets] table; readiness norms (nurses per doctor, "
+                         "ambulances, AEDs) live in the targets file (scenario key targets = …, see "
+                         "simulator/config/targets/liaoning-2023.toml); expected no [targets] table", field="targets")
     for (table, key), kind in THRESHOLDS.items():
         node = raw if table is None else raw.get(table)
         where = key if table is None else f"{table}.{key}"

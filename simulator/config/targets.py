@@ -10,6 +10,7 @@ file and the key.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -27,6 +28,15 @@ TARGET_OPTIONAL = ("norm_max", "per", "year", "note")
 SOURCE_REQUIRED = ("quote", "document", "url")
 SOURCE_OPTIONAL = ("accessed",)
 DEFAULT_TARGETS = "liaoning-2023"
+#: a rate quantity ``<count field>_per_<residents>`` (e.g. ``ambulances_per_30000``): the count per that many residents
+RATE_QUANTITY = re.compile(r"^(?P<field>[a-z][a-z0-9_]*?)_per_(?P<per>[1-9][0-9]*)$")
+
+
+def rate_quantity(quantity: str) -> tuple[str, int] | None:
+    """``(count field, residents)`` of a rate quantity (``ambulances_per_30000`` → ``("ambulances", 30000)``), else
+    ``None`` (a share or a ratio such as ``nurses_per_doctor``)."""
+    m = RATE_QUANTITY.match(quantity)
+    return (m["field"], int(m["per"])) if m else None
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,18 @@ class TargetSet:
 
     def __len__(self) -> int:
         return len(self.targets)
+
+    def for_quantity(self, quantity: str) -> Target | None:
+        """The first target (file order) judged on ``quantity``, ``None`` when the file has none."""
+        return next((t for t in self.targets if t.quantity == quantity), None)
+
+    def rate_for(self, field: str) -> Target | None:
+        """The first target (file order) judged on a rate of ``field`` (``<field>_per_<residents>``), else ``None``.
+
+        The requirements (e.g. ambulances required = ⌈residents × norm / per⌉) are taken from this target, so a
+        planner's targets file that changes the norm or its ``per`` changes every figure derived from it.
+        """
+        return next((t for t in self.targets if (rate_quantity(t.quantity) or ("",))[0] == field), None)
 
     def get(self, target_id: str) -> Target:
         """The target of ``target_id`` (``KeyError`` when the file has none)."""
@@ -191,7 +213,13 @@ def _target(src: str, k: int, raw: Any) -> Target:
                              field=f"{where}.norm_max")
     elif norm_max is not None:
         raise InputError(src, f"{where}.norm_max is only read with comparison = 'between'", field=f"{where}.norm_max")
-    per = raw.get("per")
+    per = None if raw.get("per") is None else _number(src, where, "per", raw.get("per"), positive=True)
+    rate = rate_quantity(str(raw["quantity"]))
+    if rate and per is not None and per != rate[1]:
+        raise InputError(src, f"{where}.per = {per:g} but quantity {raw['quantity']!r} counts per {rate[1]} residents; "
+                         f"expected per = {rate[1]}, or quantity = '{rate[0]}_per_{per:g}'", field=f"{where}.per")
+    if rate and per is None:
+        per = float(rate[1])  # the quantity's own count of residents (``ambulances_per_30000``: per 30,000)
     year = raw.get("year")
     if year is not None and not (isinstance(year, int) and not isinstance(year, bool) and 1949 <= year <= 2100):
         raise InputError(src, f"{where}.year = {year!r}; expected a year such as 2025", field=f"{where}.year")
@@ -206,7 +234,7 @@ def _target(src: str, k: int, raw: Any) -> Target:
         scopes=tuple(scopes),
         source=_source(src, where, raw["source"]),
         norm_max=norm_max,
-        per=None if per is None else _number(src, where, "per", per, positive=True),
+        per=per,
         year=year,
         note=_text(src, where, "note", raw.get("note", ""), empty_ok=True),
     )

@@ -38,6 +38,7 @@ from ..optimise.ems_siting import (
 )
 from ..plan.groups import facility_units, grid_sort_key
 from ..travel import RoadNetwork
+from .readiness import SHARE_QUANTITY, norm_of, rate_columns, required
 from .targets_table import status_counts, targets_table
 
 CITY = "city"
@@ -103,22 +104,6 @@ def _ratio(num: float, den: float, scale: float = 1.0) -> float:
     return num / den * scale if np.isfinite(num) and np.isfinite(den) and den > 0 else np.nan
 
 
-def _required(targets: TargetSet, target_id: str, population: float) -> float:
-    """Whole units the target asks for ``population`` residents (NaN when the targets file lacks it)."""
-    try:
-        t = targets.get(target_id)
-    except KeyError:
-        return np.nan
-    return float(np.ceil(population * t.norm / t.per - 1e-9)) if t.per else np.nan
-
-
-def _share_target(targets: TargetSet, target_id: str) -> float:
-    try:
-        return targets.get(target_id).norm
-    except KeyError:
-        return np.nan
-
-
 def _readiness(fac: pd.DataFrame, mask: np.ndarray, pop: float, targets: TargetSet) -> dict[str, float]:
     """Readiness figures of one scope."""
     v = {c: pd.to_numeric(fac[c], errors="coerce").to_numpy(dtype=float) for c in READINESS_FIELDS}
@@ -132,13 +117,14 @@ def _readiness(fac: pd.DataFrame, mask: np.ndarray, pop: float, targets: TargetS
     )
     staff = mask & np.isfinite(v["doctors"]) & np.isfinite(v["nurses"])
     row["nurses_per_doctor"] = _ratio(float(v["nurses"][staff].sum()), float(v["doctors"][staff].sum()))
-    row["ambulances_per_30000"] = _ratio(row["ambulances"], pop, 30_000)
-    row["aeds_per_10000"] = _ratio(row["aeds"], pop, 10_000)
-    row["ambulances_required"] = _required(targets, "ems.ambulances", pop)
+    for col, count, per in rate_columns(targets, READINESS_FIELDS):
+        row[col] = _ratio(row[count], pop, per)
+    # requirements from the targets file's norms (the one source; a planner's targets file changes them)
+    row["ambulances_required"] = required(targets, "ambulances", pop)
     row["ambulances_negative_pressure_required"] = float(
-        np.ceil(row["ambulances_required"] * _share_target(targets, "ems.negative_pressure") - 1e-9)
+        np.ceil(row["ambulances_required"] * norm_of(targets, SHARE_QUANTITY) - 1e-9)
     )
-    row["aeds_required"] = _required(targets, "ems.aeds", pop)
+    row["aeds_required"] = required(targets, "aeds", pop)
     row["ambulances_shortfall"] = max(row["ambulances_required"] - row["ambulances"], 0.0)
     row["aeds_shortfall"] = max(row["aeds_required"] - row["aeds"], 0.0)
     return row

@@ -29,8 +29,11 @@ import pandas as pd
 
 from ..config.centres import ServiceLine
 from ..config.rules import RuleSet
+from ..config.targets import TargetSet
+from ..load.validate import READINESS_FIELDS
 from .indicators import (  # noqa: F401 - weighted_gini is part of this module's API too
     _access,
+    _bundled_targets,
     _estimated,
     _estimated_share,
     _per,
@@ -49,7 +52,7 @@ SERVICE_LINE_COLUMNS = ("grid_id", "service_line", "service_line_name", "offered
 
 
 def _part_row(sel: np.ndarray, fsel: np.ndarray, ctx: dict, access_minutes: float, primary_care_minutes: float,
-              targets: dict) -> dict:
+              targets: TargetSet) -> dict:
     """Indicators of the units ``sel`` and the group facilities ``fsel`` standing among them."""
     pop, travel = ctx["pop"], ctx["travel"]
     gpop = float(pop[sel].sum())
@@ -91,6 +94,7 @@ def district_indicators(
     *,
     access_minutes: float = 30.0,
     primary_care_minutes: float = 15.0,
+    targets: TargetSet | None = None,
 ) -> pd.DataFrame:
     """Indicators per district/county, per urban/rural part, for the city, and the max/min district ratios.
 
@@ -103,13 +107,15 @@ def district_indicators(
     unit_minutes_to_facility : (unit indices, facility indices) → minutes
     districts : the district table (``adcode``, ``urban``); ``None``: no urban/rural rows
     access_minutes, primary_care_minutes : thresholds of the shares (minutes)
+    targets : the scenario's targets file (readiness norms and rates); ``None``: the bundled ``liaoning-2023``
 
     Returns
     -------
     pd.DataFrame
         columns ``part_type`` (:data:`PART_TYPES`), ``part_id``, ``part_name`` and the indicators
     """
-    for col in ("doctors", "nurses", "ambulances", "ambulances_negative_pressure", "aeds"):
+    targets = targets if targets is not None else _bundled_targets()
+    for col in READINESS_FIELDS:
         if col not in facilities:
             facilities = facilities.assign(**{col: np.nan})
     p = GridPartition.from_groups(units["grid_id"].to_numpy(), adjacency, units["population"].to_numpy(dtype=float),
@@ -135,7 +141,7 @@ def district_indicators(
         "districts_of": lambda sel: np.unique(udist[sel]),
     }
     in_group = np.isin(facilities["role"].to_numpy(), CAPACITY_ROLES) & (fgrid != "")
-    args = (access_minutes, primary_care_minutes, rules["targets"])
+    args = (access_minutes, primary_care_minutes, targets)
     names = units.groupby(udist)["district_name"].first().to_dict() if "district_name" in units else {}
     rows = []
     for d in sorted(set(udist)):

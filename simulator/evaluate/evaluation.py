@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..config.centres import centre_rules_name, load_service_lines
 from ..config.rules import STATUSES, Switches, failed_checks, load_rules
+from ..config.targets import load_targets
 from ..load.city import CityData
 from ..plan.family_doctors import FamilyDoctorNorm, allocate_to_teams, family_doctor_figures, family_doctor_needs
 from ..plan.make import Plan
@@ -38,6 +39,7 @@ def evaluate_plan(plan: Plan, city: CityData) -> Plan:
     """
     scenario, units = plan.scenario, plan.units
     rules = plan.rules or load_rules(scenario.rules)
+    targets = load_targets(scenario.targets)  # the one source of the readiness norms (indicators, emergency, targets)
     plan.compliance = compliance = compliance_table(
         units,
         units["grid_id"].to_numpy(),
@@ -64,6 +66,7 @@ def evaluate_plan(plan: Plan, city: CityData) -> Plan:
         access_minutes=scenario.travel.access_minutes,
         primary_care_minutes=scenario.travel.primary_care_minutes,
         unit_geometry=units.geometry.to_numpy(),
+        targets=targets,
     )
     pc_kinds = rules["referral"]["primary_care_kinds"]
     plan.family_doctors = family_doctor_needs(units, plan.facilities, plan.groups, pc_kinds,
@@ -71,7 +74,8 @@ def evaluate_plan(plan: Plan, city: CityData) -> Plan:
     plan.referral_allocations = allocate_to_teams(plan.referrals, plan.facilities)
     # the targets file judges the GP norm too (targets.csv), from the declared GPs per grid, district and city
     fd_figures = family_doctor_figures(units, plan.facilities, plan.groups, pc_kinds)
-    emergency = evaluate_emergency(scenario, units, plan.facilities, plan.travel_minutes, other_figures=[fd_figures])
+    emergency = evaluate_emergency(scenario, units, plan.facilities, plan.travel_minutes, targets=targets,
+                                   other_figures=[fd_figures])
     plan.emergency, plan.targets, plan.ems_stations = emergency.figures, emergency.targets, emergency.stations
     plan.record.update(emergency.record)  # run.json "targets" (and "ems" when the scenario sites stations)
     if emergency.seconds is not None:
@@ -79,7 +83,7 @@ def evaluate_plan(plan: Plan, city: CityData) -> Plan:
     plan.indicators_district = district_indicators(
         units, plan.facilities, plan.groups, plan.referrals, plan.adjacency, rules, plan.travel_minutes,
         getattr(city, "districts", None), access_minutes=scenario.travel.access_minutes,
-        primary_care_minutes=scenario.travel.primary_care_minutes,
+        primary_care_minutes=scenario.travel.primary_care_minutes, targets=targets,
     )
     plan.service_lines = service_lines(plan.groups, plan.facilities, load_service_lines(centre_rules_name(scenario)))
     failed = failed_checks(compliance)

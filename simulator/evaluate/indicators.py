@@ -10,11 +10,14 @@ served resident equally far; the same figure per district in ``indicators_distri
 ``beds_estimated_share`` / ``outpatient_estimated_share`` say how much of the group's beds / outpatient slots (hence
 of the per-1,000 and reserved figures) rests on estimated or modelled capacities rather than sourced facts.
 Readiness indicators need facility fields (doctors, nurses, ambulances, ambulances_negative_pressure, aeds); where
-the facilities of a grid carry none of them the value is ``None`` ("no data"), never zero.
+the facilities of a grid carry none of them the value is ``None`` ("no data"), never zero. Their norms come from the
+scenario's targets file only (:mod:`.readiness`): ``<quantity>_target`` beside each readiness figure, and a rate
+``<count>_per_<N>`` the targets file judges becomes a column of its own.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,10 +27,19 @@ import scipy.sparse as sp
 import shapely
 
 from ..config.rules import RuleSet
+from ..config.targets import TargetSet, load_targets
+from ..load.validate import READINESS_FIELDS
 from ..units.planning_units import equal_area_crs
 from .partition import GridPartition
+from .readiness import RATIO_QUANTITY, SHARE_QUANTITY, norm_of, rate_columns, readiness_quantities
 
 CITY = "city"
+
+
+@functools.cache
+def _bundled_targets() -> TargetSet:
+    """The bundled targets file (read once; a :class:`TargetSet` is immutable), for callers that pass none."""
+    return load_targets()
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -88,23 +100,25 @@ def _access(minutes: np.ndarray, pop: np.ndarray, threshold: float) -> dict:
     }
 
 
-def _readiness(fac: pd.DataFrame, pop: float, targets: dict) -> dict:
+def _readiness(fac: pd.DataFrame, pop: float, targets: TargetSet) -> dict:
+    """Readiness figures of the group facilities ``fac`` for ``pop`` residents and, per quantity, the targets file's
+    norm (``<quantity>_target``, NaN where the file judges no such quantity); ``None`` where no facility reports."""
     out: dict[str, float | None] = {}
     doctors, nurses = fac["doctors"], fac["nurses"]
     have = doctors.notna() & nurses.notna()
-    out["nurses_per_doctor"] = (
+    out[RATIO_QUANTITY] = (
         float(nurses[have].sum() / doctors[have].sum()) if have.any() and doctors[have].sum() else None
     )
-    out["nurses_per_doctor_target"] = targets["doctor_nurse_ratio"]
-    amb = fac["ambulances"]
-    out["ambulances_per_30000"] = float(amb.sum() / pop * 30000) if amb.notna().any() and pop else None
-    neg = fac["ambulances_negative_pressure"]
+    for col, count, per in rate_columns(targets, READINESS_FIELDS):
+        values = fac[count]
+        out[col] = float(values.sum() / pop * per) if values.notna().any() and pop else None
+    amb, neg = fac["ambulances"], fac["ambulances_negative_pressure"]
     both = amb.notna() & neg.notna()
-    out["ambulance_negative_pressure_share"] = (
+    out[SHARE_QUANTITY] = (
         float(neg[both].sum() / amb[both].sum()) if both.any() and amb[both].sum() else None
     )
-    aeds = fac["aeds"]
-    out["aeds_per_10000"] = float(aeds.sum() / pop * 10000) if aeds.notna().any() and pop else None
+    for q in readiness_quantities(targets, READINESS_FIELDS):
+        out[f"{q}_target"] = norm_of(targets, q)
     return out
 
 
@@ -189,7 +203,7 @@ def _per(total: np.ndarray, mask: np.ndarray, scale: float) -> float:
     return float(np.nansum(total[mask]) * scale) if np.isfinite(total[mask]).any() else np.nan
 
 
-def _grid_row(x: _Facts, g: str, access_minutes: float, primary_care_minutes: float, targets: dict) -> dict:
+def _grid_row(x: _Facts, g: str, access_minutes: float, primary_care_minutes: float, targets: TargetSet) -> dict:
     """Indicators of grid ``g``, or of the whole city for ``g == CITY``."""
     p = x.partition
     pop = p.population
@@ -250,6 +264,7 @@ def compute_indicators(
     access_minutes: float = 30.0,
     primary_care_minutes: float = 15.0,
     unit_geometry=None,
+    targets: TargetSet | None = None,
 ) -> pd.DataFrame:
     """Indicators per grid plus one ``city`` row.
 
@@ -263,8 +278,11 @@ def compute_indicators(
     unit_minutes_to_facility : (unit indices, facility indices) → minutes matrix
     access_minutes : threshold for "within reach of the lead" (scenario ``travel.access_minutes``)
     primary_care_minutes : the 15-minute medical service circle 15分钟医疗服务圈
+    targets : the scenario's targets file, the one source of the readiness norms (``<quantity>_target`` columns,
+        rate columns such as ``ambulances_per_30000``); ``None``: the bundled ``liaoning-2023``
     """
-    for col in ("doctors", "nurses", "ambulances", "ambulances_negative_pressure", "aeds"):
+    targets = targets if targets is not None else _bundled_targets()
+    for col in READINESS_FIELDS:
         if col not in facilities:
             facilities = facilities.assign(**{col: np.nan})
     p = GridPartition.from_groups(
@@ -292,7 +310,6 @@ def compute_indicators(
         extra=extra,
         compactness=_compactness(p.unit_grid, unit_geometry),
     )
-    targets = rules["targets"]
     df = pd.DataFrame([_grid_row(facts, g, access_minutes, primary_care_minutes, targets) for g in [*p.grids, CITY]])
     return _add_balance(df)
 

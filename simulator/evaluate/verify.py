@@ -3,8 +3,8 @@
 This module re-checks the rules on the *files* of a run folder with its own code: it reads ``plan.gpkg``
 (layers ``units``, ``grids``, ``facilities``), ``groups.csv``, ``referrals.csv``, ``compliance.csv``,
 ``run.json`` and the declared reservations file its scenario names, and nothing else of the planner. It
-deliberately does not import ``simulator.plan``, ``simulator.groups``, ``simulator.evaluate``,
-``simulator.optimise`` or ``simulator.units``; the only project code it uses is
+deliberately does not import ``simulator.plan``, ``simulator.groups``, ``simulator.evaluate`` (its sibling
+verifiers aside), ``simulator.optimise`` or ``simulator.units``; the only project code it uses is
 :func:`simulator.config.rules.load_rules` (the rule file is data).
 
 What is checked (each failure is one human-readable line of :func:`verify_run`'s result):
@@ -39,6 +39,12 @@ What is checked (each failure is one human-readable line of :func:`verify_run`'s
 * ``compliance.csv`` agrees with these findings wherever the verifier can judge a rule, and names its rules
   with the ids and texts of the rule file's catalogue.
 
+Beside these, :func:`verify_run` runs the checks of the plan layers, each in its own module that reads the folder
+with its own code and imports no engine code (tests/evaluate/test_verify_layers.py): :mod:`.verify_centres`
+(``shared_centres.csv``) and :mod:`.verify_layers` (``targets.csv``, ``emergency.csv``, the ``ems_stations``
+layer, ``family_doctors.csv``, ``referral_allocations.csv``; :func:`.verify_layers.unverifiable` says what a folder
+does not let it re-check).
+
 Use :func:`verify_run` for the list of violations (empty: every rule holds) or :func:`assert_valid_run` in
 tests.
 """
@@ -60,6 +66,8 @@ import pyproj
 import shapely
 
 from ..config.rules import load_rules
+from .verify_centres import verify_shared_centres
+from .verify_layers import verify_plan_layers
 
 __all__ = ["verify_run", "assert_valid_run", "unit_adjacency", "grid_pieces", "VerificationError"]
 
@@ -902,7 +910,8 @@ def verify_run(run_dir: str | Path, *, tolerance_m: float = 50.0) -> list[str]:
         return run
     for check in CHECKS:
         check(run)
-    return run.v
+    # the plan layers of issue 15, each module with its own reading of the folder and its own independence test
+    return run.v + verify_shared_centres(run_dir) + verify_plan_layers(run_dir)
 
 
 def assert_valid_run(run_dir: str | Path, **kwargs) -> None:

@@ -8,8 +8,11 @@ Checked: one row per grid with a lead and centre kind of the rules, with a known
 exactly where the group holds no facility of the kind's ``needs_group_kinds``; an ``own`` host is the lead or a
 member of the grid's group, a ``shared`` host one of an adjacent grid's group (units sharing an edge or a bridge),
 only when the scenario allows sharing, and that grid's row of the kind names the same host (an open centre serves its
-own group); a host chosen by the level/kind rule has a level and kind the rule allows; a ``no_host`` row judged by the
-rule has no member the rule allows; ``shared_with`` names exactly the other grids the same host serves for the kind.
+own group); a host chosen by the level/kind rule has a level and kind the rule allows; the planner's capability flags,
+which the facilities layer keeps (``hosts_lab`` … 1 / 0 / blank), win over the rule: a host whose flag is false is a
+violation, a host chosen by its flag must have it true; a ``no_host`` row has no member that may host (flag true, or
+blank and of the rule's levels and kinds); ``shared_with`` names exactly the other grids the same host serves for the
+kind.
 """
 
 from __future__ import annotations
@@ -69,8 +72,32 @@ def verify_shared_centres(run_dir: str | Path) -> list[str]:
     return v
 
 
+def _flag(rule, fac: pd.DataFrame, fid: str) -> bool | None:
+    """The planner's capability flag of ``fid`` for the rule (``hosts_lab`` …) as the facilities layer keeps it:
+    True / False, ``None`` where undeclared (blank cell or no such column)."""
+    if fid not in fac.index or rule.flag not in fac.columns:
+        return None
+    v = pd.to_numeric(pd.Series([fac.at[fid, rule.flag]]), errors="coerce").iat[0]
+    return None if v != v else bool(v)
+
+
 def _allowed(rule, fac: pd.DataFrame, fid: str) -> bool:
+    """May host: its flag where declared (a planner's flag wins), else the rule's levels and kinds."""
+    flag = _flag(rule, fac, fid)
+    if flag is not None:
+        return flag
     return fid in fac.index and fac.at[fid, "level"] in rule.levels and fac.at[fid, "kind"] in rule.kinds
+
+
+def _check_flag(where: str, rule, fac: pd.DataFrame, host: str, basis: str) -> list[str]:
+    """A host whose capability flag says false may not host; a host chosen by its flag has it true."""
+    flag = _flag(rule, fac, host)
+    if flag is False:
+        return [f"{where}: host {host}'s capability flag {rule.flag} is false (the planner says it cannot host)"]
+    if basis.startswith("capability flag") and flag is not True:
+        return [f"{where}: host_basis names the capability flag {rule.flag}, but the facilities layer holds "
+                f"{'no such flag' if flag is None else 'false'} for {host}"]
+    return []
 
 
 def _check_shared(where: str, r, host: str, members, adjacent, share: bool, row_of) -> list[str]:
@@ -116,7 +143,9 @@ def _check_row(r, rules, members, fac, adjacent, share, row_of, sc) -> list[str]
     if r.status in ("own", "shared"):
         if basis.startswith("level/kind rule") and not _allowed(rule, fac, host):
             out.append(f"{where}: host {host} is not of a level and kind the rule allows")
+        out += _check_flag(where, rule, fac, host, basis)
         out += _check_served(where, r, host, sc)
-    if r.status == "no_host" and "level/kind rule" in basis and any(_allowed(rule, fac, f) for f in mine):
-        out.append(f"{where}: no host although a member of the group may host by the level/kind rule")
+    if r.status == "no_host" and any(_allowed(rule, fac, f) for f in mine):
+        out.append(f"{where}: no host although a member of the group may host by the level/kind rule or its "
+                   f"capability flag {rule.flag}")
     return out

@@ -2,7 +2,8 @@
 
 A run folder (``caregrid run --out DIR``) holds::
 
-    plan.gpkg          layers units, grids, facilities (EPSG:4326)
+    plan.gpkg          layers units, grids, facilities (EPSG:4326; the facilities layer keeps the planner's
+                       hosts_* capability flags)
     groups.csv         one row per (grid, facility) in a medical group, with its role and basis
     referrals.csv      referral reservations of each lead to its primary-care members (columns REFERRAL_COLUMNS):
                        ``reserved_*_basis`` declared (the lead's declaration, inputs.reservations) / planned (the
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ..load.validate import CAPABILITY_PREFIX
 from ..plan.groups import REFERRAL_COLUMNS  # noqa: F401 - columns of referrals.csv (the plan stage forms them)
 from .atomic import MARKER  # noqa: F401 - the marker file of every folder caregrid writes (``.caregrid``)
 
@@ -121,6 +123,20 @@ FACILITY_COLUMNS: Final = (
     "campus_of",
     "geometry",
 )
+#: the planner's shared-centre capability flags (``hosts_lab`` …: 1 true / 0 false / blank undeclared) follow those
+#: columns in the facilities layer, so the map and the verifier see why a host was chosen
+#: (simulator.plan.shared_centres)
+CAPABILITY_COLUMN_PREFIX: Final = CAPABILITY_PREFIX
+
+
+def facility_layer_columns(columns) -> list[str]:
+    """Columns of the facilities layer for a plan's facility table with ``columns``: :data:`FACILITY_COLUMNS` it
+    has, in that order, with its ``hosts_*`` capability flags (sorted) before ``geometry``."""
+    have = [c for c in FACILITY_COLUMNS if c in columns and c != "geometry"]
+    flags = sorted(str(c) for c in columns if str(c).startswith(CAPABILITY_COLUMN_PREFIX))
+    return have + flags + (["geometry"] if "geometry" in columns else [])
+
+
 #: boolean columns of the facilities layer (GeoPackage stores them as integers)
 FACILITY_BOOL_COLUMNS: Final = ("modelled", "in_city", "continuing_care")
 #: id columns kept as text when CSVs are read back (a planner's grid "01" must not become 1)

@@ -91,7 +91,7 @@ def _write_layers(plan: Plan, gpkg: Path) -> None:
     units = plan.units.drop(columns=["lon", "lat"])
     units.to_file(gpkg, layer=s.UNITS_LAYER, driver="GPKG")
     plan.grids.to_file(gpkg, layer=s.GRIDS_LAYER, driver="GPKG")
-    fac = plan.facilities[[c for c in s.FACILITY_COLUMNS if c in plan.facilities.columns]].copy()
+    fac = plan.facilities[s.facility_layer_columns(plan.facilities.columns)].copy()
     for col in s.FACILITY_BOOL_COLUMNS:
         if col in fac:
             fac[col] = fac[col].astype(bool)

@@ -338,3 +338,31 @@ def test_a_broken_targets_file_names_the_file_and_key(tmp_path):
     assert ei.value.path == str(tmp_path / "my_targets.toml")
     assert ei.value.field == "target[1] (ems.negative_pressure).norm"
     assert "expected a finite number ≥ 0" in str(ei.value)
+
+
+def test_a_targets_file_whose_per_contradicts_its_quantity_is_refused(tmp_path):
+    """per = 50000 beside quantity ambulances_per_30000 would judge a per-30,000 figure by a per-50,000 norm."""
+    src = (ROOT / "simulator" / "config" / "targets" / "liaoning-2023.toml").read_text(encoding="utf-8")
+    assert src.count("per = 30000") == 1
+    (tmp_path / "my_targets.toml").write_text(src.replace("per = 30000", "per = 50000"), encoding="utf-8")
+    path = tmp_path / "s.toml"
+    path.write_text(_with(_panjin_text(), "", 'targets = "my_targets.toml"'), encoding="utf-8")
+    with pytest.raises(InputError) as ei:
+        load_scenario(path)
+    assert ei.value.path == str(tmp_path / "my_targets.toml")
+    assert ei.value.field == "target[0] (ems.ambulances).per"
+    assert "quantity = 'ambulances_per_50000'" in str(ei.value)
+
+
+def test_a_rule_file_with_readiness_norms_is_refused(tmp_path):
+    """A planner's old copy of the rule file still holding [targets] (norms now in the targets file only)."""
+    src = (ROOT / "simulator" / "config" / "rules" / "liaoning-2023.toml").read_text(encoding="utf-8")
+    (tmp_path / "my_rules.toml").write_text(src + "\n[targets]\nambulances_per_30000 = 2.0\n", encoding="utf-8")
+    path = tmp_path / "s.toml"
+    path.write_text(_panjin_text().replace('rules = "liaoning-2023"', 'rules = "my_rules.toml"'), encoding="utf-8")
+    from simulator.config.rules import load_rules
+
+    with pytest.raises(InputError) as ei:  # the rule file is read when the plan starts, before any output
+        load_rules(load_scenario(path).rules)
+    assert ei.value.path == str(tmp_path / "my_rules.toml") and ei.value.field == "targets"
+    assert "live in the targets file" in str(ei.value)

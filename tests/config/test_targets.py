@@ -52,6 +52,9 @@ BROKEN = [
     ("norm-text", lambda r: r["target"][1].update(norm="40%"), "target[1] (ems.negative_pressure).norm",
      "expected a finite number ≥ 0"),
     ("per-zero", lambda r: r["target"][0].update(per=0), "target[0] (ems.ambulances).per", "> 0"),
+    # a rate quantity counts per its own number of residents: a different per would judge one figure by another's norm
+    ("per-not-the-quantitys", lambda r: r["target"][0].update(per=50000), "target[0] (ems.ambulances).per",
+     "expected per = 30000, or quantity = 'ambulances_per_50000'"),
     ("bad-scope", lambda r: r["target"][0].update(scopes=["county"]), "target[0] (ems.ambulances).scopes",
      "expected a list of distinct values among grid, district, city"),
     ("twice-a-scope", lambda r: r["target"][0].update(scopes=["grid", "grid"]), "target[0] (ems.ambulances).scopes",

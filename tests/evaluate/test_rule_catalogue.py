@@ -147,6 +147,9 @@ def test_a_broken_catalogue_is_an_input_error(old, new, says, tmp_path):
         (("bed_share = 0.25", "bed_share = 1.5"), "referral.bed_share", "expected a share in [0, 1]"),
         (('id = "liaoning-2023"\n', ""), "id", "the rule file lacks id"),
         (("[cross_grid]", "[cross_grid_typo]"), "cross_grid.kinds", "the rule file lacks cross_grid.kinds"),
+        # readiness norms live in the targets file only; an old rule file's copy would be a second, silent source
+        (("[referral]", "[targets]\ndoctor_nurse_ratio = 2.0\n\n[referral]"), "targets",
+         "holds a [targets] table"),
     ],
 )
 def test_broken_thresholds_are_named(tmp_path, change, field, says):
