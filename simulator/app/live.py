@@ -24,6 +24,7 @@ import pandas as pd
 from ..config.labels import ROLES
 from ..config.rules import failed_checks
 from ..config.scenario import Scenario
+from ..config.targets import load_targets
 from ..evaluate.compliance import compliance_table
 from ..evaluate.evaluation import census_population
 from ..evaluate.indicators import CITY, compute_indicators
@@ -86,6 +87,7 @@ class LiveEvaluator:
         self.area = ug["area_km2"].to_numpy(dtype=float)
         self.base_units = pd.DataFrame(ug[["unit_id", "district", "population", "area_km2"]])
         self.census = census_population(city, str(ug["population_status"].iloc[0]))
+        self.targets = load_targets(scenario.targets)  # the full evaluation's readiness norms, read once
 
     def eligible_ids(self) -> list[str]:
         """Facility ids of the hospitals that may lead (the choices of a grid's lead)."""
@@ -137,6 +139,7 @@ class LiveEvaluator:
         indicators = compute_indicators(
             units, facilities, groups_out, groups.referrals, self.units.adjacency, job.rules, job.minutes,
             access_minutes=scenario.travel.access_minutes, primary_care_minutes=scenario.travel.primary_care_minutes,
+            targets=self.targets,
         )
         pp = self.shapes.polsby_popper(labels)  # as the full evaluation's dissolved polygons give it
         indicators = indicators.assign(polsby_popper=indicators["grid_id"].map(pp).astype(float))

@@ -233,7 +233,7 @@ INDICATORS: Final[dict[str, IndicatorLabel]] = {
     "cut_edges": IndicatorLabel("Cut edges 边界边数"),
     "nurses_per_doctor": IndicatorLabel("Nurses per doctor 医护比"),
     "ambulances_per_30000": IndicatorLabel("Ambulances /30,000 救护车"),
-    "aeds_per_10000": IndicatorLabel("AEDs /10,000"),
+    "aeds_per_10000": IndicatorLabel("AEDs /10,000 自动体外除颤器"),
     "population_cv": IndicatorLabel("Population CV 人口变异系数", "Population CV across grids 人口变异系数"),
     "population_max_min_ratio": IndicatorLabel("Max/min population 最大最小比", "Max/min grid population"),
 }

@@ -638,6 +638,34 @@ def _check_referral_rows(r: _Run, g: str, rows: pd.DataFrame, pcs: list[str]) ->
                    "referral row")
 
 
+def _check_locks(r: _Run) -> None:
+    """Locked units (``run.json`` ``locked_units``, when applied): every unit of the locks file the run names lies in
+    the grid its ``lead_id`` leads (the locks file is read here, like the reservations file)."""
+    rec = r.record.get("locked_units") or {}
+    if not rec.get("applied") or not rec.get("file"):
+        return
+    path = Path(str(rec["file"]))
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        r.v.append(f"locked units: cannot read the locks file {path} run.json names ({exc})")
+        return
+    if not {"unit_id", "lead_id"} <= set(table.columns):
+        r.v.append(f"locked units: the locks file {path} lacks unit_id or lead_id")
+        return
+    if len(table) != int(rec.get("units") or 0):
+        r.v.append(f"locked units: run.json counts {rec.get('units')} locked unit(s), the locks file {path} "
+                   f"lists {len(table)}")
+    lead_of_unit = pd.Series([r.grid_lead.get(g, "") for g in r.unit_grid], index=_text(r.units["unit_id"]))
+    want = _text(table["lead_id"]).to_numpy()
+    got = lead_of_unit.reindex(_text(table["unit_id"])).fillna("(not in the units layer)").to_numpy()
+    bad = np.flatnonzero(got != want)
+    if len(bad):
+        shown = ", ".join(f"{table['unit_id'].iat[k]} (locked to {want[k]}, in the grid of {got[k] or '(no lead)'})"
+                          for k in bad[:5])
+        r.v.append(f"locked units: {len(bad)} locked unit(s) outside their lead's grid: {shown}")
+
+
 #: reservations-file column of each capacity column (the file ``inputs.reservations`` names)
 _DECLARED_COL = {"outpatient_daily": "reserved_outpatient_daily", "beds": "reserved_beds"}
 
@@ -885,6 +913,7 @@ CHECKS = (
     _check_groups_table,
     _check_leads,
     _check_lead_columns,
+    _check_locks,
     _check_membership,
     _check_cross_grid,
     _check_collaborating,

@@ -89,3 +89,25 @@ def test_compactness_of_a_grid_with_a_hole_and_of_a_grid_in_pieces(workspace):
     for g in full:
         assert live[g] == pytest.approx(full[g], rel=1e-9), g
     assert live["洞"] > 0.8  # one hexagon: 4π·(3√3/2)/36 ≈ 0.907
+
+
+def test_live_readiness_norms_come_from_the_scenario_targets_file(city_toml, tmp_path):
+    """A planner's own targets file reaches the panel's indicators as it reaches ``caregrid run``'s."""
+    from importlib import resources
+
+    from simulator.app.state import Workspace
+
+    text = (resources.files("simulator.config") / "targets" / "liaoning-2023.toml").read_text(encoding="utf-8")
+    assert "quantity = \"ambulances_per_30000\"\ncomparison = \"at_least\"\nnorm = 1.0" in text
+    own = tmp_path / "own_targets.toml"
+    own.write_text(text.replace("quantity = \"ambulances_per_30000\"\ncomparison = \"at_least\"\nnorm = 1.0",
+                                "quantity = \"ambulances_per_30000\"\ncomparison = \"at_least\"\nnorm = 2.5"),
+                   encoding="utf-8")
+    scenario = city_toml.parent / "city_own_targets.toml"  # beside the city, so its data folder resolves
+    scenario.write_text(f"targets = {str(own)!r}\n" + city_toml.read_text(encoding="utf-8"), encoding="utf-8")
+    ws = Workspace.create(tmp_path / "ws", scenario)
+    live = ws.live.evaluate(ws.labels, ws.named_leads).indicators.set_index("grid_id")
+    full = full_evaluation(ws, tmp_path / "full").indicators.set_index("grid_id")
+    assert (live["ambulances_per_30000_target"] == 2.5).all()
+    np.testing.assert_allclose(live["ambulances_per_30000_target"].to_numpy(float),
+                               full["ambulances_per_30000_target"].to_numpy(float))

@@ -67,6 +67,14 @@ def test_locked_units_are_saved_and_optimise_of_the_saved_scenario_keeps_them(wo
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert record["locked_units"] == {"file": str(locked_file.resolve()), "units": 3, "leads": ["T2"],
                                       "applied": True}
+    # the verifier reads the locks file itself: a lock the plan does not keep is named
+    kept = locked_file.read_text(encoding="utf-8")
+    locked_file.write_text(kept.replace(f"{chosen[0]},T2", f"{chosen[0]},T1"), encoding="utf-8")
+    assert any(v.startswith("locked units: 1 locked unit(s) outside their lead's grid: " + chosen[0])
+               for v in verify_run(out))
+    locked_file.write_text(kept + f"{ws.unit_ids[0]},T2\n", encoding="utf-8")
+    assert any("run.json counts 3 locked unit(s), the locks file" in v for v in verify_run(out))
+    locked_file.write_text(kept, encoding="utf-8")
 
     # the saved scenario as it is (the given layout, evaluated as painted): locks read, recorded, not applied
     given = tmp_path / "given"
