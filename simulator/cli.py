@@ -211,6 +211,26 @@ def cmd_map(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    from .errors import InputError, VerificationFailed
+    from .evaluate.verify import verify_run
+    from .evaluate.verify_layers import unverifiable
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "run.json").is_file():
+        raise InputError(run_dir, "not a run folder (no run.json); give a folder written by `caregrid run`",
+                         field="run_dir")
+    violations = verify_run(run_dir, tolerance_m=args.tolerance_m)
+    for line in unverifiable(run_dir):
+        print(f"not re-checked 未复核: {line}")
+    for line in violations:
+        print(f"violation 违规: {line}")
+    if violations:
+        raise VerificationFailed(f"{run_dir}: {len(violations)} violation(s) found by the independent verifier")
+    print(f"verified 核验通过: {run_dir} (every rule and plan layer the folder holds re-checked from its files)")
+    return 0
+
+
 def cmd_compare(args) -> int:
     from .compare import compare_runs, display_table, write_comparison
 
@@ -356,6 +376,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="map.png / map.pdf: smoothed grid outlines for presentation (a drawing, marked so; units stay the plan)",
     )
     p = command(
+        "verify",
+        help="re-check a run folder with the independent verifier 独立核验",
+        description="Re-check every rule and plan layer of a run folder from its files alone (plan.gpkg, CSVs, "
+        "run.json), with code of its own; exit 7 when it finds violations.",
+    )
+    p.add_argument("run_dir", help="run folder written by `caregrid run`")
+    p.add_argument("--tolerance-m", type=float, default=50.0,
+                   help="how far (m) a facility may stand outside its grid polygon and count as inside (default 50)")
+    p = command(
         "compare",
         help="compare run folders side by side 方案比较",
         description="Compare run folders: city indicators, compliance, changed units.",
@@ -436,6 +465,7 @@ HANDLERS = {
     "sweep": cmd_sweep,
     "ensemble": cmd_ensemble,
     "app": cmd_app,
+    "verify": cmd_verify,
 }
 
 

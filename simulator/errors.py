@@ -10,6 +10,7 @@ class                   exit code  meaning
 ``SolverTimeLimit``     4          the solver hit its time limit before it found any plan; says what to change
 ``SolverError``         5          the solver back-end failed or returned an inconsistent answer
 ``RenderError``         6          the plan was written but a map or report could not be drawn
+``VerificationFailed``  7          ``caregrid verify``: the run folder breaks a rule or disagrees with its own files
 ======================  =========  ===========================================================================
 
 Any other exception is a bug: the CLI prints one line and exits 1 (the traceback only with ``--debug``).
@@ -128,6 +129,13 @@ class RenderError(CaregridError):
 
     exit_code = 6
     label = "render error 制图错误"
+
+
+class VerificationFailed(CaregridError):
+    """``caregrid verify``: the independent verifier found violations in a run folder (listed on stdout)."""
+
+    exit_code = 7
+    label = "verification failed 核验未通过"
 
 
 @dataclass

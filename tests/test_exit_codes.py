@@ -24,6 +24,7 @@ from simulator.errors import (
     RenderError,
     SolverError,
     SolverTimeLimit,
+    VerificationFailed,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,8 @@ def test_every_error_class_has_its_documented_code():
         cells = [c.strip() for c in row.strip("|").split("|")]
         for name in cells[2].replace("`", "").split(","):
             codes[name.strip()] = int(cells[0])
-    for cls in (CaregridError, InputError, OutputError, PlanningError, SolverTimeLimit, SolverError, RenderError):
+    for cls in (CaregridError, InputError, OutputError, PlanningError, SolverTimeLimit, SolverError, RenderError,
+                VerificationFailed):
         assert codes[cls.__name__] == cls.exit_code, cls
     assert codes["KeyboardInterrupt"] == cli.EXIT_INTERRUPTED == 130
 
@@ -121,6 +123,29 @@ def test_exit_6_render_error(tmp_path, capsys, monkeypatch):
     rc, err = run(["run", PANJIN, "--out", str(tmp_path / "out")], capsys)
     assert rc == 6
     assert one_line(err) == "caregrid: render error 制图错误: map.png: no font can draw the legend"
+
+
+def test_exit_7_verify_finds_a_violation(tmp_path, capsys):
+    from synthetic_city import scenario_text, write_city
+
+    scenario = write_city(tmp_path / "city", scenario_text(resolution=7, grids="min = 2\nmax = 3"))
+    out = tmp_path / "run"
+    assert cli.main(["run", str(scenario), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert cli.main(["verify", str(out)]) == 0
+    assert "verified 核验通过" in capsys.readouterr().out
+    # a lead listed as a member: its grid has no lead, which the verifier names on stdout, one line on stderr
+    groups = pd.read_csv(out / "groups.csv", dtype=str, keep_default_na=False)
+    lead_row = groups.index[groups["role"] == "lead"][0]
+    groups.loc[lead_row, "role"] = "member"
+    groups.to_csv(out / "groups.csv", index=False)
+    rc = cli.main(["verify", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 7
+    assert any(line.startswith("violation 违规: R2 lead: grid ") for line in captured.out.splitlines())
+    assert one_line(captured.err).startswith("caregrid: verification failed 核验未通过: ")
+    rc, err = run(["verify", str(tmp_path / "city")], capsys)  # not a run folder
+    assert rc == 2 and "not a run folder (no run.json)" in one_line(err)
 
 
 def _bug(*args, **kwargs):
