@@ -32,6 +32,7 @@ from .result import AssignmentResult, Note
 from .solvers import SolverBackend, make_backend
 from .spec import ModelSpec
 from .stages import Context, RunOut, solve_all, to_result
+from .repair_start import plan_is_feasible, repair_start
 from .start import grow_plan
 
 WARM_START_MIN_UNITS = 10_000  # full models at least this large are warm-started from a reduced model
@@ -121,6 +122,9 @@ def assign_units_to_grids(
     if warm is None:
         warm, grow_s = _grown_start(ctx)
         warm_s += grow_s
+    if spec.reference_assignment is not None:
+        warm, allowed, fix_s = _repair_start(ctx, warm, allowed)
+        warm_s += fix_s
     res = solve_all(ctx, allowed, deadline, warm)
     res = _fallback(ctx, res, warm, reduced, max(deadline, time.perf_counter() + 0.5 * float(time_limit_s)))
     if res.lab is not None and not family.contiguous:
@@ -207,6 +211,30 @@ def _grown_start(ctx: Context) -> tuple[np.ndarray | None, float]:
     if warm is not None:
         ctx.notes.append(Note("grown_start", "MIP start: a contiguous plan grown from the leads without a solver"))
     return warm, time.perf_counter() - t0
+
+
+def _repair_start(
+    ctx: Context, warm: np.ndarray | None, allowed: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray, float]:
+    """Repair: the layout fixed greedily (:func:`.repair_start.repair_start`) as MIP start and first incumbent when
+    it moves fewer residents than ``warm``, and the pairs the better start lets the objective drop (a provable
+    reduction, :meth:`.objectives.base.Objective.reduce`); seconds spent."""
+    t0 = time.perf_counter()
+    spec, goal = ctx.spec, ctx.objective
+    fixed = repair_start(spec)
+    ok_warm = warm if warm is not None and plan_is_feasible(spec, warm) else None
+    if fixed is not None and (ok_warm is None or goal.value(spec, fixed) <= goal.value(spec, ok_warm)):
+        ctx.notes.append(
+            Note(
+                "repair_start",
+                f"MIP start: the layout fixed without a solver (moves {goal.value(spec, fixed):,.0f} residents)",
+                moved=goal.value(spec, fixed),
+            )
+        )
+        warm = ok_warm = fixed
+    if ctx.family.admits_contiguous:  # the start is then feasible for the model: an upper bound
+        allowed = goal.reduce(spec, allowed, ok_warm, ctx.notes)
+    return warm, allowed, time.perf_counter() - t0
 
 
 def _fallback(ctx: Context, res: RunOut, warm: np.ndarray | None, reduced: bool, full_deadline: float) -> RunOut:

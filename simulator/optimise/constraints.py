@@ -118,11 +118,12 @@ class ModelBuild:
         The root of a grid is its first unit in the (distance from the lead, index) order, the one the ``fast``
         rows need; any unit of a connected grid satisfies the ``exact`` rows.
         """
+        out = self._member_start(lab)
         if self.spec.lead_inside:
-            return {}
+            return out
         opened = np.unique(lab[lab >= 0])
         opened = opened[self.pairs.opens[opened]]
-        out = {int(c): 1.0 for c in self.y_of(opened)}
+        out.update({int(c): 1.0 for c in self.y_of(opened)})
         if self.roots is not None:
             key = root_order(self.spec, self.pairs)
             for j in opened.tolist():
@@ -131,6 +132,17 @@ class ModelBuild:
                 if self.pairs.col[u, j] >= 0:
                     out[int(self.roots[self.pairs.col[u, j]])] = 1.0
         return out
+
+    def _member_start(self, lab: np.ndarray) -> dict[int, float]:
+        """``z[c, j] = 1`` where member candidate ``c`` does not lead and its unit lies in grid ``j`` (plan ``lab``)."""
+        z = self.groups.get("member_z")
+        if z is None:
+            return {}
+        mc, j, cols = z
+        opened = np.zeros(self.spec.m, bool)
+        opened[lab[lab >= 0]] = True
+        on = (lab[self.spec.lead_unit[mc]] == j) & ~opened[mc]
+        return {int(c): 1.0 for c in cols[on]}
 
     def per_grid_rows(
         self, unit_val: np.ndarray, lead_val: np.ndarray, sense: int, slack: tuple[str, float, int, dict] | None
@@ -277,6 +289,7 @@ def _member_candidate_cols(b: ModelBuild) -> tuple[np.ndarray, np.ndarray]:
     # z <= x[lead_unit[c], j]: c's unit lies in grid j
     b.mp.add_rows(np.concatenate([r, r]), np.concatenate([z, b.x[pair[a, k]]]),
                   np.concatenate([np.ones(a.size), -np.ones(a.size)]), -1, 0.0, a.size)
+    b.groups["member_z"] = (mc[a], b.cand[k], z)  # candidate, grid, column (warm starts set them)
     opens = np.isin(mc[a], b.cand)
     if not spec.lead_inside and opens.any():
         # z <= 1 - y[c]: a lead is not a member (with the lead inside, x[lead_unit[c], j] = 0 already says so)

@@ -92,6 +92,20 @@ class Milp:
         rhs = np.concatenate(self.rhs)[start_row:] if self.rhs else np.zeros(0)
         return a, sense, rhs
 
+    def satisfied_by(self, values: np.ndarray, tol: float = 1e-6) -> bool:
+        """True when the column vector ``values`` meets every column bound, integrality and row (within ``tol``)."""
+        lb, ub, _, integer = self.columns()
+        v = np.asarray(values, float)
+        if v.shape != (self.ncols,) or (v < lb - tol).any() or (v > ub + tol).any():
+            return False
+        if (np.abs(v[integer] - np.round(v[integer])) > tol).any():
+            return False
+        a, sense, rhs = self.matrix()
+        lhs = a @ v
+        scale = tol * np.maximum(1.0, np.abs(rhs))
+        bad = ((sense <= 0) & (lhs > rhs + scale)) | ((sense >= 0) & (lhs < rhs - scale))
+        return not bad.any()
+
     def names(self) -> list[str]:
         """Column names: block prefix, block number, position (stable across back-ends)."""
         out: list[str] = []

@@ -150,6 +150,8 @@ def solve_stage(
         return x_start(pairs, lab, b.mp.ncols, b.start_values(lab) | objective.start_values(ctx.spec, lab, b.groups))
 
     if family.lazy:
+        if incumbent is None:
+            incumbent = _start_incumbent(ctx, b, warm, start)
         return _cut_loop(ctx, b, family, warm, deadline, start, incumbent, build_s)
     out = _solve(ctx, b.mp, deadline, warm(start))
     lab = labels(pairs, ctx.spec.n, out.values) if out.values is not None else None
@@ -164,6 +166,18 @@ def solve_stage(
         out.solve_s,
         solver=ctx.backend.name,
     )
+
+
+def _start_incumbent(
+    ctx: Context, b: ModelBuild, warm: Callable[[np.ndarray | None], np.ndarray | None], start: np.ndarray | None
+) -> tuple[np.ndarray, float] | None:
+    """The warm start as the cut loop's incumbent when it is contiguous and meets every row and bound of the model."""
+    if start is None or not ctx.spec.is_contiguous(start):
+        return None
+    values = warm(start)
+    if values is None or not b.mp.satisfied_by(values):
+        return None
+    return start, float(b.mp.columns()[2] @ values) + b.mp.obj_const
 
 
 def _timed_out(inc_lab: np.ndarray | None) -> str:
@@ -324,7 +338,9 @@ def solve_all(ctx: Context, allowed: np.ndarray, deadline: float, warm: np.ndarr
         timings["cuts"] += o.cuts
         used[0] = o.solver
 
-    incumbent = _first_incumbent(ctx, pairs, terms, deadline, warm, timings)
+    incumbent = None
+    if not (ctx.objective.start_first and warm is not None and spec.is_contiguous(warm)):
+        incumbent = _first_incumbent(ctx, pairs, terms, deadline, warm, timings)
     out = solve_stage(ctx, pairs, ctx.objective, terms, deadline, start=warm, incumbent=incumbent)
     account(out)
     bound = ctx.objective.user_bound(spec, pairs, terms, out.bound)

@@ -54,6 +54,9 @@ class ContiguityFamily:
     #: the family also models leads outside their grid (``ModelSpec.lead_inside = False``): its rows use
     #: ``build.roots`` and ``build.y_cols`` instead of the lead's own unit
     lead_outside: bool = False
+    #: every contiguous plan meeting the other families is feasible here (not ``fast``, which admits only grids
+    #: star-shaped along shortest paths): a contiguous plan then proves an upper bound (repair's reduction needs it)
+    admits_contiguous: bool = False
 
     def support_arcs(self, spec: ModelSpec, dist: np.ndarray | None) -> Arcs | None:
         """Arcs (tail, head, candidate) along which a non-lead pair needs an allowed neighbour, or ``None``."""

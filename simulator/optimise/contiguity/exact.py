@@ -43,6 +43,7 @@ class Exact(ContiguityFamily):
     diagnose_with = "fast"
     lazy = True
     lead_outside = True
+    admits_contiguous = True
 
     def add_rows(self, build: ModelBuild) -> None:
         """Separator cuts with the separator N(i): valid for every contiguous plan."""

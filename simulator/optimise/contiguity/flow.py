@@ -23,6 +23,7 @@ class Flow(ContiguityFamily):
     name = "flow"
     warm_start = False
     diagnose_with = "fast"
+    admits_contiguous = True
 
     def add_rows(self, build: ModelBuild) -> None:
         """Flow columns, capacity rows and a balance row per non-lead pair."""

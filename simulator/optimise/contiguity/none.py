@@ -14,3 +14,4 @@ class NoContiguity(ContiguityFamily):
     name = "none"
     contiguous = False
     lead_outside = True
+    admits_contiguous = True

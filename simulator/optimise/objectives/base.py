@@ -55,6 +55,9 @@ class Objective:
     name: str = ""
     #: True when the reported value is maximised (the proven bound is then an upper bound)
     maximise: bool = False
+    #: True when a contiguous warm start is a better first incumbent than the cheaper family's plan (repair: the
+    #: planner's layout fixed greedily), so the cut loop starts from it and the cheaper family's solve is skipped
+    start_first: bool = False
 
     def check(self, spec: ModelSpec) -> None:
         """Raise ``ValueError`` when ``spec`` lacks data this objective needs."""
@@ -74,6 +77,10 @@ class Objective:
     def user_bound(self, spec: ModelSpec, pairs: Pairs, terms: Terms, solver_bound: float | None) -> float | None:
         """Convert a solver (minimisation, incl. constant and tie-break) bound into the reported units."""
         return solver_bound
+
+    def reduce(self, spec: ModelSpec, allowed: np.ndarray, warm: np.ndarray | None, notes: list) -> np.ndarray:
+        """Pairs that can stay usable given a feasible plan ``warm`` (a provable reduction); default: all."""
+        return allowed
 
     def extend(self, build: ModelBuild) -> None:
         """Add columns and rows of the objective's own (e.g. minmax's ``z``); default: none."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..pairs import Pairs, make_pairs
+from ..repair_start import keep_heavy_units, plan_is_feasible
 from ..result import Note
 from ..spec import ModelSpec
 from .base import Objective, Terms, max_tie, second_stage, tie_weight, weighted_time_terms
@@ -37,6 +38,7 @@ class ResidentsMoved(Objective):
     """Residents whose grid differs from ``spec.reference_assignment`` (units without one always count)."""
 
     name = "residents_moved"
+    start_first = True
 
     def check(self, spec: ModelSpec) -> None:
         """Repair needs the reference assignment."""
@@ -62,10 +64,35 @@ class ResidentsMoved(Objective):
         return float(spec.population[np.asarray(lab) != spec.reference_assignment].sum())
 
     def user_bound(self, spec: ModelSpec, pairs: Pairs, terms: Terms, solver_bound: float | None) -> float | None:
-        """Lower bound on residents moved: ``bound - largest tie-break``."""
+        """Lower bound on residents moved: ``bound - largest tie-break``, at least the residents without a reference
+        grid (they always count), rounded up to a whole resident when every unit's residents are whole numbers (a
+        plan then moves a whole number)."""
         if solver_bound is None:
             return None
-        return solver_bound - max_tie(spec, pairs, terms)
+        bound = solver_bound - max_tie(spec, pairs, terms)
+        ref = spec.reference_assignment
+        bound = max(bound, float(spec.population[(ref < 0) | (ref >= spec.m)].sum()))
+        if np.all(spec.population == np.round(spec.population)):
+            bound = float(np.ceil(bound - 1e-6 * max(1.0, abs(bound))))
+        return bound
+
+    def reduce(self, spec: ModelSpec, allowed: np.ndarray, warm: np.ndarray | None, notes: list) -> np.ndarray:
+        """Units with more residents than the feasible plan ``warm`` moves keep their reference grid
+        (:func:`simulator.optimise.repair_start.keep_heavy_units`, a provable reduction)."""
+        if warm is None or not plan_is_feasible(spec, warm):
+            return allowed
+        out, count = keep_heavy_units(spec, allowed, warm)
+        if count:
+            notes.append(
+                Note(
+                    "repair_heavy_units_kept",
+                    f"repair: {count} unit(s) with more residents than the start plan moves "
+                    f"({self.value(spec, warm):,.0f}) keep their layout grid (no plan moving one of them can be "
+                    "better)",
+                    units=count,
+                )
+            )
+        return out
 
     def refine(
         self,
