@@ -32,7 +32,7 @@ from .result import AssignmentResult, Note
 from .solvers import SolverBackend, make_backend
 from .spec import ModelSpec
 from .stages import Context, RunOut, solve_all, to_result
-from .repair_start import plan_is_feasible, repair_start
+from .repair_start import anchor_units, plan_is_feasible, repair_start
 from .start import grow_plan
 
 WARM_START_MIN_UNITS = 10_000  # full models at least this large are warm-started from a reduced model
@@ -107,7 +107,8 @@ def assign_units_to_grids(
         res.notes[:0] = [n for n in notes if n not in res.notes]
         return dataclasses.replace(res, contiguity=family.name, solver=res.solver or backend.name)
     inside_plan = None
-    if inside_first and not spec.lead_inside and family.contiguous:
+    # repair starts from the planner's layout instead (start_first): the inside reading's plan is a worse start
+    if inside_first and not spec.lead_inside and family.contiguous and not goal.start_first:
         how = dict(contiguity=family, objective=goal, solver=backend, gap=gap, lead_sets="never", inside_first=False)
         proven, inside_plan = _inside_first(spec, how, deadline, notes)
         if proven is not None:
@@ -234,6 +235,8 @@ def _repair_start(
         warm = ok_warm = fixed
     if ctx.family.admits_contiguous:  # the start is then feasible for the model: an upper bound
         allowed = goal.reduce(spec, allowed, ok_warm, ctx.notes)
+        if not spec.lead_inside:
+            ctx.anchors = anchor_units(spec, allowed)
     return warm, allowed, time.perf_counter() - t0
 
 

@@ -97,6 +97,23 @@ class ModelBuild:
     roots: np.ndarray | None = None
     groups: dict[str, Any] = field(default_factory=dict)
     slack: dict[str, SlackGroup] = field(default_factory=dict)
+    #: (m,) unit that anchors each grid (its root column fixed to 1, see :meth:`anchor_roots`), -1 for none
+    anchors: np.ndarray | None = None
+
+    def anchor_roots(self, anchors: np.ndarray | None) -> None:
+        """Fix the root of grid ``j`` at unit ``anchors[j]`` (``r = 1``; lead outside, contiguous families only).
+
+        Valid when every plan the model must keep has ``anchors[j]`` in grid ``j``: such a grid is connected
+        exactly when it is connected with that unit as its root, so fixing the root loses no plan and tightens the
+        relaxation (the rows then behave as with the lead inside its grid)."""
+        if anchors is None or self.roots is None:
+            return
+        j = np.flatnonzero(anchors >= 0)
+        col = self.pairs.col[anchors[j], j]
+        j, col = j[col >= 0], col[col >= 0]
+        self.mp.raise_lower(self.roots[col], 1.0)
+        self.anchors = np.full(self.spec.m, -1, np.int64)
+        self.anchors[j] = anchors[j]
 
     def slack_cols(
         self, name: str, count: int, weight: float | np.ndarray, ub: float = np.inf, **meta: Any
@@ -129,6 +146,8 @@ class ModelBuild:
             for j in opened.tolist():
                 units = np.flatnonzero(lab == j)
                 u = units[np.argmin(key[j, units])]
+                if self.anchors is not None and self.anchors[j] >= 0 and lab[self.anchors[j]] == j:
+                    u = self.anchors[j]
                 if self.pairs.col[u, j] >= 0:
                     out[int(self.roots[self.pairs.col[u, j]])] = 1.0
         return out

@@ -92,6 +92,15 @@ class Milp:
         rhs = np.concatenate(self.rhs)[start_row:] if self.rhs else np.zeros(0)
         return a, sense, rhs
 
+    def raise_lower(self, cols: np.ndarray, value: float) -> None:
+        """Set the lower bound of columns ``cols`` to at least ``value``."""
+        cols = np.asarray(cols, np.int64)
+        start = 0
+        for block in self.lb:
+            sel = cols[(cols >= start) & (cols < start + block.size)] - start
+            block[sel] = np.maximum(block[sel], value)
+            start += block.size
+
     def satisfied_by(self, values: np.ndarray, tol: float = 1e-6) -> bool:
         """True when the column vector ``values`` meets every column bound, integrality and row (within ``tol``)."""
         lb, ub, _, integer = self.columns()

@@ -189,3 +189,22 @@ def keep_heavy_units(spec: ModelSpec, allowed: np.ndarray, incumbent: np.ndarray
     out[heavy, :] = False
     out[heavy, ref[heavy]] = keep
     return out, int(heavy.size)
+
+
+def anchor_units(spec: ModelSpec, allowed: np.ndarray) -> np.ndarray | None:
+    """(m,) per grid the most populous unit whose only usable pair is with that grid (-1: none), or ``None``.
+
+    Every feasible plan puts such a unit in that grid (it has no other column), so the grid, being connected, is
+    connected with that unit as its root: the model may fix the root there (:meth:`.constraints.ModelBuild.
+    anchor_roots`). After :func:`keep_heavy_units` the kept heavy units and the locked units are such units.
+    """
+    only = allowed.sum(axis=1) == 1
+    if not only.any():
+        return None
+    units = np.flatnonzero(only)
+    grid = allowed[units].argmax(axis=1)
+    order = np.lexsort((units, -spec.population[units]))
+    first = np.unique(grid[order], return_index=True)[1]
+    anchors = np.full(spec.m, -1, np.int64)
+    anchors[grid[order][first]] = units[order][first]
+    return anchors

@@ -42,6 +42,8 @@ class Context:
         Where notes of this run go.
     dist, pred : np.ndarray or None
         (m, n) shortest-path minutes and tree parents from every lead (contiguous families).
+    anchors : np.ndarray or None
+        (m,) unit every plan of the run keeps in grid ``j`` (-1: none; repair's kept heavy units, locked units).
     """
 
     spec: ModelSpec
@@ -52,6 +54,8 @@ class Context:
     notes: list[str]
     dist: np.ndarray | None = None
     pred: np.ndarray | None = None
+    #: (m,) unit that every plan the run must keep puts in grid ``j`` (-1: none): the grid's fixed root
+    anchors: np.ndarray | None = None
 
 
 @dataclass
@@ -142,6 +146,8 @@ def solve_stage(
     family = family or ctx.family
     t0 = time.perf_counter()
     b = build(ctx.spec, pairs, family, objective, terms)
+    if family.admits_contiguous:  # fast's roots must be each grid's first unit in its order: no anchors there
+        b.anchor_roots(ctx.anchors)
     build_s = time.perf_counter() - t0
 
     def warm(lab: np.ndarray | None) -> np.ndarray | None:
