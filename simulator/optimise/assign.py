@@ -28,11 +28,11 @@ from .graph import connected_components_per_grid, shortest_paths
 from .lead_sets import assign_by_lead_sets, use_lead_sets
 from .objectives import Objective, select_objective
 from .pairs import allowed_mask
+from .repair_start import anchor_units, plan_is_feasible, repair_start
 from .result import AssignmentResult, Note
 from .solvers import SolverBackend, make_backend
 from .spec import ModelSpec
 from .stages import Context, RunOut, solve_all, to_result
-from .repair_start import anchor_units, plan_is_feasible, repair_start
 from .start import grow_plan
 
 WARM_START_MIN_UNITS = 10_000  # full models at least this large are warm-started from a reduced model

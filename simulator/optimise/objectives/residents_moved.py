@@ -34,6 +34,20 @@ def _kept_coefficients(spec: ModelSpec, pairs: Pairs) -> np.ndarray:
     return spec.population[pairs.i] * hit
 
 
+def _resident_tie(spec: ModelSpec) -> float:
+    """Weight of the tie-break: the whole weighted time is worth less than half a resident (and half the smallest unit).
+
+    Two plans' residents moved differ by a whole resident at least when every unit's residents are whole numbers, so
+    the tie-break never makes the first stage prefer a plan moving more residents, and a solver bound within the
+    absolute gap of half a resident, less the largest tie-break, rounds up to the minimum itself
+    (:meth:`ResidentsMoved.user_bound`). (The shared :func:`.base.tie_weight`, worth half the smallest *unit*, let
+    the first stage stop tens of residents above the minimum, with a bound as far below.)
+    """
+    pos = spec.population[spec.population > 0]
+    smallest = float(pos.min()) if pos.size else 1.0
+    return tie_weight(spec) * min(1.0, 1.0 / smallest)
+
+
 class ResidentsMoved(Objective):
     """Residents whose grid differs from ``spec.reference_assignment`` (units without one always count)."""
 
@@ -55,7 +69,7 @@ class ResidentsMoved(Objective):
 
     def terms(self, spec: ModelSpec, pairs: Pairs) -> Terms:
         """Coefficients ``-pop[i] [j == ref[i]] + eps * pop[i] * cost[i, j]``, constant = all residents."""
-        tie = tie_weight(spec) * weighted_time_terms(spec, pairs)
+        tie = _resident_tie(spec) * weighted_time_terms(spec, pairs)
         return Terms(-_kept_coefficients(spec, pairs) + tie, const=float(spec.population.sum()), tie=tie,
                      abs_gap=0.5)
 
@@ -73,7 +87,7 @@ class ResidentsMoved(Objective):
         ref = spec.reference_assignment
         bound = max(bound, float(spec.population[(ref < 0) | (ref >= spec.m)].sum()))
         if np.all(spec.population == np.round(spec.population)):
-            bound = float(np.ceil(bound - 1e-6 * max(1.0, abs(bound))))
+            bound = float(np.ceil(bound - 1e-6 * max(1.0, abs(bound)))) + 0.0  # no "-0"
         return bound
 
     def reduce(self, spec: ModelSpec, allowed: np.ndarray, warm: np.ndarray | None, notes: list) -> np.ndarray:
