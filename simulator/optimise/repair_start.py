@@ -40,8 +40,11 @@ def _pieces(lab: np.ndarray, graph: sp.csr_matrix) -> np.ndarray:
     return np.where(lab >= 0, comp, -1)
 
 
-def _keep_one_piece(spec: ModelSpec, lab: np.ndarray, fixed: np.ndarray) -> np.ndarray:
-    """Step 2: free every piece of a grid but the one kept (lead's unit; else most locks, then most residents)."""
+def _keep_one_piece(
+    spec: ModelSpec, lab: np.ndarray, fixed: np.ndarray, anchors: np.ndarray | None = None
+) -> np.ndarray:
+    """Step 2: free every piece of a grid but the one kept (lead's unit; else the anchor's, else most locks, then most
+    residents)."""
     comp = _pieces(lab, spec.graph)
     on = lab >= 0
     n_comp = int(comp.max()) + 1 if on.any() else 0
@@ -50,9 +53,13 @@ def _keep_one_piece(spec: ModelSpec, lab: np.ndarray, fixed: np.ndarray) -> np.n
     grid_of = np.full(n_comp, -1, np.int64)
     grid_of[comp[on]] = lab[on]
     score = locks * (pop.sum() + 1.0) + pop  # locks first, then residents
+    opened = np.unique(lab[on])
     if spec.lead_inside:
-        opened = np.unique(lab[on])
         score[comp[spec.lead_unit[opened]]] = np.inf
+    elif anchors is not None:
+        held = opened[(anchors[opened] >= 0)]
+        held = held[lab[anchors[held]] == held]
+        score[comp[anchors[held]]] = np.inf
     order = np.lexsort((np.arange(n_comp), -score))  # best piece first per grid (ties: lowest piece number)
     best = np.full(spec.m, -1, np.int64)
     first = np.unique(grid_of[order], return_index=True)[1]
@@ -62,9 +69,11 @@ def _keep_one_piece(spec: ModelSpec, lab: np.ndarray, fixed: np.ndarray) -> np.n
 
 
 def _grow(spec: ModelSpec, lab: np.ndarray) -> bool:
-    """Step 3: waves of free units joining the cheapest grid among their assigned neighbours; False when stuck."""
+    """Step 3: waves of free units joining, among the grids of their assigned neighbours, their reference grid if it
+    is one of them (no move), else the cheapest trip; False when stuck."""
     tail, head = directed_arcs(spec.graph)
     cost = np.where(np.isfinite(spec.cost), spec.cost, np.inf)
+    ref = spec.reference_assignment if spec.reference_assignment is not None else np.full(spec.n, -1, np.int64)
     while (lab < 0).any():
         j = lab[head]
         ok = (lab[tail] < 0) & (j >= 0)
@@ -74,7 +83,7 @@ def _grow(spec: ModelSpec, lab: np.ndarray) -> bool:
         if not fin.any():
             return False
         a, j, c = a[fin], j[fin], c[fin]
-        order = np.lexsort((j, c))
+        order = np.lexsort((j, c, ref[a] != j))
         first = np.unique(a[order], return_index=True)[1]
         lab[a[order][first]] = j[order][first]
     return True
@@ -150,9 +159,72 @@ def repair_start(spec: ModelSpec) -> np.ndarray | None:
             return None
         lab[spec.lead_unit[opened]] = opened
     lab = _keep_one_piece(spec, lab, fixed)
-    if not _grow(spec, lab):
+    if not _grow(spec, lab) or not plan_is_feasible(spec, lab):
         return None
-    return lab if plan_is_feasible(spec, lab) else None
+    return _reconnect(spec, lab)
+
+
+def _moved(spec: ModelSpec, lab: np.ndarray) -> float:
+    return float(spec.population[lab != spec.reference_assignment].sum())
+
+
+def _reconnect(spec: ModelSpec, lab: np.ndarray) -> np.ndarray:
+    """Step 4: bring back each piece of a reference grid that step 2 freed, through the path of fewest residents.
+
+    For every such piece ``S`` of grid ``j`` (most residents first) the units of the vertex-weighted shortest path
+    (weight: a unit's residents, 0 for units already in ``j``) from ``S`` to grid ``j`` join ``j`` with ``S``; the
+    other grids are then fixed as in steps 2-3. The change is kept when the plan stays feasible and moves fewer
+    residents. A heuristic: it only ever improves a feasible plan.
+    """
+    ref = spec.reference_assignment
+    comp = _pieces(np.where(ref < spec.m, ref, -1), spec.graph)
+    away = (lab != ref) & (comp >= 0)
+    if not away.any():
+        return lab
+    a = spec.graph.tocoo()
+    pieces = np.unique(comp[away])
+    pop_of = np.bincount(comp[comp >= 0], weights=spec.population[comp >= 0])
+    for piece in pieces[np.argsort(-pop_of[pieces], kind="stable")]:
+        units = np.flatnonzero(comp == piece)
+        j = int(ref[units[0]])
+        if (lab[units] == j).all():
+            continue
+        w = np.where(lab == j, 0.0, spec.population) + 1e-9
+        g = sp.csr_matrix((w[a.col], (a.row, a.col)), shape=(spec.n, spec.n))
+        dist, pred, _ = csgraph.dijkstra(g, indices=units, min_only=True, return_predecessors=True)
+        target = np.flatnonzero((lab == j) & np.isfinite(dist))
+        if target.size == 0:
+            continue
+        end = int(target[np.argmin(dist[target])])
+        trial = lab.copy()
+        trial[units] = j
+        u = end
+        while u >= 0 and not (comp[u] == piece):
+            trial[u] = j
+            u = int(pred[u])
+        trial = fix_plan(spec, trial)
+        if trial is not None and _moved(spec, trial) < _moved(spec, lab) - 1e-9:
+            lab = trial
+    return lab
+
+
+def fix_plan(spec: ModelSpec, lab: np.ndarray, anchors: np.ndarray | None = None) -> np.ndarray | None:
+    """A feasible plan from a disconnected one (a cut loop's master plan): steps 2 and 3 of :func:`repair_start` on
+    ``lab`` (the piece holding a grid's anchor is kept), or ``None``.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    lab : np.ndarray
+        (n,) candidate per unit, grids possibly in several pieces.
+    anchors : np.ndarray, optional
+        (m,) unit whose piece each grid keeps (-1: none).
+    """
+    fixed = spec.fixed_assignment if spec.fixed_assignment is not None else np.full(spec.n, -1, np.int64)
+    out = _keep_one_piece(spec, np.asarray(lab, np.int64).copy(), fixed, anchors)
+    if not _grow(spec, out):
+        return None
+    return out if plan_is_feasible(spec, out) else None
 
 
 def keep_heavy_units(spec: ModelSpec, allowed: np.ndarray, incumbent: np.ndarray) -> tuple[np.ndarray, int]:

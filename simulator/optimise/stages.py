@@ -20,6 +20,7 @@ from .contiguity import CONTIGUITY, ContiguityFamily
 from .milp import Milp
 from .objectives import Objective, Terms
 from .pairs import Pairs, make_pairs
+from .repair_start import fix_plan
 from .result import AssignmentResult, Note
 from .solvers import SolveOutcome, SolverBackend
 from .spec import ModelSpec
@@ -186,6 +187,28 @@ def _start_incumbent(
     return start, float(b.mp.columns()[2] @ values) + b.mp.obj_const
 
 
+def _fixed_master(
+    ctx: Context,
+    b: ModelBuild,
+    warm: Callable[[np.ndarray | None], np.ndarray | None],
+    lab: np.ndarray,
+    inc_lab: np.ndarray | None,
+    inc_obj: float,
+) -> tuple[np.ndarray | None, float]:
+    """The incumbent, or the disconnected master plan made feasible (:func:`.repair_start.fix_plan`) if better.
+
+    A primal heuristic for objectives that start from a plan (repair): the master's plan is near the optimum but in
+    pieces; keeping each grid's main piece and regrowing the rest gives a feasible plan, checked against the model's
+    rows before it becomes the incumbent."""
+    fixed = fix_plan(ctx.spec, lab, ctx.anchors)
+    if fixed is None:
+        return inc_lab, inc_obj
+    cand = _start_incumbent(ctx, b, warm, fixed)
+    if cand is not None and (inc_lab is None or cand[1] < inc_obj - 1e-9 * max(1.0, abs(inc_obj))):
+        return cand
+    return inc_lab, inc_obj
+
+
 def _timed_out(inc_lab: np.ndarray | None) -> str:
     return "time_limit_feasible" if inc_lab is not None else "time_limit_no_solution"
 
@@ -214,7 +237,9 @@ def _cut_loop(
         if out.status == "infeasible":
             inc_lab, status = None, "infeasible"
             break
-        bound = _plus(out.bound, mp.obj_const) if out.bound is not None else bound
+        if out.bound is not None:  # every master relaxes the problem: keep the best bound (a master stopped by
+            new = out.bound + mp.obj_const  # the time limit reports a weaker one than the round before)
+            bound = new if bound is None else max(bound, new)
         if out.values is None:
             status = _timed_out(inc_lab)
             break
@@ -222,6 +247,8 @@ def _cut_loop(
         obj = out.objective + mp.obj_const
         t1 = time.perf_counter()
         cut = family.separate(spec, b.pairs, lab)
+        if cut.count and ctx.objective.start_first:
+            inc_lab, inc_obj = _fixed_master(ctx, b, warm, lab, inc_lab, inc_obj)
         if cut.count == 0:
             if inc_lab is None or obj <= inc_obj + 1e-9 * max(1.0, abs(obj)):
                 inc_lab, inc_obj = lab, obj
