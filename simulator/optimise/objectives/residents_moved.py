@@ -100,9 +100,9 @@ class ResidentsMoved(Objective):
             notes.append(
                 Note(
                     "repair_heavy_units_kept",
-                    f"repair: {count} unit(s) with more residents than the start plan moves "
-                    f"({self.value(spec, warm):,.0f}) keep their layout grid (no plan moving one of them can be "
-                    "better)",
+                    f"repair: {count} unit(s) with more residents than the start plan moves beyond the residents "
+                    f"that must move ({self.value(spec, warm):,.0f} in all) keep their layout grid (no plan moving "
+                    "one of them can be better)",
                     units=count,
                 )
             )
