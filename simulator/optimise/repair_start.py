@@ -233,12 +233,12 @@ def keep_heavy_units(spec: ModelSpec, allowed: np.ndarray, incumbent: np.ndarray
     Let ``U`` be the residents the feasible plan ``incumbent`` moves and ``F`` the residents of units without a
     reference grid, who count as moved in every plan. A plan that moves a unit with a reference grid and
     ``pop[i] > U - F`` moves more than ``F + pop[i] > U`` residents, so it is worse than the incumbent; every plan at
-    least as good as the incumbent keeps such a unit in its reference grid. Dropping the unit's other pairs therefore
-    loses no plan the repair could return (the incumbent itself keeps them too, so it stays feasible), and the minimum of residents moved is
-    the same with and without the reduction. The second stage (least travel among plans moving at most the
-    first stage's residents, which is at most ``U``) loses nothing either. With a layout grid that has no lead, ``F``
-    is most of ``U``, so nearly every other unit is fixed. Units without a reference grid are left
-    alone. ``tests/optimise/test_repair_fast.py`` checks the reduced repair against brute force.
+    least as good as the incumbent keeps such a unit in its reference grid. Dropping the unit's other pairs
+    therefore loses no plan the repair could return (the incumbent itself keeps them too, so it stays feasible),
+    and the minimum of residents moved is the same with and without the reduction. The second stage (least travel
+    among plans moving at most the first stage's residents, which is at most ``U``) loses nothing either. With a
+    layout grid that has no lead, ``F`` is most of ``U``, so nearly every other unit is fixed. Units without a
+    reference grid are left alone. ``tests/optimise/test_repair_fast.py`` checks the reduction against brute force.
 
     Parameters
     ----------
