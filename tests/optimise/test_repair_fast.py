@@ -144,3 +144,21 @@ def test_milp_satisfied_by():
     assert not mp.satisfied_by(np.array([1.0, 1.0]))
     assert not mp.satisfied_by(np.array([0.5, 0.0]))  # integrality
     assert not mp.satisfied_by(np.array([2.0, -1.0]))  # bounds
+
+
+@READINGS
+def test_start_reconnects_a_cut_off_piece_through_the_lightest_path(lead_inside):
+    """Grid 0 is cut in two by unit 2 (5 residents, grid 1): giving unit 2 to grid 0 moves 5 residents, giving the
+    cut-off unit 3 (1,500) to grid 1 moves 1,500; the start takes the path, and that is the brute-force minimum."""
+    inst = random_inst(square_adjacency(3, 4, 0), [0, 11], 0)
+    inst.population[:] = 500.0
+    inst.population[[2, 3]] = [5.0, 1500.0]
+    ref = np.array([0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 1, 1])
+    spec = ModelSpec(inst.population, inst.cost, inst.adjacency, inst.lead_unit, 2, reference_assignment=ref,
+                     lead_inside=lead_inside)
+    start = repair_start(spec)
+    feas, _ = brute(inst, 2, lead_inside=lead_inside)
+    assert start is not None and inst.population[start != ref].sum() == 5.0
+    assert _moved(inst, feas, ref).min() == 5.0
+    res = assign_units_to_grids(spec, contiguity="exact", gap=1e-9, time_limit_s=30)
+    assert res.objective == 5.0 and res.status == "optimal"
