@@ -1,0 +1,221 @@
+"""The README tells the truth where that can be checked mechanically and cheaply.
+
+- every ``caregrid <command>`` shown in code (inline or fenced) is a real subcommand, and every ``--option`` shown
+  after it is accepted by that subcommand's parser (or the top-level one);
+- every ``(#anchor)`` link of README.md and docs/DESIGN.md resolves to a heading of the same file (GitHub's slugs);
+- every file of the run-folder table is a file of :mod:`simulator.runfolder.schema`, and every file the schema
+  names is in the table;
+- every key the scenario loader accepts appears in the README (a planner can find it);
+- every sub-package of ``simulator/`` is in the README's layout block and in docs/DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from simulator.cli import build_parser
+from simulator.config import scenario as scenario_module
+from simulator.runfolder import schema
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+DESIGN = (ROOT / "docs" / "DESIGN.md").read_text(encoding="utf-8")
+
+
+SHELL_FENCES = ("sh", "bash", "shell", "console")
+
+
+def code_texts(markdown: str, fenced_output: bool = True) -> list[str]:
+    """Lines of fenced code blocks and inline code spans of ``markdown``; without ``fenced_output`` only the fenced
+    blocks marked as shell commands (```` ```sh ````), not those showing a program's output."""
+    out: list[str] = []
+    fenced = False
+    keep = True
+    prose: list[str] = []  # a paragraph of prose: an inline span may run over a line break
+
+    def spans() -> None:
+        out.extend(re.findall(r"`([^`]+)`", " ".join(prose)))
+        prose.clear()
+
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            spans()
+            fenced = not fenced
+            keep = fenced_output or line.strip()[3:].strip() in SHELL_FENCES
+            continue
+        if fenced:
+            if keep:
+                out.append(line)
+        elif line.strip():
+            prose.append(line.strip())
+        else:
+            spans()
+    spans()
+    return out
+
+
+def command_lines(markdown: str) -> list[str]:
+    """Every piece of code that starts a ``caregrid`` command (from ``caregrid`` to the end of the span or line;
+    a fenced line continued with a backslash is joined with the next)."""
+    out: list[str] = []
+    joined: list[str] = []
+    carry = ""
+    for text in code_texts(markdown, fenced_output=False):
+        text = carry + text
+        if text.rstrip().endswith("\\"):
+            carry = text.rstrip()[:-1] + " "
+            continue
+        carry = ""
+        joined.append(text)
+    for text in joined:
+        for m in re.finditer(r"(?:^|[\s(;&|])caregrid(\s+[^#]*)", text):
+            out.append("caregrid" + m.group(1))
+    return out
+
+
+def subparsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    parser = build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return parser, dict(action.choices)
+    raise AssertionError("caregrid has no subcommands")
+
+
+def options_of(parser: argparse.ArgumentParser) -> set[str]:
+    return {s for a in parser._actions for s in a.option_strings}
+
+
+def test_command_lines_are_found() -> None:
+    """The parser of this test sees the commands (else the checks below would pass on nothing)."""
+    lines = command_lines(README)
+    firsts = {line.split()[1] for line in lines if len(line.split()) > 1}
+    assert {"run", "validate", "units", "map", "verify", "compare", "sweep", "ensemble", "app"} <= firsts
+
+
+def test_every_command_shown_exists_and_takes_its_options() -> None:
+    top, commands = subparsers()
+    top_options = options_of(top)
+    problems = []
+    for line in command_lines(README):
+        words = line.split()[1:]
+        while words and words[0] in top_options:  # caregrid --debug COMMAND
+            words = words[1:]
+        if not words or words[0] in ("COMMAND", "X", "…", "..."):
+            continue
+        name = words[0].strip("`.,;:)")
+        if name not in commands:
+            problems.append(f"{line!r}: no subcommand {name!r}")
+            continue
+        accepted = options_of(commands[name]) | top_options
+        for word in words[1:]:
+            for opt in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", word):
+                if opt not in accepted:
+                    problems.append(f"{line!r}: `caregrid {name}` has no option {opt}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_checker_catches_a_wrong_option_and_command() -> None:
+    """The check above can fail: a made-up option and a made-up command are caught."""
+    _, commands = subparsers()
+    assert "--sample" not in options_of(commands["ensemble"])
+    assert "plan" not in commands
+    lines = command_lines("Run `caregrid ensemble X --sample 3` then\n```sh\ncaregrid run a \\\n    --repiar\n```\n")
+    assert lines == ["caregrid ensemble X --sample 3", "caregrid run a      --repiar"]
+
+
+def github_slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped (letters of any script, digits, ``_``, ``-``
+    and spaces kept), spaces become hyphens."""
+    text = heading.strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def anchors(markdown: str) -> set[str]:
+    seen: dict[str, int] = {}
+    out = set()
+    fenced = False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if fenced or not line.startswith("#"):
+            continue
+        slug = github_slug(line.lstrip("#"))
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        out.add(slug if n == 0 else f"{slug}-{n}")
+    return out
+
+
+def test_github_slug() -> None:
+    assert github_slug(" The planner's workspace (`caregrid app`)") == "the-planners-workspace-caregrid-app"
+    assert github_slug("Ensembles: planning through unknown data 集成方案") == (
+        "ensembles-planning-through-unknown-data-集成方案")
+
+
+@pytest.mark.parametrize("name,text", [("README.md", README), ("docs/DESIGN.md", DESIGN)])
+def test_internal_links_resolve(name: str, text: str) -> None:
+    have = anchors(text)
+    links = re.findall(r"\]\(#([^)\s]+)\)", text)
+    missing = sorted({a for a in links if a not in have})
+    assert not missing, f"{name}: links to missing headings: {missing}"
+
+
+def table_files(markdown: str, heading: str) -> list[str]:
+    """File names in the first column of the table under ``heading``."""
+    section = markdown.split(heading, 1)[1].split("\n#", 1)[0]
+    files = []
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            first = line.split("|")[1]
+            files += re.findall(r"`([\w.]+\.(?:gpkg|csv|json|html|png|pdf))`", first)
+    return files
+
+
+def schema_files() -> set[str]:
+    return {v for k, v in vars(schema).items() if k.isupper() and isinstance(v, str)
+            and re.fullmatch(r"[\w.]+\.(gpkg|csv|json|html|png|pdf)", v)}
+
+
+def test_run_folder_table_matches_the_schema() -> None:
+    listed = set(table_files(README, "### The run folder (`caregrid run`)"))
+    assert "plan.gpkg" in listed and "run.json" in listed
+    known = schema_files()
+    assert listed - known == set(), f"README lists files the schema does not know: {sorted(listed - known)}"
+    assert known - listed == set(), f"README's run-folder table misses: {sorted(known - listed)}"
+
+
+def scenario_keys() -> list[str]:
+    """Every key a scenario file may set: top level, ``section.key``, and the keys of ``[[changes]]``."""
+    keys = [k for k in scenario_module._TOP]
+    for section, cls in scenario_module._SECTIONS.items():
+        keys += [f"{section}.{f.name}" for f in dataclasses.fields(cls)]
+    return keys
+
+
+def test_every_scenario_key_is_documented() -> None:
+    """A key counts as documented when the README shows it in code as ``key`` or ``section.key`` (also inside a
+    longer code span, e.g. ``plan.locked_units = "locked.csv"``)."""
+    code = " ".join(code_texts(README))
+    missing = []
+    for key in scenario_keys():
+        bare = key.rsplit(".", 1)[-1]
+        if not re.search(rf"(?<![\w.]){re.escape(key)}(?![\w])", code) and not re.search(
+                rf"(?<![\w.]){re.escape(bare)}(?![\w])", code):
+            missing.append(key)
+    assert not missing, f"scenario keys the README does not mention: {missing}"
+
+
+def test_every_subpackage_is_in_the_layout_and_design() -> None:
+    packages = sorted(p.name for p in (ROOT / "simulator").iterdir() if (p / "__init__.py").exists())
+    modules = sorted(p.name for p in (ROOT / "simulator").glob("*.py") if p.name != "__init__.py")
+    layout = README.split("## Layout", 1)[1].split("```", 2)[1]
+    missing_readme = [p for p in packages if f"{p}/" not in layout] + [m for m in modules if m not in layout]
+    missing_design = [p for p in packages if f"`{p}/`" not in DESIGN] + [m for m in modules if m not in DESIGN]
+    assert not missing_readme, f"README layout misses {missing_readme}"
+    assert not missing_design, f"docs/DESIGN.md misses {missing_design}"
