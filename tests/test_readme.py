@@ -222,3 +222,31 @@ def test_every_subpackage_is_in_the_layout_and_design() -> None:
     missing_design += [m for m in modules if m not in DESIGN]
     assert not missing_readme, f"README layout misses {missing_readme}"
     assert not missing_design, f"docs/DESIGN.md misses {missing_design}"
+
+
+#: paths the texts name on purpose although they do not exist: an error message's example scenario, and the files
+#: the worked examples of docs/DESIGN.md create (a new rule set, a new contiguity family)
+EXAMPLE_PATHS = {"scenarios/x.toml", "simulator/config/rules/hebei-2024.toml",
+                 "simulator/optimise/contiguity/cost_star.py"}
+
+
+def test_every_path_named_exists() -> None:
+    """Every project path the README and docs/DESIGN.md name in code (``scenarios/x.toml``, ``benchmarks/x.py``,
+    ``tests/…``, ``simulator/…``, ``geodata/…``, ``docs/…``, ``scripts/…``, ``notebooks/``) is in the project."""
+    missing = []
+    for name, text in (("README.md", README), ("docs/DESIGN.md", DESIGN)):
+        for code in code_texts(text):
+            for path in re.findall(r"(?<![\w./])((?:scenarios|benchmarks|tests|simulator|geodata|docs|scripts|"
+                                   r"notebooks)/[\w./-]*[\w/])", code):
+                if "*" in path or "<" in path or path in EXAMPLE_PATHS:
+                    continue
+                if not (ROOT / path).exists():
+                    missing.append(f"{name}: {path}")
+    assert not missing, f"paths that do not exist: {sorted(set(missing))}"
+
+
+def test_every_bundled_scenario_is_in_the_table() -> None:
+    section = README.split("## Scenarios (`scenarios/*.toml`)", 1)[1].split("\n\n", 2)[1]
+    listed = set(re.findall(r"^\| `([\w.]+\.toml)`", section, flags=re.M))
+    bundled = {p.name for p in (ROOT / "scenarios").glob("*.toml")}
+    assert listed == bundled, f"only in the table: {sorted(listed - bundled)}; not in it: {sorted(bundled - listed)}"
