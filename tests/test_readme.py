@@ -250,3 +250,11 @@ def test_every_bundled_scenario_is_in_the_table() -> None:
     listed = set(re.findall(r"^\| `([\w.]+\.toml)`", section, flags=re.M))
     bundled = {p.name for p in (ROOT / "scenarios").glob("*.toml")}
     assert listed == bundled, f"only in the table: {sorted(listed - bundled)}; not in it: {sorted(bundled - listed)}"
+
+
+def test_the_commands_said_to_take_set_do() -> None:
+    """The README names the commands that take ``--set``: exactly those whose parser has it."""
+    _, commands = subparsers()
+    sentence = README.split("Every command that reads a scenario (", 1)[1].split(")", 1)[0]
+    named = set(re.findall(r"`(\w+)`", sentence))
+    assert named == {name for name, p in commands.items() if "--set" in options_of(p)}
