@@ -258,3 +258,35 @@ def test_the_commands_said_to_take_set_do() -> None:
     sentence = README.split("Every command that reads a scenario (", 1)[1].split(")", 1)[0]
     named = set(re.findall(r"`(\w+)`", sentence))
     assert named == {name for name, p in commands.items() if "--set" in options_of(p)}
+
+
+def resolves(dotted: str) -> bool:
+    """``simulator.a.b.c`` names a module, or an attribute of one."""
+    import importlib
+
+    parts = dotted.split(".")
+    for k in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:k]))
+        except ImportError:
+            continue
+        for name in parts[k:]:
+            if not hasattr(obj, name):
+                return False
+            obj = getattr(obj, name)
+        return True
+    return False
+
+
+def test_every_dotted_name_resolves() -> None:
+    """``simulator.x.y`` named in the README's and DESIGN's code, and in the notes the package prints ("see
+    simulator.x"), is a module or one of its attributes."""
+    names = set()
+    for text in (README, DESIGN):
+        for code in code_texts(text):
+            names.update(re.findall(r"(?<![\w/])(simulator(?:\.\w+)+)", code))
+    for path in (ROOT / "simulator").rglob("*.py"):
+        names.update(re.findall(r"see (simulator(?:\.\w+)+)\)", path.read_text(encoding="utf-8")))
+    assert resolves("simulator.units.population.model_population") and not resolves("simulator.population")
+    missing = sorted(n.rstrip(".") for n in names if not resolves(n.rstrip(".")))
+    assert not missing, f"names that do not resolve: {missing}"

@@ -60,7 +60,7 @@ class Units:
 
 @dataclass
 class PopulationModel:
-    """Parameters of the modelled disaggregation (see ``simulator.population``)."""
+    """Parameters of the modelled disaggregation (see ``simulator.units.population``)."""
 
     urban_share_district: float = 0.90
     urban_share_county: float = 0.30

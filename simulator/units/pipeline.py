@@ -41,7 +41,7 @@ def planning_units(scenario: Scenario, city: CityData) -> PlanningUnits:
     """Build the scenario's planning units with residents, linked across exclaves.
 
     Population is the planner's (``inputs.population``) when given, else the documented model
-    (:func:`simulator.population.model_population`); ``population_status`` says which.
+    (:func:`simulator.units.population.model_population`); ``population_status`` says which.
     """
     inp = scenario.inputs
     if scenario.units.kind == "h3":
@@ -72,7 +72,7 @@ def planning_units(scenario: Scenario, city: CityData) -> PlanningUnits:
             facility_weight=pm.facility_weight,
         )
         status = "modelled"
-        notes.insert(0, "population per unit is MODELLED from 2020 census district totals (see simulator.population)")
+        notes.insert(0, "population per unit is MODELLED from 2020 census district totals (see simulator.units.population)")
     source = scenario.input_path(inp.population) if inp.population else scenario.input_path(inp.districts)
     if not np.isfinite(pop).all():
         raise InputError(source, "population aggregation produced non-finite values", field="population")
