@@ -72,7 +72,8 @@ def planning_units(scenario: Scenario, city: CityData) -> PlanningUnits:
             facility_weight=pm.facility_weight,
         )
         status = "modelled"
-        notes.insert(0, "population per unit is MODELLED from 2020 census district totals (see simulator.units.population)")
+        notes.insert(0, "population per unit is MODELLED from 2020 census district totals "
+                        "(see simulator.units.population)")
     source = scenario.input_path(inp.population) if inp.population else scenario.input_path(inp.districts)
     if not np.isfinite(pop).all():
         raise InputError(source, "population aggregation produced non-finite values", field="population")
