@@ -290,3 +290,20 @@ def test_every_dotted_name_resolves() -> None:
     assert resolves("simulator.units.population.model_population") and not resolves("simulator.population")
     missing = sorted(n.rstrip(".") for n in names if not resolves(n.rstrip(".")))
     assert not missing, f"names that do not resolve: {missing}"
+
+
+def test_json_api_table_matches_the_server() -> None:
+    """Every request of the README's JSON API table is a route of the workspace server, and every /api route of the
+    server is in the table (its source is read, so no workspace needs to be built)."""
+    source = (ROOT / "simulator" / "app" / "server.py").read_text(encoding="utf-8")
+    routes = {(m.upper(), re.sub(r"\{\w+\}", "{id}", p))
+              for m, p in re.findall(r'@app\.(get|post)\("(/api/[^"]*)"', source)}
+    section = README.split("### The JSON API", 1)[1].split("\n#", 1)[0]
+    listed = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            for m, p in re.findall(r"`(GET|POST) (/api/[^`]*)`", line.split("|")[1]):
+                listed.add((m, re.sub(r"\{\w+\}", "{id}", p)))
+    assert ("GET", "/api/state") in listed
+    assert listed - routes == set(), f"README lists requests the server lacks: {sorted(listed - routes)}"
+    assert routes - listed == set(), f"README's API table misses: {sorted(routes - listed)}"
