@@ -307,3 +307,25 @@ def test_json_api_table_matches_the_server() -> None:
     assert ("GET", "/api/state") in listed
     assert listed - routes == set(), f"README lists requests the server lacks: {sorted(listed - routes)}"
     assert routes - listed == set(), f"README's API table misses: {sorted(routes - listed)}"
+
+
+def test_facility_table_values_match_the_vocabulary() -> None:
+    """The allowed values the README's facility table lists for level, kind, ownership and location_quality are
+    exactly the loader's, and every capability / readiness / team column the loader reads is in the table."""
+    from simulator.load import validate
+
+    section = README.split("**Facility tables**", 1)[1].split("\n\n", 2)[1]
+    rows = {}
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            cells = line.split("|")
+            for name in re.findall(r"`(\w+)`", cells[1]):
+                rows[name] = set(re.findall(r"`(\w+)`", cells[3]))
+    rows = {name: values - {"grade"} for name, values in rows.items()}  # "a grade … also sets `grade`"
+    assert rows["level"] == set(validate.LEVELS)
+    assert rows["kind"] == set(validate.KINDS)
+    assert rows["ownership"] == set(validate.OWNERSHIPS)
+    assert rows["location_quality"] == set(validate.LOCATION_QUALITIES)
+    columns = (*validate.FACILITY_REQUIRED, *validate.READINESS_FIELDS, *validate.CAPABILITY_FLAGS,
+               *validate.TEAM_FIELDS, *(name for name, _ in validate.FACILITY_FLAGS))
+    assert set(columns) - set(rows) == set(), f"facility columns not in the README: {set(columns) - set(rows)}"
