@@ -329,3 +329,12 @@ def test_facility_table_values_match_the_vocabulary() -> None:
     columns = (*validate.FACILITY_REQUIRED, *validate.READINESS_FIELDS, *validate.CAPABILITY_FLAGS,
                *validate.TEAM_FIELDS, *(name for name, _ in validate.FACILITY_FLAGS))
     assert set(columns) - set(rows) == set(), f"facility columns not in the README: {set(columns) - set(rows)}"
+
+
+def test_run_json_keys_of_the_table_are_the_schemas() -> None:
+    """The keys the run-folder table names for run.json include every key the schema says other code reads."""
+    row = next(line for line in README.splitlines() if line.startswith("| `run.json` |"))
+    named = set(re.findall(r"`(\w+)`", row.split("|")[2]))
+    required = {v for k, v in vars(schema.RunKey).items() if k.isupper()}
+    assert "scenario" in required
+    assert required <= named, f"run.json keys the README does not name: {sorted(required - named)}"
