@@ -338,3 +338,17 @@ def test_run_json_keys_of_the_table_are_the_schemas() -> None:
     required = {v for k, v in vars(schema.RunKey).items() if k.isupper()}
     assert "scenario" in required
     assert required <= named, f"run.json keys the README does not name: {sorted(required - named)}"
+
+
+def test_every_dependency_is_named() -> None:
+    """Every package of pyproject.toml (dependencies and extras) is named in the README's Dependencies section."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    section = README.split("## Dependencies", 1)[1].lower()
+    wanted = list(project["dependencies"]) + [d for extra in project.get("optional-dependencies", {}).values()
+                                              for d in extra]
+    names = {re.split(r"[<>=\[;~! ]", d, maxsplit=1)[0].lower() for d in wanted}
+    missing = sorted(n for n in names if n not in section and n.replace("-", "_") not in section
+                     and not n.startswith("caregrid"))
+    assert not missing, f"dependencies the README does not name: {missing}"
