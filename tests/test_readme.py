@@ -352,3 +352,18 @@ def test_every_dependency_is_named() -> None:
     missing = sorted(n for n in names if n not in section and n.replace("-", "_") not in section
                      and not n.startswith("caregrid"))
     assert not missing, f"dependencies the README does not name: {missing}"
+
+
+def test_scenario_table_resolutions() -> None:
+    """The H3 resolution the scenario table gives is the one the scenario file sets (or the loader's default)."""
+    from simulator.config.scenario import load_scenario
+
+    section = README.split("## Scenarios (`scenarios/*.toml`)", 1)[1].split("\n\n", 2)[1]
+    wrong = []
+    rows = re.findall(r"^\| `([\w.]+\.toml)`.*\| (\d+) \|$", section, flags=re.M)
+    assert len(rows) == len(list((ROOT / "scenarios").glob("*.toml")))
+    for name, res in rows:
+        got = load_scenario(ROOT / "scenarios" / name).units.resolution
+        if got != int(res):
+            wrong.append(f"{name}: README {res}, file {got}")
+    assert not wrong, wrong
