@@ -367,3 +367,19 @@ def test_scenario_table_resolutions() -> None:
         if got != int(res):
             wrong.append(f"{name}: README {res}, file {got}")
     assert not wrong, wrong
+
+
+def test_full_commands_carry_their_required_options() -> None:
+    """A command shown with its argument (``caregrid sweep scenarios/x.toml …``) carries the options its parser
+    requires (``--out``): a planner copies it as it stands. Bare mentions (``caregrid ensemble``) are not commands."""
+    _, commands = subparsers()
+    problems = []
+    for line in command_lines(README):
+        words = line.split()[1:]
+        if len(words) < 2 or words[0] not in commands or words[1].startswith("-"):
+            continue
+        required = {a.option_strings[0] for a in commands[words[0]]._actions if a.required and a.option_strings}
+        given = {w.split("=", 1)[0].strip("[]") for w in words[1:]}
+        if required - given:
+            problems.append(f"{line!r} lacks {sorted(required - given)}")
+    assert not problems, "\n".join(problems)
