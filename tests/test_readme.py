@@ -102,7 +102,7 @@ def test_every_command_shown_exists_and_takes_its_options() -> None:
     top, commands = subparsers()
     top_options = options_of(top)
     problems = []
-    for line in command_lines(README):
+    for line in command_lines(README) + command_lines(DESIGN):
         words = line.split()[1:]
         while words and words[0] in top_options:  # caregrid --debug COMMAND
             words = words[1:]
@@ -374,7 +374,7 @@ def test_full_commands_carry_their_required_options() -> None:
     requires (``--out``): a planner copies it as it stands. Bare mentions (``caregrid ensemble``) are not commands."""
     _, commands = subparsers()
     problems = []
-    for line in command_lines(README):
+    for line in command_lines(README) + command_lines(DESIGN):
         words = line.split()[1:]
         if len(words) < 2 or words[0] not in commands or words[1].startswith("-"):
             continue
