@@ -383,3 +383,21 @@ def test_full_commands_carry_their_required_options() -> None:
         if required - given:
             problems.append(f"{line!r} lacks {sorted(required - given)}")
     assert not problems, "\n".join(problems)
+
+
+def test_benchmark_commands_take_their_options() -> None:
+    """``python benchmarks/x.py --opt …`` shown in the README: the script exists and defines every option shown."""
+    problems = []
+    shown = 0
+    for code in code_texts(README):
+        for script, rest in re.findall(r"python (benchmarks/\w+\.py)([^`]*)", code):
+            shown += 1
+            path = ROOT / script
+            if not path.exists():
+                problems.append(f"{script} does not exist")
+                continue
+            source = path.read_text(encoding="utf-8")
+            problems += [f"{script} has no option {opt}" for opt in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", rest)
+                         if f'"{opt}"' not in source]
+    assert shown >= 5
+    assert not problems, problems
