@@ -7,7 +7,13 @@
   names is in the table;
 - every key the scenario loader accepts appears in the README (a planner can find it);
 - every sub-package of ``simulator/`` is in the README's layout block and has a row in docs/DESIGN.md's table of
-  stages; every top-level module is named in both.
+  stages; every top-level module is named in both;
+- every project path and every ``simulator.x.y`` name the texts show exists (and so does each "see simulator.x" of the
+  package's own notes); the scenario table lists every bundled scenario with its resolution;
+- the commands said to take ``--set`` do; commands shown with their argument carry their required options; the
+  benchmark commands shown exist with their options;
+- the JSON API table and the server's routes agree; the facility table's values are the loader's vocabulary; the
+  run.json keys of schema.RunKey are named; every pyproject dependency is named.
 """
 
 from __future__ import annotations
