@@ -418,3 +418,12 @@ def test_design_re_exports_exist() -> None:
     assert len(names) >= 5
     missing = [n for n in names if not hasattr(simulator, n)]
     assert not missing, f"simulator does not export {missing}"
+
+
+def test_what_if_example_covers_every_action_and_key() -> None:
+    """The README's ``[[changes]]`` example shows every action the loader accepts and names every key of each."""
+    block = README.split("### What-if changes 方案调整", 1)[1].split("```toml", 1)[1].split("```", 1)[0]
+    for action, keys in scenario_module.CHANGE_KEYS.items():
+        assert f'action = "{action}"' in block, action
+        missing = [k for k in keys if not re.search(rf"(?<![\w.]){k}(?![\w])", block)]
+        assert not missing, f"{action}: keys not in the example: {missing}"
