@@ -37,7 +37,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check simulator tests benchmarks geodata
+	$(VENV)/bin/ruff check simulator tests benchmarks geodata scripts
 
 bench: $(STAMP)
 	$(PY) benchmarks/units.py
