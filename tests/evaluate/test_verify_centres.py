@@ -101,23 +101,16 @@ def test_the_check_is_independent_of_the_plan_stage():
 def flagged_run(tmp_path_factory) -> Path:
     """Panjin whose facility file declares hosts_lab true for the central hospital PJ-H01 and hosts_pathology false
     for the TCM hospital PJ-H03 (blank for every other facility)."""
-    import csv
+    from panjin_data import panjin_copy
 
     from simulator.workflow import make_plan
 
-    base = tmp_path_factory.mktemp("flags")
-    shutil.copytree(ROOT / "geodata" / "panjin", base / "panjin")
-    shutil.copytree(ROOT / "geodata" / "liaoning", base / "liaoning")
-    path = base / "panjin" / "facilities.csv"
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:
+    def flags(r: dict[str, str]) -> None:
         r["hosts_lab"] = "true" if r["facility_id"] == "PJ-H01" else ""
         r["hosts_pathology"] = "false" if r["facility_id"] == "PJ-H03" else ""
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+
+    base = tmp_path_factory.mktemp("flags")
+    panjin_copy(base, "facilities.csv", flags)
     s = load_scenario(ROOT / "scenarios" / "panjin.toml", {"data": str(base / "panjin")})
     city = load_city(s)
     return write_plan(make_plan(s, city, planning_units(s, city)), base / "run")

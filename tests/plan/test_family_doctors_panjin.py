@@ -3,12 +3,11 @@ with family_doctors.csv, and a facility's declared teams receive its share of th
 
 from __future__ import annotations
 
-import csv
 import math
-import shutil
 from pathlib import Path
 
 import pytest
+from panjin_data import panjin_copy
 
 from simulator import load_city, load_scenario, planning_units
 from simulator.workflow import make_plan
@@ -17,18 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_declared_gps_and_teams_on_panjin(tmp_path):
-    shutil.copytree(ROOT / "geodata" / "panjin", tmp_path / "panjin")
-    shutil.copytree(ROOT / "geodata" / "liaoning", tmp_path / "liaoning")
-    path = tmp_path / "panjin" / "primary_care_modelled.csv"
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:  # made-up staffing for the test: 大洼区's sites few GPs, the others many
+    def staffing(r: dict[str, str]) -> None:  # made-up staffing for the test: 大洼区's sites few GPs, the others many
         r["general_practitioners"] = "5" if r["district"] == "211104" else "25"
         r["family_doctor_teams"] = "3" if r["facility_id"] == "PJ-M001" else ""
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+
+    panjin_copy(tmp_path, "primary_care_modelled.csv", staffing)
     s = load_scenario(ROOT / "scenarios" / "panjin.toml", {"data": str(tmp_path / "panjin")})
     city = load_city(s)
     plan = make_plan(s, city, planning_units(s, city))

@@ -3,11 +3,10 @@ a pathology host fails P.shared_centres, and sharing with an adjacent grid repai
 
 from __future__ import annotations
 
-import csv
-import shutil
 from pathlib import Path
 
 import pytest
+from panjin_data import panjin_copy
 
 from simulator import load_city, load_scenario, planning_units, write_plan
 from simulator.evaluate.verify_centres import verify_shared_centres
@@ -19,19 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def flagged_data(tmp_path_factory) -> Path:
     """Panjin's data with the TCM hospital (PJ-H03, lead of the grid around 双台子区) declaring no pathology."""
-    base = tmp_path_factory.mktemp("flags")
-    shutil.copytree(ROOT / "geodata" / "panjin", base / "panjin")
-    shutil.copytree(ROOT / "geodata" / "liaoning", base / "liaoning")
-    path = base / "panjin" / "facilities.csv"
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:
+    def no_pathology(r: dict[str, str]) -> None:
         r["hosts_pathology"] = "false" if r["facility_id"] == "PJ-H03" else ""
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    return base / "panjin"
+
+    return panjin_copy(tmp_path_factory.mktemp("flags"), "facilities.csv", no_pathology)
 
 
 def _plan(overrides):
