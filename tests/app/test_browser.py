@@ -7,14 +7,12 @@ hostile facility name (``<script>``, ``${…}``, quotes) must show as text and n
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from browser_support import launch_browser
 
 from simulator.app.server import create_app
 from simulator.app.state import Workspace
@@ -22,30 +20,10 @@ from simulator.evaluate.verify import verify_run
 
 from .conftest import HOSTILE_NAME
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--no-first-run"]
-
-
-def chromium_path() -> str | None:
-    for p in (shutil.which("chromium"), "/usr/bin/chromium", shutil.which("chromium-browser")):
-        if p and Path(p).exists():
-            return p
-    return None
-
 
 @pytest.fixture(scope="module")
 def browser():
-    path = chromium_path()
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but headless Chromium is missing (.ci/run installs Debian's chromium)")
-        pytest.skip("headless Chromium not installed (Debian: apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
+    yield from launch_browser()
 
 
 def _free_port() -> int:

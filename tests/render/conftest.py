@@ -10,7 +10,6 @@ needs the network fails its test instead of loading from a CDN.
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,23 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import launch_browser
 
 from simulator import cli
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    # belt and braces besides the route below: no proxy can be reached, no host name resolves
-    "--proxy-server=127.0.0.1:9",
-    "--host-resolver-rules=MAP * ~NOTFOUND",
-]
+#: besides the route below, belt and braces: no proxy can be reached, no host name resolves
+OFFLINE_ARGS = ("--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND")
 #: names that must show as text wherever they appear (HTML, JS strings, JS template literals, jinja templates)
 XSS_NAME = "<script>alert(1)</script>"
 TEMPLATE_NAME = "盘锦{{ 7*7 }}医院`${1+1}`\\"
@@ -46,28 +35,10 @@ ATTR_NAME = '"><img src=x onerror="alert(2)">双台子区'
 RENAMED_DISTRICT = "211102"
 
 
-def chromium_path() -> str | None:
-    """Debian's chromium, if installed."""
-    for p in (shutil.which("chromium"), "/usr/bin/chromium", shutil.which("chromium-browser")):
-        if p and Path(p).exists():
-            return p
-    return None
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """A Playwright ``Browser`` on headless Chromium (session-wide)."""
-    path = chromium_path()
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but headless Chromium is missing (.ci/run installs Debian's chromium)")
-        pytest.skip("headless Chromium not installed (Debian: apt-get install chromium; .ci/run does it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
+    """A Playwright ``Browser`` on headless Chromium (session-wide), offline."""
+    yield from launch_browser(OFFLINE_ARGS)
 
 
 @dataclass
