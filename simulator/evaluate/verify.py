@@ -656,7 +656,8 @@ def _check_locks(r: _Run) -> None:
     if len(table) != int(rec.get("units") or 0):
         r.v.append(f"locked units: run.json counts {rec.get('units')} locked unit(s), the locks file {path} "
                    f"lists {len(table)}")
-    lead_of_unit = pd.Series([r.grid_lead.get(g, "") for g in r.unit_grid], index=_text(r.units["unit_id"]))
+    lead_of_unit = pd.Series(pd.Series(r.unit_grid).map(r.grid_lead).fillna("").to_numpy(),
+                             index=_text(r.units["unit_id"]))
     want = _text(table["lead_id"]).to_numpy()
     got = lead_of_unit.reindex(_text(table["unit_id"])).fillna("(not in the units layer)").to_numpy()
     bad = np.flatnonzero(got != want)
